@@ -1,0 +1,229 @@
+import { CustomResource, Duration, Fn, IResource, RemovalPolicy, Resource, Token } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { Construct } from 'constructs';
+import { EntryFunction } from './private/entry-function';
+import { validateClusterProps } from './private/validate';
+import { ClusterMode, ClusterPki, HsmType, NetworkType } from './types';
+
+/** The ports HSMs listen on, from clients and from each other. */
+const HSM_PORTS = ec2.Port.tcpRange(2223, 2225);
+
+/**
+ * The management client: an EC2 instance in the VPC that activates the
+ * cluster and manages HSM users, reached only through Systems Manager.
+ */
+export interface ClusterClientOptions {
+  /**
+   * The instance type.
+   * @default - t4g.small for arm64 images, t3.small otherwise
+   */
+  readonly instanceType?: ec2.InstanceType;
+
+  /**
+   * The image. It must be Amazon Linux 2023, for which CloudHSM ships the
+   * SDK 5 CLI.
+   * @default - the latest Amazon Linux 2023 image for arm64
+   */
+  readonly machineImage?: ec2.IMachineImage;
+
+  /**
+   * Where the instance runs.
+   * @default - the first of the cluster's subnets
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+}
+
+/** Properties of a {@link CloudHsmCluster}. */
+export interface CloudHsmClusterProps {
+  /** The VPC the HSMs' network interfaces are placed in. */
+  readonly vpc: ec2.IVpc;
+
+  /**
+   * The subnets for the HSMs, at most one per Availability Zone.
+   * @default - the VPC's private subnets, one per Availability Zone
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+
+  /**
+   * HSMs in each subnet. 0 keeps the cluster (and its backups) without
+   * paying for HSMs; it is allowed on update only.
+   * @default 1
+   */
+  readonly hsmsPerSubnet?: number;
+
+  /**
+   * The HSM type.
+   * @default HsmType.HSM2M_MEDIUM
+   */
+  readonly hsmType?: HsmType;
+
+  /**
+   * FIPS or non-FIPS mode, fixed at creation.
+   * @default ClusterMode.FIPS
+   */
+  readonly mode?: ClusterMode;
+
+  /**
+   * How the HSMs are addressed.
+   * @default NetworkType.IPV4
+   */
+  readonly networkType?: NetworkType;
+
+  /**
+   * How long AWS keeps the cluster's backups: 7 to 379 whole days.
+   * @default Duration.days(90)
+   */
+  readonly backupRetention?: Duration;
+
+  /**
+   * Create the cluster from this backup (`backup-...`) instead of new: it
+   * comes back initialized and active, with the users and keys it had.
+   * @default - a new, empty cluster
+   */
+  readonly sourceBackupId?: string;
+
+  /**
+   * Who issues the cluster certificate.
+   * @default ClusterPki.ephemeralCa()
+   */
+  readonly pki?: ClusterPki;
+
+  /**
+   * The management client.
+   * @default - an instance as described in ClusterClientOptions
+   */
+  readonly client?: ClusterClientOptions;
+
+  /**
+   * A customer managed key for the secrets, logs and the client's disk.
+   * @default - AWS managed keys
+   */
+  readonly encryptionKey?: kms.IKey;
+
+  /**
+   * What happens to the cluster when it leaves the stack.
+   * @default RemovalPolicy.DESTROY
+   */
+  readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * The architecture the handler functions run on.
+   * @default lambda.Architecture.ARM_64
+   */
+  readonly handlerArchitecture?: lambda.Architecture;
+}
+
+/** A CloudHSM cluster, made in this stack or elsewhere. */
+export interface ICloudHsmCluster extends IResource, ec2.IConnectable {
+  /**
+   * The cluster id, `cluster-...`.
+   * @attribute
+   */
+  readonly clusterId: string;
+
+  /** The security group AWS made for the HSMs' network interfaces. */
+  readonly clusterSecurityGroup: ec2.ISecurityGroup;
+}
+
+/** What identifies a cluster made elsewhere. */
+export interface CloudHsmClusterAttributes {
+  /** The cluster id, `cluster-...`. */
+  readonly clusterId: string;
+
+  /** The id of the cluster's security group (`cloudhsm-cluster-<id>-sg`). */
+  readonly securityGroupId: string;
+}
+
+abstract class CloudHsmClusterBase extends Resource implements ICloudHsmCluster {
+  public abstract readonly clusterId: string;
+  public abstract readonly clusterSecurityGroup: ec2.ISecurityGroup;
+  public abstract readonly connections: ec2.Connections;
+}
+
+/**
+ * An AWS CloudHSM cluster, created, initialized and activated, with
+ * `hsmsPerSubnet` HSMs in each of its subnets.
+ *
+ * @resource Custom::CloudHsmCluster
+ */
+export class CloudHsmCluster extends CloudHsmClusterBase {
+  /** The CloudFormation type of the custom resource behind the cluster. */
+  public static readonly RESOURCE_TYPE = 'Custom::CloudHsmCluster';
+
+  /** A cluster made elsewhere. */
+  public static fromClusterAttributes(scope: Construct, id: string, attrs: CloudHsmClusterAttributes): ICloudHsmCluster {
+    class Imported extends CloudHsmClusterBase {
+      public readonly clusterId = attrs.clusterId;
+      public readonly clusterSecurityGroup = ec2.SecurityGroup.fromSecurityGroupId(this, 'SecurityGroup', attrs.securityGroupId);
+      public readonly connections = new ec2.Connections({
+        securityGroups: [this.clusterSecurityGroup],
+        defaultPort: HSM_PORTS,
+      });
+    }
+    return new Imported(scope, id);
+  }
+
+  public readonly clusterId: string;
+  public readonly clusterSecurityGroup: ec2.ISecurityGroup;
+  public readonly connections: ec2.Connections;
+
+  /** The HSMs' IP addresses, in subnet order. */
+  public readonly hsmIpAddresses: string[];
+
+  /** The HSMs per subnet. */
+  public readonly hsmsPerSubnet: number;
+
+  /** The subnets the HSMs are in. */
+  public readonly subnets: ec2.ISubnet[];
+
+  constructor(scope: Construct, id: string, props: CloudHsmClusterProps) {
+    super(scope, id);
+    const subnets = props.vpc.selectSubnets(
+      props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, onePerAz: true },
+    ).subnets;
+    const hsmsPerSubnet = props.hsmsPerSubnet ?? 1;
+    const hsmType = props.hsmType ?? HsmType.HSM2M_MEDIUM;
+    const mode = props.mode ?? ClusterMode.FIPS;
+    const backupRetention = props.backupRetention ?? Duration.days(90);
+    const pki = props.pki ?? ClusterPki.ephemeralCa();
+    validateClusterProps({ ...props, subnets, hsmsPerSubnet, hsmType, mode, backupRetention, pki }, this.node.path);
+
+    this.subnets = subnets;
+    this.hsmsPerSubnet = hsmsPerSubnet;
+
+    const entry = new EntryFunction(this, 'Entry', {
+      architecture: props.handlerArchitecture ?? lambda.Architecture.ARM_64,
+      encryptionKey: props.encryptionKey,
+    });
+
+    const resource = new CustomResource(this, 'Resource', {
+      serviceToken: entry.functionArn,
+      resourceType: CloudHsmCluster.RESOURCE_TYPE,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
+      properties: {
+        SubnetIds: subnets.map((s) => s.subnetId),
+        HsmsPerSubnet: hsmsPerSubnet,
+        HsmType: hsmType.name,
+        Mode: mode,
+        NetworkType: props.networkType ?? NetworkType.IPV4,
+        BackupRetentionDays: Token.isUnresolved(backupRetention.toSeconds())
+          ? backupRetention.toDays()
+          : backupRetention.toDays({ integral: true }),
+        SourceBackupId: props.sourceBackupId,
+        Pki: {
+          Kind: pki.kind,
+          CertificateAuthorityArn: pki.certificateAuthority?.certificateAuthorityArn,
+        },
+      },
+    });
+
+    this.clusterId = resource.getAttString('ClusterId');
+    this.clusterSecurityGroup = ec2.SecurityGroup.fromSecurityGroupId(
+      this, 'ClusterSecurityGroup', resource.getAttString('SecurityGroupId'),
+    );
+    this.connections = new ec2.Connections({ securityGroups: [this.clusterSecurityGroup], defaultPort: HSM_PORTS });
+    this.hsmIpAddresses = Fn.split(',', resource.getAttString('HsmIpAddresses'));
+  }
+}

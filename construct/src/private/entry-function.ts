@@ -1,0 +1,54 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { handlerCode } from './handlers';
+
+export interface EntryFunctionProps {
+  readonly architecture: lambda.Architecture;
+  readonly encryptionKey?: kms.IKey;
+}
+
+/**
+ * The function behind a custom resource: it starts the workflow for each
+ * CloudFormation request and answers CloudFormation when the workflow ends.
+ */
+export class EntryFunction extends Construct {
+  public readonly function: lambda.Function;
+  private readonly routes: Record<string, string> = {};
+
+  constructor(scope: Construct, id: string, props: EntryFunctionProps) {
+    super(scope, id);
+    const logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: logs.RetentionDays.ONE_YEAR,
+      encryptionKey: props.encryptionKey,
+    });
+    this.function = new lambda.Function(this, 'Function', {
+      description: 'cdk-cloudhsm: starts the workflow of each CloudFormation request and answers CloudFormation',
+      runtime: lambda.Runtime.PROVIDED_AL2023,
+      handler: 'bootstrap',
+      architecture: props.architecture,
+      code: handlerCode('custom-resource', props.architecture),
+      memorySize: 128,
+      // Starting a workflow takes well under a second; the rest is room for
+      // retries of the response URL.
+      timeout: Duration.minutes(2),
+      logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      environment: {
+        WORKFLOWS: Stack.of(this).toJsonString(this.routes),
+      },
+    });
+  }
+
+  /** The ARN CloudFormation invokes. */
+  public get functionArn(): string {
+    return this.function.functionArn;
+  }
+
+  /** Routes requests for a resource type to a state machine. */
+  public addRoute(resourceType: string, stateMachineArn: string): void {
+    this.routes[resourceType] = stateMachineArn;
+  }
+}

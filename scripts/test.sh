@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every test: Rust lints and tests, the construct's tests, the package
+# checks (npm tarball, Python wheel used from Python), and the example app's
+# synthesized template through cfn-lint.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+bash "$ROOT/scripts/build.sh"
+
+cd "$ROOT"
+log "Rust: rustfmt, clippy, tests"
+cargo fmt --all --check
+timed "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+timed "cargo test" cargo test --workspace --locked
+
+log "construct: type-check and tests"
+(cd construct && npx tsc -p tsconfig.dev.json && node --test --test-reporter=spec 'test/**/*.test.ts')
+
+log "example app: type-check, synth, cfn-lint"
+(cd cdk-app && npx tsc -p tsconfig.json && rm -rf cdk.out && npx cdk synth --quiet)
+cfn-lint --ignore-checks W3005 -- cdk-app/cdk.out/*.template.json
+
+log "Python consumer: the wheel in a fresh venv synthesizes a stack"
+timed "Python consumer test" python -m pytest -q construct/test/python
