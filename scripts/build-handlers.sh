@@ -40,16 +40,31 @@ for arch in "${ARCHES[@]}"; do
     log "handlers for $arch are up to date"
     continue
   fi
+  cached="$CACHE/handlers/${HASH[$arch]}"
+  if [ -f "$cached/complete" ]; then
+    log "handlers for $arch: same inputs as a build on this machine, taken from $cached"
+    for handler in "${HANDLERS[@]}"; do
+      mkdir -p "$ASSETS/$handler/$arch"
+      install -m 0755 "$cached/$handler/bootstrap" "$ASSETS/$handler/$arch/bootstrap"
+    done
+    continue
+  fi
   flag="--x86-64"; [ "$arch" = arm64 ] && flag="--arm64"
   out="$CARGO_TARGET_DIR/lambda-$arch"
   bins=(); for handler in "${HANDLERS[@]}"; do bins+=(--bin "$handler"); done
   timed "release build for $arch" \
     cargo lambda build --release --locked "$flag" --lambda-dir "$out" "${bins[@]}" --manifest-path "$ROOT/Cargo.toml"
   for handler in "${HANDLERS[@]}"; do
-    mkdir -p "$ASSETS/$handler/$arch"
+    mkdir -p "$ASSETS/$handler/$arch" "$cached/$handler"
     install -m 0755 "$out/$handler/bootstrap" "$ASSETS/$handler/$arch/bootstrap"
+    install -m 0755 "$out/$handler/bootstrap" "$cached/$handler/bootstrap"
   done
+  touch "$cached/complete"
 done
+# Keep the eight newest cached builds.
+if [ -d "$CACHE/handlers" ]; then
+  (cd "$CACHE/handlers" && ls -1t | tail -n +9 | xargs -r rm -rf --)
+fi
 
 # The manifest lists every handler and architecture with its hash and size.
 {

