@@ -1,0 +1,481 @@
+//! Reading, creating and waiting on clusters and HSMs.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_cloudhsmv2::Client;
+use aws_sdk_cloudhsmv2::types::{
+    BackupRetentionPolicy, BackupRetentionType, Cluster, ClusterMode, Hsm, NetworkType, Tag,
+};
+use handler_core::HandlerError;
+use serde::{Deserialize, Serialize};
+
+use crate::props::ClusterProps;
+
+/// The tag that ties a cluster to the CloudFormation request that created
+/// it, so that a redelivered create finds its cluster instead of making a
+/// second one.
+pub const REQUEST_TAG: &str = "cdk-cloudhsm:request-id";
+
+/// An HSM, as the workflows see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HsmView {
+    /// `hsm-...`.
+    pub hsm_id: String,
+    /// Its Availability Zone.
+    pub availability_zone: String,
+    /// Its subnet.
+    pub subnet_id: String,
+    /// The IP address of its network interface.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eni_ip: Option<String>,
+    /// `CREATE_IN_PROGRESS`, `ACTIVE`, `DEGRADED`, ...
+    pub state: String,
+    /// AWS's explanation of the state, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_message: Option<String>,
+}
+
+/// A cluster, as the workflows see it: no certificates, nothing secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ClusterView {
+    /// `cluster-...`.
+    pub cluster_id: String,
+    /// `CREATE_IN_PROGRESS`, `UNINITIALIZED`, `ACTIVE`, ...
+    pub state: String,
+    /// AWS's explanation of the state, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_message: Option<String>,
+    /// The security group AWS made for the HSMs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_group_id: Option<String>,
+    /// The VPC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_id: Option<String>,
+    /// Availability Zone to subnet.
+    #[serde(default)]
+    pub subnet_mapping: BTreeMap<String, String>,
+    /// The HSMs, in AWS's order.
+    #[serde(default)]
+    pub hsms: Vec<HsmView>,
+    /// Whether the cluster CSR is published.
+    #[serde(default)]
+    pub has_csr: bool,
+}
+
+impl From<&Hsm> for HsmView {
+    fn from(hsm: &Hsm) -> Self {
+        Self {
+            hsm_id: hsm.hsm_id().to_owned(),
+            availability_zone: hsm.availability_zone().unwrap_or_default().to_owned(),
+            subnet_id: hsm.subnet_id().unwrap_or_default().to_owned(),
+            eni_ip: hsm.eni_ip().map(str::to_owned),
+            state: hsm
+                .state()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+            state_message: hsm.state_message().map(str::to_owned),
+        }
+    }
+}
+
+impl From<&Cluster> for ClusterView {
+    fn from(cluster: &Cluster) -> Self {
+        Self {
+            cluster_id: cluster.cluster_id().unwrap_or_default().to_owned(),
+            state: cluster
+                .state()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+            state_message: cluster.state_message().map(str::to_owned),
+            security_group_id: cluster.security_group().map(str::to_owned),
+            vpc_id: cluster.vpc_id().map(str::to_owned),
+            subnet_mapping: cluster
+                .subnet_mapping()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
+            hsms: cluster.hsms().iter().map(HsmView::from).collect(),
+            has_csr: cluster
+                .certificates()
+                .and_then(|c| c.cluster_csr())
+                .is_some_and(|csr| !csr.trim().is_empty()),
+        }
+    }
+}
+
+impl ClusterView {
+    /// The Availability Zone of a subnet of the cluster.
+    #[must_use]
+    pub fn zone_of(&self, subnet_id: &str) -> Option<&str> {
+        self.subnet_mapping
+            .iter()
+            .find(|(_, subnet)| subnet.as_str() == subnet_id)
+            .map(|(az, _)| az.as_str())
+    }
+
+    /// The IP addresses of the ACTIVE HSMs, in AWS's order.
+    #[must_use]
+    pub fn active_ips(&self) -> Vec<String> {
+        self.hsms
+            .iter()
+            .filter(|h| h.state == "ACTIVE")
+            .filter_map(|h| h.eni_ip.clone())
+            .collect()
+    }
+}
+
+fn sdk_error<E, R>(
+    operation: &'static str,
+    cluster: &str,
+    advice: &str,
+    e: &aws_sdk_cloudhsmv2::error::SdkError<E, R>,
+) -> HandlerError
+where
+    E: aws_sdk_cloudhsmv2::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    HandlerError::from_sdk(operation, format!("cluster {cluster}"), advice, e)
+}
+
+/// The cluster, or `None` once it is gone.
+pub async fn find(client: &Client, cluster_id: &str) -> Result<Option<Cluster>, HandlerError> {
+    let output = client
+        .describe_clusters()
+        .filters("clusterIds", vec![cluster_id.to_owned()])
+        .send()
+        .await
+        .map_err(|e| {
+            sdk_error(
+                "DescribeClusters",
+                cluster_id,
+                "Check the function's permissions",
+                &e,
+            )
+        })?;
+    Ok(output
+        .clusters()
+        .iter()
+        .find(|c| c.cluster_id() == Some(cluster_id))
+        .cloned())
+}
+
+/// The cluster; its absence is an error.
+pub async fn describe(client: &Client, cluster_id: &str) -> Result<Cluster, HandlerError> {
+    find(client, cluster_id).await?.ok_or_else(|| {
+        HandlerError::PreconditionFailed(format!(
+            "cluster {cluster_id} does not exist any more: it was deleted outside this stack"
+        ))
+    })
+}
+
+/// The live cluster a request created, if a previous attempt got that far.
+async fn created_by(client: &Client, request_id: &str) -> Result<Option<Cluster>, HandlerError> {
+    let mut pages = client.describe_clusters().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            HandlerError::from_sdk(
+                "DescribeClusters",
+                "the account's clusters",
+                "Check the function's permissions",
+                &e,
+            )
+        })?;
+        let found = page.clusters().iter().find(|c| {
+            c.state().is_none_or(|s| s.as_str() != "DELETED")
+                && c.tag_list()
+                    .iter()
+                    .any(|t| t.key() == REQUEST_TAG && t.value() == request_id)
+        });
+        if let Some(cluster) = found {
+            return Ok(Some(cluster.clone()));
+        }
+    }
+    Ok(None)
+}
+
+/// Creates the cluster for a Create request, or returns the one an earlier
+/// delivery of the same request created.
+pub async fn create(
+    client: &Client,
+    props: &ClusterProps,
+    request_id: &str,
+) -> Result<ClusterView, HandlerError> {
+    if let Some(existing) = created_by(client, request_id).await? {
+        tracing::info!(
+            cluster_id = existing.cluster_id(),
+            "cluster already created for this request"
+        );
+        return Ok(ClusterView::from(&existing));
+    }
+    let retention = BackupRetentionPolicy::builder()
+        .r#type(BackupRetentionType::Days)
+        .value(props.backup_retention_days.to_string())
+        .build();
+    let tag = Tag::builder()
+        .key(REQUEST_TAG)
+        .value(request_id)
+        .build()
+        .map_err(|e| HandlerError::Internal(format!("tag: {e}")))?;
+    let output = client
+        .create_cluster()
+        .hsm_type(&props.hsm_type)
+        .set_subnet_ids(Some(props.subnet_ids.clone()))
+        .set_source_backup_id(props.source_backup_id.clone())
+        .mode(ClusterMode::from(props.mode.as_str()))
+        .network_type(NetworkType::from(props.network_type.as_str()))
+        .backup_retention_policy(retention)
+        .tag_list(tag)
+        .send()
+        .await
+        .map_err(|e| {
+            HandlerError::from_sdk(
+                "CreateCluster",
+                format!("subnets {}", props.subnet_ids.join(", ")),
+                "Check the subnets (one per Availability Zone, in one VPC, in zones where CloudHSM is \
+                 offered), the HSM type and mode, and the account's cluster quota",
+                &e,
+            )
+        })?;
+    let cluster = output
+        .cluster()
+        .ok_or_else(|| HandlerError::Internal("CreateCluster returned no cluster".into()))?;
+    Ok(ClusterView::from(cluster))
+}
+
+/// Creates an HSM in an Availability Zone of the cluster.
+pub async fn create_hsm(
+    client: &Client,
+    cluster_id: &str,
+    availability_zone: &str,
+) -> Result<HsmView, HandlerError> {
+    let output = client
+        .create_hsm()
+        .cluster_id(cluster_id)
+        .availability_zone(availability_zone)
+        .send()
+        .await
+        .map_err(|e| {
+            sdk_error(
+                "CreateHsm",
+                cluster_id,
+                "If the HSM quota is reached, delete unused HSMs or ask AWS for a higher quota",
+                &e,
+            )
+        })?;
+    let hsm = output
+        .hsm()
+        .ok_or_else(|| HandlerError::Internal("CreateHsm returned no HSM".into()))?;
+    Ok(HsmView::from(hsm))
+}
+
+/// What a wait step waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Expect {
+    /// The cluster exists and awaits its first HSM.
+    Uninitialized,
+    /// The first HSM is ACTIVE and the CSR is published.
+    Csr,
+    /// `InitializeCluster` has taken effect.
+    Initialized,
+    /// The cluster is ACTIVE.
+    Active,
+    /// Every HSM is ACTIVE.
+    HsmsActive,
+}
+
+impl Expect {
+    const fn describe(self) -> &'static str {
+        match self {
+            Self::Uninitialized => "the cluster to be UNINITIALIZED",
+            Self::Csr => "the first HSM and the cluster CSR",
+            Self::Initialized => "the cluster to be INITIALIZED",
+            Self::Active => "the cluster to be ACTIVE",
+            Self::HsmsActive => "every HSM to be ACTIVE",
+        }
+    }
+}
+
+/// Whether the cluster is where the step waits for it to be. A state that
+/// will never lead there is an error, reported at once.
+pub fn reached(view: &ClusterView, expect: Expect) -> Result<bool, HandlerError> {
+    let id = &view.cluster_id;
+    let broken = |what: String, message: Option<&String>| {
+        let why = message.map(|m| format!(" ({m})")).unwrap_or_default();
+        HandlerError::PreconditionFailed(format!(
+            "{what}{why} while waiting for {}. Inspect it in the CloudHSM console; \
+             delete the stack or fix the cluster and retry",
+            expect.describe()
+        ))
+    };
+    let state = view.state.as_str();
+    if matches!(state, "DEGRADED" | "DELETED" | "DELETE_IN_PROGRESS") {
+        return Err(broken(
+            format!("cluster {id} is {state}"),
+            view.state_message.as_ref(),
+        ));
+    }
+    if let Some(bad) = view.hsms.iter().find(|h| h.state == "DEGRADED") {
+        return Err(broken(
+            format!("HSM {} of cluster {id} is DEGRADED", bad.hsm_id),
+            bad.state_message.as_ref(),
+        ));
+    }
+    Ok(match expect {
+        Expect::Uninitialized => match state {
+            "CREATE_IN_PROGRESS" => false,
+            "UNINITIALIZED" => true,
+            other => {
+                return Err(broken(
+                    format!("cluster {id} is {other}"),
+                    view.state_message.as_ref(),
+                ));
+            }
+        },
+        Expect::Csr => {
+            state == "UNINITIALIZED"
+                && view.has_csr
+                && view.hsms.iter().any(|h| h.state == "ACTIVE")
+        }
+        Expect::Initialized => matches!(state, "INITIALIZED" | "ACTIVE"),
+        Expect::Active => state == "ACTIVE",
+        Expect::HsmsActive => view.hsms.iter().all(|h| h.state == "ACTIVE"),
+    })
+}
+
+/// The error for a wait that ran out of time.
+#[must_use]
+pub fn timed_out(view: &ClusterView, expect: Expect, minutes: u64) -> HandlerError {
+    let pending: Vec<_> = view
+        .hsms
+        .iter()
+        .filter(|h| h.state != "ACTIVE")
+        .map(|h| format!("{} {}", h.hsm_id, h.state))
+        .collect();
+    let hsms = if pending.is_empty() {
+        String::new()
+    } else {
+        format!(" (HSMs: {})", pending.join(", "))
+    };
+    HandlerError::PreconditionFailed(format!(
+        "cluster {} is still {}{hsms} after {minutes} minutes of waiting for {}, longer than AWS \
+         documents. Inspect it in the CloudHSM console, then delete the stack or retry",
+        view.cluster_id,
+        view.state,
+        expect.describe()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(state: &str, hsms: &[(&str, &str)]) -> ClusterView {
+        ClusterView {
+            cluster_id: "cluster-abc".into(),
+            state: state.into(),
+            state_message: None,
+            security_group_id: Some("sg-1".into()),
+            vpc_id: Some("vpc-1".into()),
+            subnet_mapping: [
+                ("us-east-1a".to_owned(), "subnet-a".to_owned()),
+                ("us-east-1b".to_owned(), "subnet-b".to_owned()),
+            ]
+            .into_iter()
+            .collect(),
+            hsms: hsms
+                .iter()
+                .enumerate()
+                .map(|(i, (id, state))| HsmView {
+                    hsm_id: (*id).into(),
+                    availability_zone: "us-east-1a".into(),
+                    subnet_id: "subnet-a".into(),
+                    eni_ip: Some(format!("10.0.0.{}", i + 10)),
+                    state: (*state).into(),
+                    state_message: None,
+                })
+                .collect(),
+            has_csr: false,
+        }
+    }
+
+    #[test]
+    fn waits_progress_through_the_states() {
+        assert!(!reached(&view("CREATE_IN_PROGRESS", &[]), Expect::Uninitialized).unwrap());
+        assert!(reached(&view("UNINITIALIZED", &[]), Expect::Uninitialized).unwrap());
+        let mut first = view("UNINITIALIZED", &[("hsm-1", "CREATE_IN_PROGRESS")]);
+        assert!(!reached(&first, Expect::Csr).unwrap());
+        first.hsms[0].state = "ACTIVE".into();
+        assert!(!reached(&first, Expect::Csr).unwrap(), "no CSR yet");
+        first.has_csr = true;
+        assert!(reached(&first, Expect::Csr).unwrap());
+        assert!(!reached(&view("INITIALIZE_IN_PROGRESS", &[]), Expect::Initialized).unwrap());
+        assert!(reached(&view("INITIALIZED", &[]), Expect::Initialized).unwrap());
+        assert!(!reached(&view("INITIALIZED", &[]), Expect::Active).unwrap());
+        assert!(reached(&view("ACTIVE", &[]), Expect::Active).unwrap());
+        assert!(
+            !reached(
+                &view(
+                    "ACTIVE",
+                    &[("hsm-1", "ACTIVE"), ("hsm-2", "CREATE_IN_PROGRESS")]
+                ),
+                Expect::HsmsActive
+            )
+            .unwrap()
+        );
+        assert!(
+            reached(
+                &view("ACTIVE", &[("hsm-1", "ACTIVE"), ("hsm-2", "ACTIVE")]),
+                Expect::HsmsActive
+            )
+            .unwrap()
+        );
+    }
+
+    #[test]
+    fn a_degraded_hsm_fails_the_wait_at_once() {
+        let mut v = view("ACTIVE", &[("hsm-1", "ACTIVE"), ("hsm-2", "DEGRADED")]);
+        v.hsms[1].state_message = Some("hardware failure".into());
+        let err = reached(&v, Expect::HsmsActive).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "HSM hsm-2 of cluster cluster-abc is DEGRADED (hardware failure) while waiting for every HSM to be \
+             ACTIVE. Inspect it in the CloudHSM console; delete the stack or fix the cluster and retry"
+        );
+    }
+
+    #[test]
+    fn an_unexpected_state_fails_the_wait() {
+        let err = reached(&view("ACTIVE", &[]), Expect::Uninitialized).unwrap_err();
+        assert!(err.to_string().starts_with(
+            "cluster cluster-abc is ACTIVE while waiting for the cluster to be UNINITIALIZED"
+        ));
+        assert!(reached(&view("DELETED", &[]), Expect::Active).is_err());
+    }
+
+    #[test]
+    fn a_timeout_names_what_is_still_pending() {
+        let v = view(
+            "ACTIVE",
+            &[("hsm-1", "ACTIVE"), ("hsm-2", "CREATE_IN_PROGRESS")],
+        );
+        assert_eq!(
+            timed_out(&v, Expect::HsmsActive, 40).to_string(),
+            "cluster cluster-abc is still ACTIVE (HSMs: hsm-2 CREATE_IN_PROGRESS) after 40 minutes of waiting for \
+             every HSM to be ACTIVE, longer than AWS documents. Inspect it in the CloudHSM console, then delete \
+             the stack or retry"
+        );
+    }
+
+    #[test]
+    fn zones_and_ips_come_from_the_view() {
+        let v = view(
+            "ACTIVE",
+            &[("hsm-1", "ACTIVE"), ("hsm-2", "CREATE_IN_PROGRESS")],
+        );
+        assert_eq!(v.zone_of("subnet-b"), Some("us-east-1b"));
+        assert_eq!(v.zone_of("subnet-z"), None);
+        assert_eq!(v.active_ips(), ["10.0.0.10"]);
+    }
+}

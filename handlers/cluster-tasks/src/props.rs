@@ -1,0 +1,179 @@
+//! The `Custom::CloudHsmCluster` resource properties, as CloudFormation
+//! delivers them: every scalar arrives as a string, so numbers are read
+//! from strings or numbers alike.
+
+use handler_core::HandlerError;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+
+/// Who issues the cluster certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PkiKind {
+    /// A throwaway CA made here; its key is never stored.
+    EphemeralCa,
+    /// A new AWS Private CA, made by the construct.
+    PrivateCa,
+    /// An existing AWS Private CA.
+    CertificateAuthority,
+    /// The user's own PKI.
+    External,
+}
+
+/// The `Pki` property.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Pki {
+    /// Which kind.
+    pub kind: PkiKind,
+    /// The AWS Private CA, for `PRIVATE_CA` and `CERTIFICATE_AUTHORITY`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_authority_arn: Option<String>,
+}
+
+/// The cluster's properties.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ClusterProps {
+    /// One subnet per Availability Zone.
+    pub subnet_ids: Vec<String>,
+    /// HSMs wanted in each subnet.
+    #[serde(deserialize_with = "number")]
+    pub hsms_per_subnet: u32,
+    /// Such as `hsm2m.medium`.
+    pub hsm_type: String,
+    /// `FIPS` or `NON_FIPS`.
+    pub mode: String,
+    /// `IPV4` or `DUALSTACK`.
+    pub network_type: String,
+    /// Backup retention in days.
+    #[serde(deserialize_with = "number")]
+    pub backup_retention_days: u32,
+    /// Restore from this backup instead of creating an empty cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_backup_id: Option<String>,
+    /// Who issues the cluster certificate.
+    pub pki: Pki,
+}
+
+impl ClusterProps {
+    /// Reads and checks the properties of the resource `resource`.
+    pub fn parse(properties: &Map<String, Value>, resource: &str) -> Result<Self, HandlerError> {
+        let invalid = |reason: String| HandlerError::InvalidProperties {
+            resource: resource.to_owned(),
+            reason,
+        };
+        let props = Self::deserialize(Value::Object(properties.clone()))
+            .map_err(|e| invalid(format!("{e}. Synthesize the stack again with cdk-cloudhsm")))?;
+        if props.subnet_ids.is_empty() {
+            return Err(invalid(
+                "SubnetIds is empty: select at least one subnet".into(),
+            ));
+        }
+        if !(7..=379).contains(&props.backup_retention_days) {
+            return Err(invalid(format!(
+                "BackupRetentionDays must be 7 to 379, got {}",
+                props.backup_retention_days
+            )));
+        }
+        let needs_ca = matches!(
+            props.pki.kind,
+            PkiKind::PrivateCa | PkiKind::CertificateAuthority
+        );
+        if needs_ca && props.pki.certificate_authority_arn.is_none() {
+            return Err(invalid(format!(
+                "Pki {:?} needs a CertificateAuthorityArn",
+                props.pki.kind
+            )));
+        }
+        Ok(props)
+    }
+
+    /// HSMs in the whole cluster.
+    #[must_use]
+    pub fn total_hsms(&self) -> usize {
+        self.subnet_ids.len() * self.hsms_per_subnet as usize
+    }
+}
+
+/// A whole number given as a JSON number or, as CloudFormation sends it, a
+/// string.
+fn number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Number {
+        Int(u32),
+        Text(String),
+    }
+    match Number::deserialize(deserializer)? {
+        Number::Int(n) => Ok(n),
+        Number::Text(text) => text.trim().parse().map_err(|_| {
+            serde::de::Error::custom(format!("'{text}' is not a whole number of 0 or more"))
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn properties(overrides: &Value) -> Map<String, Value> {
+        let mut base = json!({
+            "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:entry",
+            "SubnetIds": ["subnet-1", "subnet-2"],
+            "HsmsPerSubnet": "2",
+            "HsmType": "hsm2m.medium",
+            "Mode": "FIPS",
+            "NetworkType": "IPV4",
+            "BackupRetentionDays": "90",
+            "Pki": {"Kind": "EPHEMERAL_CA"}
+        });
+        for (k, v) in overrides.as_object().unwrap() {
+            base[k] = v.clone();
+        }
+        base.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn reads_cloudformation_strings_as_numbers() {
+        let props = ClusterProps::parse(&properties(&json!({})), "Hsm").unwrap();
+        assert_eq!(props.hsms_per_subnet, 2);
+        assert_eq!(props.backup_retention_days, 90);
+        assert_eq!(props.total_hsms(), 4);
+        assert_eq!(props.pki.kind, PkiKind::EphemeralCa);
+        let numeric =
+            ClusterProps::parse(&properties(&json!({"HsmsPerSubnet": 3})), "Hsm").unwrap();
+        assert_eq!(numeric.hsms_per_subnet, 3);
+    }
+
+    #[test]
+    fn fails_on_a_count_that_is_not_a_whole_number() {
+        let err = ClusterProps::parse(
+            &properties(&json!({"HsmsPerSubnet": "-1"})),
+            "Custom::CloudHsmCluster Hsm",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid properties for Custom::CloudHsmCluster Hsm: '-1' is not a whole number of 0 or more. \
+             Synthesize the stack again with cdk-cloudhsm"
+        );
+    }
+
+    #[test]
+    fn fails_on_retention_out_of_range_and_a_ca_without_arn() {
+        let err = ClusterProps::parse(&properties(&json!({"BackupRetentionDays": "400"})), "Hsm")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid properties for Hsm: BackupRetentionDays must be 7 to 379, got 400"
+        );
+        let err = ClusterProps::parse(&properties(&json!({"Pki": {"Kind": "PRIVATE_CA"}})), "Hsm")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid properties for Hsm: Pki PrivateCa needs a CertificateAuthorityArn"
+        );
+    }
+}
