@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: Rust lints and tests, the construct's tests, the package
-# checks (npm tarball, Python wheel used from Python), and the example app's
-# synthesized template through cfn-lint.
+# checks (npm tarball, Python wheel used from Python), the example app's
+# synthesized template through cfn-lint, and the tests against emulated AWS.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 bash "$ROOT/scripts/build.sh"
@@ -21,3 +21,6 @@ cfn-lint --ignore-checks W3005 -- cdk-app/cdk.out/*.template.json
 
 log "Python consumer: the wheel in a fresh venv synthesizes a stack"
 timed "Python consumer test" python -m pytest -q construct/test/python
+
+log "emulated AWS: the emulator's own rules"
+timed "emulator tests" python -m pytest -q integ-tests/tests

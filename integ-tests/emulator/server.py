@@ -1,0 +1,76 @@
+"""Start and stop the emulator: moto's werkzeug server on 127.0.0.1, in a thread."""
+
+import shutil
+import tempfile
+import threading
+from typing import Any
+
+from moto.moto_server.werkzeug_app import MotoRequestHandler
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from . import state
+from .app import EmulatorApp, install_handlers, reset_all
+from .runtime import RUNTIME, DEFAULT_TIME_SCALE
+
+
+class QuietRequestHandler(MotoRequestHandler):
+    """moto's request handler without one log line per request."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+class Emulator:
+    """A running emulator. Use `start_emulator()` to get one."""
+
+    def __init__(self, server: BaseWSGIServer, sandbox_root: str):
+        self._server = server
+        self._sandbox_root = sandbox_root
+        self._thread = threading.Thread(target=server.serve_forever, name="emulator", daemon=True)
+        self._thread.start()
+
+    @property
+    def endpoint(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def configure(self, time_scale: float | None = None, faults: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Same as POST /_emulator/config; returns the resulting config."""
+        raw: dict[str, Any] = {}
+        if time_scale is not None:
+            raw["time_scale"] = time_scale
+        if faults is not None:
+            raw["faults"] = faults
+        RUNTIME.configure(raw)
+        return RUNTIME.config_json()
+
+    def reset(self) -> None:
+        """Same as POST /_emulator/reset."""
+        reset_all()
+
+    def state(self) -> dict[str, Any]:
+        """Same as GET /_emulator/state."""
+        return state.snapshot()
+
+    def stop(self) -> None:
+        """Stop serving, wait for the server thread, remove the SSM sandboxes."""
+        self._server.shutdown()
+        self._thread.join()
+        self._server.server_close()
+        shutil.rmtree(self._sandbox_root, ignore_errors=True)
+
+
+def start_emulator(port: int = 0, time_scale: float = DEFAULT_TIME_SCALE, verbose: bool = False) -> Emulator:
+    """Start an emulator on 127.0.0.1:`port` (0 = any free port), with fresh state.
+
+    `verbose` logs one line per request to stderr, as moto's server does.
+    """
+    install_handlers()
+    handler = MotoRequestHandler if verbose else QuietRequestHandler
+    server = make_server("127.0.0.1", port, EmulatorApp(), threaded=True, request_handler=handler)
+    RUNTIME.default_time_scale = time_scale
+    reset_all()
+    host, bound_port = server.server_address[:2]
+    RUNTIME.endpoint = f"http://{host}:{bound_port}"
+    RUNTIME.sandbox_root = tempfile.mkdtemp(prefix="cloudhsm-emulator-")
+    return Emulator(server, RUNTIME.sandbox_root)

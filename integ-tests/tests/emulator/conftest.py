@@ -1,0 +1,215 @@
+"""Fixtures: one in-process emulator per session, reset before each test, boto3 clients.
+
+Helpers drive the CloudHSM lifecycle the way a customer does: create the cluster and
+its first HSM, sign the CSR with our own CA (cryptography), InitializeCluster, and
+activate through SSM + the stand-in cloudhsm-cli on an EC2 instance.
+"""
+
+import datetime
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+# Each reset rebuilds moto's EC2 backend; skipping its ~1000 default AMIs saves ~0.15 s a test.
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+
+from emulator import start_emulator  # noqa: E402
+
+TIME_SCALE = 10000  # 15 min HSM create -> 0.09 s
+REGION = "us-east-1"
+ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
+ADMIN_PASSWORD = "admin-pass-1"
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    emu = start_emulator(time_scale=TIME_SCALE)
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture(autouse=True)
+def fresh(emulator):
+    emulator.reset()
+    yield
+
+
+@pytest.fixture
+def client(emulator) -> Callable[[str], Any]:
+    def make(service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=emulator.endpoint,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            # One attempt, no retry: botocore's legacy `max_attempts: 1` still retries once.
+            config=Config(retries={"total_max_attempts": 1}),
+        )
+
+    return make
+
+
+@pytest.fixture
+def hsm(client):
+    return client("cloudhsmv2")
+
+
+@pytest.fixture
+def ec2(client):
+    return client("ec2")
+
+
+@pytest.fixture
+def ssm(client):
+    return client("ssm")
+
+
+@pytest.fixture
+def kms(client):
+    return client("kms")
+
+
+def wait_for(probe: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    """Poll `probe` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class CustomerCa:
+    """The customer's own CA: a self-signed root that signs cluster CSRs."""
+
+    def __init__(self, name: str = "Customer Root CA"):
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        self.cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(self.key, hashes.SHA256())
+        )
+
+    @property
+    def pem(self) -> str:
+        return self.cert.public_bytes(serialization.Encoding.PEM).decode()
+
+    def sign(self, csr_pem: str) -> str:
+        csr = x509.load_pem_x509_csr(csr_pem.encode())
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(csr.subject)
+            .issuer_name(self.cert.subject)
+            .public_key(csr.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=365))
+            .sign(self.key, hashes.SHA256())
+        )
+        return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+class Lab:
+    """A VPC with one subnet per zone, a client instance, and lifecycle helpers."""
+
+    def __init__(self, hsm: Any, ec2: Any, ssm: Any):
+        self.hsm, self.ec2, self.ssm = hsm, ec2, ssm
+        self.vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        self.subnets = [
+            ec2.create_subnet(VpcId=self.vpc_id, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=zone)["Subnet"]["SubnetId"]
+            for i, zone in enumerate(ZONES)
+        ]
+        self.instance_id = ec2.run_instances(
+            ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=self.subnets[0]
+        )["Instances"][0]["InstanceId"]
+        self.ca = CustomerCa()
+
+    def cluster(self, cluster_id: str) -> dict[str, Any]:
+        return self.hsm.describe_clusters(Filters={"clusterIds": [cluster_id]})["Clusters"][0]
+
+    def wait_cluster(self, cluster_id: str, state: str) -> dict[str, Any]:
+        return wait_for(lambda: (c := self.cluster(cluster_id))["State"] == state and c, what=f"cluster {state}")
+
+    def wait_hsms_active(self, cluster_id: str, count: int) -> dict[str, Any]:
+        def probe() -> Any:
+            cluster = self.cluster(cluster_id)
+            return len([h for h in cluster["Hsms"] if h["State"] == "ACTIVE"]) == count and cluster
+
+        return wait_for(probe, what=f"{count} ACTIVE HSMs")
+
+    def create_cluster(self, zones: int = 3) -> str:
+        cluster = self.hsm.create_cluster(HsmType="hsm2m.medium", SubnetIds=self.subnets[:zones])["Cluster"]
+        self.wait_cluster(cluster["ClusterId"], "UNINITIALIZED")
+        return cluster["ClusterId"]
+
+    def csr(self, cluster_id: str) -> str:
+        return wait_for(lambda: self.cluster(cluster_id)["Certificates"].get("ClusterCsr"), what="cluster CSR")
+
+    def initialized_cluster(self) -> tuple[str, str]:
+        """An INITIALIZED cluster with one ACTIVE HSM; returns (cluster id, HSM IP)."""
+        cluster_id = self.create_cluster()
+        self.hsm.create_hsm(ClusterId=cluster_id, AvailabilityZone=ZONES[0])
+        signed = self.ca.sign(self.csr(cluster_id))
+        self.hsm.initialize_cluster(ClusterId=cluster_id, SignedCert=signed, TrustAnchor=self.ca.pem)
+        cluster = self.wait_cluster(cluster_id, "INITIALIZED")
+        return cluster_id, cluster["Hsms"][0]["EniIp"]
+
+    def run(self, *commands: str) -> dict[str, Any]:
+        """Run shell lines on the client instance through SSM; return the finished invocation."""
+        command_id = self.ssm.send_command(
+            InstanceIds=[self.instance_id], DocumentName="AWS-RunShellScript", Parameters={"commands": list(commands)}
+        )["Command"]["CommandId"]
+
+        def finished() -> Any:
+            invocation = self.ssm.get_command_invocation(CommandId=command_id, InstanceId=self.instance_id)
+            return invocation["Status"] in ("Success", "Failed", "TimedOut") and invocation
+
+        return wait_for(finished, what="SSM command")
+
+    def active_cluster(self, hsms: int = 2) -> tuple[str, str]:
+        """An activated ACTIVE cluster with `hsms` ACTIVE HSMs in distinct zones."""
+        cluster_id, ip = self.initialized_cluster()
+        result = self.run(f"sudo /opt/cloudhsm/bin/configure-cli -a {ip}", f"cloudhsm-cli cluster activate --password {ADMIN_PASSWORD}")
+        assert result["Status"] == "Success", result["StandardErrorContent"] + result["StandardOutputContent"]
+        self.wait_cluster(cluster_id, "ACTIVE")
+        for zone in ZONES[1:hsms]:
+            self.hsm.create_hsm(ClusterId=cluster_id, AvailabilityZone=zone)
+        self.wait_hsms_active(cluster_id, hsms)
+        return cluster_id, ip
+
+    def as_admin(self, ip: str, *cli_lines: str) -> dict[str, Any]:
+        """Run cloudhsm-cli lines with the admin's credentials in the environment."""
+        return self.run(
+            f"/opt/cloudhsm/bin/configure-cli -a {ip}",
+            "export CLOUDHSM_ROLE=admin",
+            f"export CLOUDHSM_PIN=admin:{ADMIN_PASSWORD}",
+            *cli_lines,
+        )
+
+
+@pytest.fixture
+def lab(hsm, ec2, ssm) -> Lab:
+    return Lab(hsm, ec2, ssm)
