@@ -109,6 +109,12 @@ pub enum Action {
         /// How long it may take, boot of the client included.
         timeout_minutes: u64,
     },
+    /// Deletes the cluster once it has no HSM left; succeeds when it is
+    /// gone already. Returns whether it is gone.
+    DeleteCluster {
+        /// The cluster.
+        cluster_id: String,
+    },
     /// Creates and deletes HSMs until every subnet has `hsms_per_subnet`.
     ResizeHsms {
         /// The cluster.
@@ -213,12 +219,39 @@ pub async fn handle(action: Action, clients: &Clients) -> Result<Value, HandlerE
             }
             Ok(serde_json::to_value(progress).unwrap_or_default())
         }
+        Action::DeleteCluster { cluster_id } => delete_cluster(clients, &cluster_id).await,
         Action::ResizeHsms {
             cluster_id,
             subnet_ids,
             hsms_per_subnet,
         } => resize(clients, &cluster_id, &subnet_ids, hsms_per_subnet).await,
     }
+}
+
+async fn delete_cluster(clients: &Clients, cluster_id: &str) -> Result<Value, HandlerError> {
+    let Some(found) = cluster::find(&clients.hsm, cluster_id).await? else {
+        return Ok(json!({ "Ready": true }));
+    };
+    match found.state().map(aws_sdk_cloudhsmv2::types::ClusterState::as_str) {
+        Some("DELETED") => return Ok(json!({ "Ready": true })),
+        Some("DELETE_IN_PROGRESS") => return Ok(json!({ "Ready": false })),
+        _ => {}
+    }
+    clients
+        .hsm
+        .delete_cluster()
+        .cluster_id(cluster_id)
+        .send()
+        .await
+        .map_err(|e| {
+            HandlerError::from_sdk(
+                "DeleteCluster",
+                format!("cluster {cluster_id}"),
+                "A cluster can be deleted only once it has no HSM left",
+                &e,
+            )
+        })?;
+    Ok(json!({ "Ready": false }))
 }
 
 async fn issue_certificate(

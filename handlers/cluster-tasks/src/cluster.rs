@@ -283,6 +283,8 @@ pub enum Expect {
     Active,
     /// Every HSM is ACTIVE.
     HsmsActive,
+    /// Every HSM is gone.
+    NoHsms,
 }
 
 impl Expect {
@@ -293,6 +295,7 @@ impl Expect {
             Self::Initialized => "the cluster to be INITIALIZED",
             Self::Active => "the cluster to be ACTIVE",
             Self::HsmsActive => "every HSM to be ACTIVE",
+            Self::NoHsms => "every HSM to be deleted",
         }
     }
 }
@@ -310,11 +313,14 @@ pub fn reached(view: &ClusterView, expect: Expect) -> Result<bool, HandlerError>
         ))
     };
     let state = view.state.as_str();
-    if matches!(state, "DEGRADED" | "DELETED" | "DELETE_IN_PROGRESS") {
+    if expect != Expect::NoHsms && matches!(state, "DEGRADED" | "DELETED" | "DELETE_IN_PROGRESS") {
         return Err(broken(
             format!("cluster {id} is {state}"),
             view.state_message.as_ref(),
         ));
+    }
+    if expect == Expect::NoHsms {
+        return Ok(view.hsms.iter().all(|h| h.state == "DELETED"));
     }
     if let Some(bad) = view.hsms.iter().find(|h| h.state == "DEGRADED") {
         return Err(broken(
@@ -341,6 +347,7 @@ pub fn reached(view: &ClusterView, expect: Expect) -> Result<bool, HandlerError>
         Expect::Initialized => matches!(state, "INITIALIZED" | "ACTIVE"),
         Expect::Active => state == "ACTIVE",
         Expect::HsmsActive => view.hsms.iter().all(|h| h.state == "ACTIVE"),
+        Expect::NoHsms => unreachable!("answered above"),
     })
 }
 
@@ -431,6 +438,16 @@ mod tests {
             )
             .unwrap()
         );
+    }
+
+    #[test]
+    fn deleting_waits_for_every_hsm_whatever_the_cluster_state() {
+        let v = view(
+            "DEGRADED",
+            &[("hsm-1", "DELETE_IN_PROGRESS"), ("hsm-2", "DEGRADED")],
+        );
+        assert!(!reached(&v, Expect::NoHsms).unwrap());
+        assert!(reached(&view("DEGRADED", &[]), Expect::NoHsms).unwrap());
     }
 
     #[test]
