@@ -51,6 +51,15 @@ pub enum Action {
         since: String,
         /// How long the wait may last.
         timeout_minutes: u64,
+        /// A cluster that no longer exists counts as reached (for deletes).
+        #[serde(default)]
+        missing_ok: bool,
+    },
+    /// Checks that an update changes nothing a cluster cannot change, and
+    /// reads the cluster for the attributes.
+    CheckUpdate {
+        /// The CloudFormation request.
+        request: CfnRequest,
     },
     /// Creates the first HSM, in the zone of the given subnet, unless the
     /// cluster has one.
@@ -122,7 +131,11 @@ pub enum Action {
         /// The cluster's subnets.
         subnet_ids: Vec<String>,
         /// HSMs wanted in each.
+        #[serde(deserialize_with = "crate::props::number")]
         hsms_per_subnet: u32,
+        /// A cluster that no longer exists needs no resize (for deletes).
+        #[serde(default)]
+        missing_ok: bool,
     },
 }
 
@@ -135,30 +148,23 @@ pub async fn handle(action: Action, clients: &Clients) -> Result<Value, HandlerE
             expect,
             since,
             timeout_minutes,
+            missing_ok,
         } => {
-            let view = ClusterView::from(&cluster::describe(&clients.hsm, &cluster_id).await?);
-            let ready = cluster::reached(&view, expect)?;
-            if !ready && elapsed_minutes(&since)? >= timeout_minutes {
-                return Err(cluster::timed_out(&view, expect, timeout_minutes));
-            }
-            Ok(json!({ "Ready": ready, "Cluster": view }))
+            await_cluster(
+                clients,
+                &cluster_id,
+                expect,
+                &since,
+                timeout_minutes,
+                missing_ok,
+            )
+            .await
         }
+        Action::CheckUpdate { request } => check_update(clients, &request).await,
         Action::CreateFirstHsm {
             cluster_id,
             subnet_id,
-        } => {
-            let view = ClusterView::from(&cluster::describe(&clients.hsm, &cluster_id).await?);
-            if view.hsms.is_empty() {
-                let zone = view.zone_of(&subnet_id).ok_or_else(|| {
-                    HandlerError::Internal(format!(
-                        "subnet {subnet_id} is not one of cluster {cluster_id}'s"
-                    ))
-                })?;
-                let hsm = cluster::create_hsm(&clients.hsm, &cluster_id, zone).await?;
-                tracing::info!(hsm_id = %hsm.hsm_id, zone, "first HSM requested");
-            }
-            Ok(json!({}))
-        }
+        } => create_first_hsm(clients, &cluster_id, &subnet_id).await,
         Action::PublishCsr {
             cluster_id,
             csr_secret_arn,
@@ -204,35 +210,163 @@ pub async fn handle(action: Action, clients: &Clients) -> Result<Value, HandlerE
             since,
             timeout_minutes,
         } => {
-            let progress = if command_id.is_empty() {
-                client::send(&clients.ssm, &instance_id, &document_name, &parameters).await?
-            } else {
-                client::poll(&clients.ssm, &instance_id, &command_id, &what).await?
+            let command = ClientJob {
+                instance_id,
+                document_name,
+                parameters,
+                command_id,
+                what,
             };
-            if !progress.ready && elapsed_minutes(&since)? >= timeout_minutes {
-                return Err(command_timed_out(
-                    &progress,
-                    &instance_id,
-                    &what,
-                    timeout_minutes,
-                ));
-            }
-            Ok(serde_json::to_value(progress).unwrap_or_default())
+            client_command(clients, &command, &since, timeout_minutes).await
         }
         Action::DeleteCluster { cluster_id } => delete_cluster(clients, &cluster_id).await,
         Action::ResizeHsms {
             cluster_id,
             subnet_ids,
             hsms_per_subnet,
-        } => resize(clients, &cluster_id, &subnet_ids, hsms_per_subnet).await,
+            missing_ok,
+        } => {
+            resize(
+                clients,
+                &cluster_id,
+                &subnet_ids,
+                hsms_per_subnet,
+                missing_ok,
+            )
+            .await
+        }
     }
+}
+
+async fn await_cluster(
+    clients: &Clients,
+    cluster_id: &str,
+    expect: Expect,
+    since: &str,
+    timeout_minutes: u64,
+    missing_ok: bool,
+) -> Result<Value, HandlerError> {
+    let Some(found) = cluster::find(&clients.hsm, cluster_id).await? else {
+        if missing_ok {
+            return Ok(json!({ "Ready": true }));
+        }
+        return Err(HandlerError::PreconditionFailed(format!(
+            "cluster {cluster_id} does not exist any more: it was deleted outside this stack"
+        )));
+    };
+    let view = ClusterView::from(&found);
+    let ready = cluster::reached(&view, expect)?;
+    if !ready && elapsed_minutes(since)? >= timeout_minutes {
+        return Err(cluster::timed_out(&view, expect, timeout_minutes));
+    }
+    Ok(with_attributes(ready, &view))
+}
+
+async fn create_first_hsm(
+    clients: &Clients,
+    cluster_id: &str,
+    subnet_id: &str,
+) -> Result<Value, HandlerError> {
+    let view = ClusterView::from(&cluster::describe(&clients.hsm, cluster_id).await?);
+    if view.hsms.is_empty() {
+        let zone = view.zone_of(subnet_id).ok_or_else(|| {
+            HandlerError::Internal(format!(
+                "subnet {subnet_id} is not one of cluster {cluster_id}'s"
+            ))
+        })?;
+        let hsm = cluster::create_hsm(&clients.hsm, cluster_id, zone).await?;
+        tracing::info!(hsm_id = %hsm.hsm_id, zone, "first HSM requested");
+    }
+    Ok(json!({}))
+}
+
+/// A command for the management client.
+struct ClientJob {
+    instance_id: String,
+    document_name: String,
+    parameters: HashMap<String, String>,
+    command_id: String,
+    what: String,
+}
+
+async fn client_command(
+    clients: &Clients,
+    command: &ClientJob,
+    since: &str,
+    timeout_minutes: u64,
+) -> Result<Value, HandlerError> {
+    let progress = if command.command_id.is_empty() {
+        client::send(
+            &clients.ssm,
+            &command.instance_id,
+            &command.document_name,
+            &command.parameters,
+        )
+        .await?
+    } else {
+        client::poll(
+            &clients.ssm,
+            &command.instance_id,
+            &command.command_id,
+            &command.what,
+        )
+        .await?
+    };
+    if !progress.ready && elapsed_minutes(since)? >= timeout_minutes {
+        return Err(command_timed_out(
+            &progress,
+            &command.instance_id,
+            &command.what,
+            timeout_minutes,
+        ));
+    }
+    Ok(serde_json::to_value(progress).unwrap_or_default())
+}
+
+/// A wait result with the attributes the resources expose.
+fn with_attributes(ready: bool, view: &ClusterView) -> Value {
+    json!({
+        "Ready": ready,
+        "Cluster": view,
+        "HsmIpAddresses": view.active_ips().join(","),
+        "HsmIds": view.hsms.iter().map(|h| h.hsm_id.as_str()).collect::<Vec<_>>().join(","),
+    })
+}
+
+async fn check_update(clients: &Clients, request: &CfnRequest) -> Result<Value, HandlerError> {
+    let resource = request.display_name();
+    let new = ClusterProps::parse(&request.resource_properties, &resource)?;
+    let old = ClusterProps::parse(
+        request
+            .old_resource_properties
+            .as_ref()
+            .unwrap_or(&request.resource_properties),
+        &resource,
+    )?;
+    let changed = new.immutable_changes(&old);
+    if !changed.is_empty() {
+        return Err(HandlerError::InvalidProperties {
+            resource,
+            reason: format!(
+                "{} cannot change on an existing cluster. Restore a new cluster from a backup with the new \
+                 settings (sourceBackupId), or revert the change",
+                changed.join(", ")
+            ),
+        });
+    }
+    let cluster_id = request.physical_resource_id.as_deref().unwrap_or_default();
+    let view = ClusterView::from(&cluster::describe(&clients.hsm, cluster_id).await?);
+    Ok(with_attributes(true, &view))
 }
 
 async fn delete_cluster(clients: &Clients, cluster_id: &str) -> Result<Value, HandlerError> {
     let Some(found) = cluster::find(&clients.hsm, cluster_id).await? else {
         return Ok(json!({ "Ready": true }));
     };
-    match found.state().map(aws_sdk_cloudhsmv2::types::ClusterState::as_str) {
+    match found
+        .state()
+        .map(aws_sdk_cloudhsmv2::types::ClusterState::as_str)
+    {
         Some("DELETED") => return Ok(json!({ "Ready": true })),
         Some("DELETE_IN_PROGRESS") => return Ok(json!({ "Ready": false })),
         _ => {}
@@ -456,9 +590,24 @@ async fn resize(
     cluster_id: &str,
     subnet_ids: &[String],
     per_subnet: u32,
+    missing_ok: bool,
 ) -> Result<Value, HandlerError> {
-    let view = ClusterView::from(&cluster::describe(&clients.hsm, cluster_id).await?);
+    let found = match cluster::find(&clients.hsm, cluster_id).await? {
+        Some(found) => found,
+        None if missing_ok => return Ok(json!({ "Created": 0, "Deleted": 0 })),
+        None => cluster::describe(&clients.hsm, cluster_id).await?,
+    };
+    let view = ClusterView::from(&found);
     let plan = plan_resize(&view, subnet_ids, per_subnet)?;
+    if !plan.create_in.is_empty() && view.state == "UNINITIALIZED" {
+        // An external PKI has not answered yet: HSMs come once the cluster
+        // is initialized and activated.
+        tracing::info!(
+            cluster_id,
+            "the cluster is not initialized yet: no HSM is added"
+        );
+        return Ok(json!({ "Created": 0, "Deleted": 0, "Waiting": "cluster initialization" }));
+    }
     for zone in &plan.create_in {
         cluster::create_hsm(&clients.hsm, cluster_id, zone).await?;
     }
