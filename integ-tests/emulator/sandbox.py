@@ -61,7 +61,8 @@ def run(home: Path, commands: list[str], env: dict[str, str], timeout: float) ->
     script_path = home / "_script.sh"
     script_path.write_text(script)
     environment = {
-        "PATH": f"{home / 'shims'}:{cloudhsm_root / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+        # The venv's bin holds the AWS CLI (Amazon Linux has it too).
+        "PATH": f"{home / 'shims'}:{cloudhsm_root / 'bin'}:{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
         "HOME": str(home),
         "LANG": "C.UTF-8",
         "EMULATOR_CLOUDHSM_ROOT": str(cloudhsm_root),

@@ -1,7 +1,10 @@
-"""SSM Run Command that really runs AWS-RunShellScript, extending moto's SSM handlers.
+"""SSM Run Command that really runs shell scripts, extending moto's SSM handlers.
 
-SendCommand with document AWS-RunShellScript on instances that exist in moto's EC2
-runs the `commands` lines with bash in the instance's sandbox (see sandbox.py), in a
+SendCommand with document AWS-RunShellScript, or with a Command document of schema
+2.2 whose steps are all aws:runShellScript (as the construct ships), on instances
+that exist in moto's EC2 runs the script lines with bash in the instance's sandbox
+(see sandbox.py; document parameters are checked against their allowedPattern and
+substituted for `{{ Name }}` as SSM does), in a
 thread: Pending -> InProgress -> Success | Failed | TimedOut. GetCommandInvocation and
 ListCommandInvocations report them with AWS's output limits; DescribeInstanceInformation
 shows running instances as Online managed instances. Other documents keep moto's
@@ -9,6 +12,8 @@ behaviour (reported as Success at once, nothing runs).
 """
 
 import datetime
+import json
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -161,16 +166,52 @@ def _update_command(command: Any) -> None:
         command.status = command.status_details = "TimedOut" if statuses == {"TimedOut"} else "Failed"
 
 
+def _shell_document(backend: Any, name: str) -> dict[str, Any] | None:
+    """The content of a stored Command document made only of aws:runShellScript steps."""
+    documents = backend._documents.get(name)  # moto keeps documents by name
+    if documents is None:
+        return None
+    content = json.loads(documents.find(None, None).content)
+    steps = content.get("mainSteps", [])
+    if content.get("schemaVersion") != "2.2" or not steps or any(s.get("action") != PLUGIN for s in steps):
+        return None
+    return content
+
+
+def _document_commands(content: dict[str, Any], given: dict[str, list[str]]) -> list[str]:
+    """The script lines of a document, with its parameters checked and substituted."""
+    declared = content.get("parameters", {})
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        raise InvalidParameters("InvalidParameters", f"unknown parameters {unknown}")
+    values = {}
+    for name, spec in declared.items():
+        value = (given.get(name) or [spec.get("default")])[0]
+        if value is None:
+            raise InvalidParameters("InvalidParameters", f"missing the parameter {name}")
+        pattern = spec.get("allowedPattern")
+        if pattern and not re.search(pattern, value):
+            raise InvalidParameters("InvalidParameters", f"{name} does not match {pattern}")
+        values[name] = value
+    lines = [line for step in content["mainSteps"] for line in step["inputs"]["runCommand"]]
+    return [re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: values.get(m.group(1), m.group(0)), line) for line in lines]
+
+
 class SsmWithRunCommandResponse(SimpleSystemManagerResponse):
     """moto's SSM handlers, with SendCommand / Get- / ListCommandInvocations really running."""
 
     def send_command(self) -> ActionResult:
-        if self._get_param("DocumentName") != DOCUMENT:
-            return super().send_command()
+        name = self._get_param("DocumentName")
         parameters = self._get_param("Parameters", {})
-        commands = parameters.get("commands")
-        if not commands:
-            raise InvalidParameters("InvalidParameters", "AWS-RunShellScript needs the parameter commands")
+        if name == DOCUMENT:
+            commands = parameters.get("commands")
+            if not commands:
+                raise InvalidParameters("InvalidParameters", "AWS-RunShellScript needs the parameter commands")
+        else:
+            content = _shell_document(self.ssm_backend, name)
+            if content is None:
+                return super().send_command()
+            commands = _document_commands(content, parameters)
         ec2 = ec2_backends[self.current_account][self.region]
         instances = {}
         for instance_id in self._get_param("InstanceIds", []):
@@ -189,6 +230,11 @@ class SsmWithRunCommandResponse(SimpleSystemManagerResponse):
         for run in runs:
             instance = instances.get(run.instance_id) or ec2.get_instance(run.instance_id)
             env = {
+                # The AWS CLI on the instance talks to the emulator.
+                "AWS_ENDPOINT_URL": RUNTIME.endpoint,
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
                 "EMULATOR_ENDPOINT": RUNTIME.endpoint,
                 "EMULATOR_ACCOUNT_ID": self.current_account,
                 "EMULATOR_REGION": self.region,
