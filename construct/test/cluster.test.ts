@@ -109,6 +109,15 @@ describe('CloudHsmCluster resource', () => {
     });
   });
 
+  test('an external PKI tells the user what to do next', () => {
+    const outputs = cluster({ pki: ClusterPki.external() }).findOutputs('*');
+    const [next] = Object.values(outputs);
+    const text = JSON.stringify(next.Value);
+    assert.match(text, /Read the CSR from secret/);
+    assert.match(text, /Update the stack to initialize and activate the cluster/);
+    assert.equal(Object.keys(cluster().findOutputs('*')).length, 0, 'no output for the other PKIs');
+  });
+
   test('a cluster from a backup names the backup', () => {
     cluster({ sourceBackupId: 'backup-abcdefghijk' }).hasResourceProperties('Custom::CloudHsmCluster', {
       SourceBackupId: 'backup-abcdefghijk',
@@ -121,7 +130,7 @@ describe('CloudHsmCluster resource', () => {
       Runtime: 'provided.al2023',
       Handler: 'bootstrap',
       Architectures: ['arm64'],
-      Environment: { Variables: { WORKFLOWS: '{}' } },
+      Environment: { Variables: { WORKFLOWS: Match.anyValue() } },
       LoggingConfig: { LogFormat: 'JSON' },
     });
     template.hasResourceProperties('Custom::CloudHsmCluster', {
@@ -137,8 +146,10 @@ describe('CloudHsmCluster resource', () => {
 
   test('the asset hash comes from the build inputs: stable across synths, distinct per architecture', () => {
     const key = (architecture: lambda.Architecture) => {
-      const fn = cluster({ handlerArchitecture: architecture }).findResources('AWS::Lambda::Function');
-      return Object.values(fn)[0].Properties.Code.S3Key as string;
+      const fns = cluster({ handlerArchitecture: architecture }).findResources('AWS::Lambda::Function', {
+        Properties: { Description: Match.stringLikeRegexp('starts the workflow') },
+      });
+      return Object.values(fns)[0].Properties.Code.S3Key as string;
     };
     assert.equal(key(lambda.Architecture.ARM_64), key(lambda.Architecture.ARM_64));
     assert.notEqual(key(lambda.Architecture.ARM_64), key(lambda.Architecture.X86_64));
@@ -149,10 +160,12 @@ describe('CloudHsmCluster resource', () => {
     new CloudHsmCluster(stack, 'Hsm', { vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED } });
     const assembly = app.synth();
     const staged = fs.readdirSync(assembly.directory).filter((name) => name.startsWith('asset.'));
-    assert.equal(staged.length, 1);
-    const bootstrap = path.join(assembly.directory, staged[0], 'bootstrap');
-    assert.ok(fs.statSync(bootstrap).mode & 0o111, 'bootstrap is executable');
-    assert.deepEqual(fs.readdirSync(path.join(assembly.directory, staged[0])), ['bootstrap']);
+    assert.equal(staged.length, 2, 'the entry and the cluster-tasks handlers');
+    for (const dir of staged) {
+      const bootstrap = path.join(assembly.directory, dir, 'bootstrap');
+      assert.ok(fs.statSync(bootstrap).mode & 0o111, 'bootstrap is executable');
+      assert.deepEqual(fs.readdirSync(path.join(assembly.directory, dir)), ['bootstrap']);
+    }
   });
 
   test('connections open the HSM ports on the cluster security group', () => {
@@ -174,7 +187,7 @@ describe('CloudHsmCluster resource', () => {
     const hsm = new CloudHsmCluster(stack, 'Hsm', { vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED } });
     assert.deepEqual(stack.resolve(hsm.clusterId), { 'Fn::GetAtt': ['Hsm2CBA3DD8', 'ClusterId'] });
     assert.deepEqual(stack.resolve(hsm.hsmIpAddresses), {
-      'Fn::Split': [',', { 'Fn::GetAtt': ['Hsm2CBA3DD8', 'HsmIpAddresses'] }],
+      'Fn::Split': [',', { 'Fn::GetAtt': ['HsmHsms20B6A642', 'HsmIpAddresses'] }],
     });
   });
 
@@ -187,6 +200,99 @@ describe('CloudHsmCluster resource', () => {
     assert.equal(imported.clusterId, 'cluster-abcdefghijk');
     assert.equal(imported.clusterSecurityGroup.securityGroupId, 'sg-0123456789abcdef0');
     assert.equal(imported.connections.defaultPort?.toString(), '2223-2225');
+  });
+});
+
+describe('CloudHsmCluster workflows', () => {
+  function definitions(template: Template): Record<string, unknown>[] {
+    const machines = template.findResources('AWS::StepFunctions::StateMachine');
+    return Object.values(machines).map((m) => {
+      const body = m.Properties.DefinitionString;
+      const text = typeof body === 'string' ? body : (body['Fn::Join'][1] as unknown[])
+        .map((part) => (typeof part === 'string' ? part : 'TOKEN')).join('');
+      return JSON.parse(text) as Record<string, unknown>;
+    });
+  }
+
+  test('the cluster and its HSMs are two custom resources, each with its workflow', () => {
+    const template = cluster();
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+    template.resourceCountIs('Custom::CloudHsmHsms', 1);
+    template.hasResourceProperties('Custom::CloudHsmHsms', {
+      ClusterId: { 'Fn::GetAtt': [Match.stringLikeRegexp('Hsm'), 'ClusterId'] },
+      HsmsPerSubnet: 1,
+    });
+    const entry = template.findResources('AWS::Lambda::Function', {
+      Properties: { Description: Match.stringLikeRegexp('starts the workflow') },
+    });
+    const routes = JSON.stringify(Object.values(entry)[0].Properties.Environment.Variables.WORKFLOWS);
+    assert.match(routes, /Custom::CloudHsmCluster/);
+    assert.match(routes, /Custom::CloudHsmHsms/);
+    // Each custom resource waits for its state machine.
+    for (const type of ['Custom::CloudHsmCluster', 'Custom::CloudHsmHsms']) {
+      const [res] = Object.values(template.findResources(type));
+      assert.ok((res.DependsOn as string[]).some((d) => d.includes('Workflow')), `${type} depends on its workflow`);
+    }
+  });
+
+  test('every step can fail into one FAILED answer to CloudFormation', () => {
+    for (const definition of definitions(cluster())) {
+      const states = definition.States as Record<string, Record<string, unknown>>;
+      for (const [name, state] of Object.entries(states)) {
+        const answers = name.startsWith('Answer') || name === 'Report the failure to CloudFormation';
+        if (state.Type === 'Task' && !answers && !name.startsWith('Close')) {
+          const catches = state.Catch as { Next: string }[] | undefined;
+          assert.ok(catches?.some((c) => c.Next === 'Report the failure to CloudFormation'), `${name} has a Catch`);
+        }
+      }
+      assert.equal(states['Report the failure to CloudFormation'].Next, 'Failed');
+    }
+  });
+
+  test('no secret value passes through a workflow', () => {
+    for (const definition of definitions(cluster())) {
+      const text = JSON.stringify(definition);
+      assert.doesNotMatch(text, /SecretString|GetSecretValue|password"\s*:/i);
+    }
+  });
+});
+
+describe('CloudHsmCluster management client', () => {
+  test('IMDSv2 only, no public IP, no SSH key, encrypted disk, HTTPS-only egress', () => {
+    const template = cluster();
+    template.hasResourceProperties('AWS::EC2::LaunchTemplate', {
+      LaunchTemplateData: { MetadataOptions: { HttpTokens: 'required' } },
+    });
+    const instances = template.findResources('AWS::EC2::Instance');
+    assert.equal(Object.keys(instances).length, 1);
+    const instance = Object.values(instances)[0].Properties;
+    assert.equal(instance.KeyName, undefined);
+    assert.equal(instance.NetworkInterfaces?.[0]?.AssociatePublicIpAddress ?? false, false);
+    assert.deepEqual(instance.BlockDeviceMappings[0].Ebs.Encrypted, true);
+    template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      GroupDescription: Match.stringLikeRegexp('management client'),
+      SecurityGroupEgress: [{ CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 443, ToPort: 443, Description: Match.anyValue() }],
+    });
+  });
+
+  test('the activation script is strict and reads the password itself', () => {
+    const docs = cluster().findResources('AWS::SSM::Document');
+    const content = Object.values(docs)[0].Properties.Content;
+    const script = content.mainSteps[0].inputs.runCommand as string[];
+    assert.ok(script.includes('set -euo pipefail'));
+    assert.ok(script.some((line) => line.includes('cloudhsm-cli cluster activate')));
+    assert.deepEqual(Object.keys(content.parameters).sort(), ['AdminPasswordSecretArn', 'CaCertificateSecretArn', 'HsmIp']);
+  });
+
+  test('the admin password is generated, 32 letters and digits; the CA certificate is always kept', () => {
+    const template = cluster();
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: { PasswordLength: 32, ExcludePunctuation: true, IncludeSpace: false },
+    });
+    template.hasResource('AWS::SecretsManager::Secret', {
+      Properties: { Description: Match.stringLikeRegexp('trust anchor') },
+      DeletionPolicy: 'Retain',
+    });
   });
 });
 

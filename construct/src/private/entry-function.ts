@@ -1,9 +1,11 @@
 import { Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { handlerCode } from './handlers';
+import { Workflow } from './workflow';
 
 export interface EntryFunctionProps {
   readonly architecture: lambda.Architecture;
@@ -47,8 +49,12 @@ export class EntryFunction extends Construct {
     return this.function.functionArn;
   }
 
-  /** Routes requests for a resource type to a state machine. */
-  public addRoute(resourceType: string, stateMachineArn: string): void {
-    this.routes[resourceType] = stateMachineArn;
+  /** Routes requests for a resource type to a workflow. */
+  public addRoute(resourceType: string, workflow: Workflow): void {
+    this.routes[resourceType] = workflow.stateMachineArn;
+    this.function.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['states:StartExecution'],
+      resources: [workflow.stateMachineArn],
+    }));
   }
 }

@@ -7,7 +7,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 export const ASSETS_DIR = path.join(__dirname, '..', '..', 'assets');
 
 /** The Rust handlers shipped in the package, by binary name. */
-export type HandlerName = 'custom-resource';
+export type HandlerName = 'custom-resource' | 'cluster-tasks';
 
 interface Manifest {
   readonly handlers: Record<string, Record<string, { readonly hash: string; readonly bytes: number }>>;

@@ -1,0 +1,112 @@
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { Construct } from 'constructs';
+
+/** Where cloudhsm-cli for Amazon Linux 2023 is published. */
+const CLI_PACKAGE = 'https://s3.amazonaws.com/cloudhsmv2-software/CloudHsmClient/Amzn2023/cloudhsm-cli-latest.amzn2023';
+
+/** A secret ARN, as SSM document parameters accept it. */
+const SECRET_ARN_PATTERN = '^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$';
+
+export interface ManagementClientProps {
+  readonly vpc: ec2.IVpc;
+  readonly subnets: ec2.SubnetSelection;
+  readonly instanceType?: ec2.InstanceType;
+  readonly machineImage?: ec2.IMachineImage;
+  readonly encryptionKey?: kms.IKey;
+}
+
+/**
+ * The management client: Amazon Linux 2023 with the SDK 5 CloudHSM CLI,
+ * IMDSv2 only, no public IP, no SSH key, an encrypted disk, egress limited
+ * to HTTPS (the HSM ports to the cluster are opened by the workflow once
+ * the cluster exists), managed only through Systems Manager.
+ */
+export class ManagementClient extends Construct {
+  public readonly instance: ec2.Instance;
+  public readonly securityGroup: ec2.SecurityGroup;
+  public readonly activateDocument: ssm.CfnDocument;
+
+  constructor(scope: Construct, id: string, props: ManagementClientProps) {
+    super(scope, id);
+    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: 'cdk-cloudhsm management client: HTTPS out; HSM ports to the cluster are added by the workflow',
+      allowAllOutbound: false,
+    });
+    this.securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'AWS APIs, Systems Manager and the CloudHSM CLI package');
+
+    const machineImage = props.machineImage ?? ec2.MachineImage.latestAmazonLinux2023({ cpuType: ec2.AmazonLinuxCpuType.ARM_64 });
+    const userData = ec2.UserData.forLinux();
+    userData.addCommands(
+      'set -euo pipefail',
+      '# The SDK 5 CloudHSM CLI; AL2023 already has the AWS CLI v2.',
+      `dnf install -y "${CLI_PACKAGE}.$(uname -m).rpm"`,
+    );
+
+    const role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      description: 'cdk-cloudhsm management client',
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
+    });
+
+    this.instance = new ec2.Instance(this, 'Instance', {
+      vpc: props.vpc,
+      vpcSubnets: props.subnets,
+      // The default image is arm64; a custom image gets an x86_64 type unless one is given.
+      instanceType: props.instanceType ?? new ec2.InstanceType(props.machineImage ? 't3.small' : 't4g.small'),
+      machineImage,
+      userData,
+      role,
+      securityGroup: this.securityGroup,
+      requireImdsv2: true,
+      associatePublicIpAddress: false,
+      blockDevices: [{
+        deviceName: '/dev/xvda',
+        volume: ec2.BlockDeviceVolume.ebs(8, {
+          encrypted: true,
+          kmsKey: props.encryptionKey,
+          volumeType: ec2.EbsDeviceVolumeType.GP3,
+        }),
+      }],
+    });
+
+    this.activateDocument = new ssm.CfnDocument(this, 'ActivateDocument', {
+      documentType: 'Command',
+      content: {
+        schemaVersion: '2.2',
+        description: 'cdk-cloudhsm: configure cloudhsm-cli for the cluster and activate it. '
+          + 'Reads the admin password from Secrets Manager; no secret is passed as a parameter.',
+        parameters: {
+          HsmIp: { type: 'String', description: 'An HSM IP address', allowedPattern: '^[0-9a-fA-F.:]+$' },
+          AdminPasswordSecretArn: { type: 'String', allowedPattern: SECRET_ARN_PATTERN },
+          CaCertificateSecretArn: { type: 'String', allowedPattern: SECRET_ARN_PATTERN },
+        },
+        mainSteps: [{
+          action: 'aws:runShellScript',
+          name: 'activate',
+          inputs: { timeoutSeconds: '900', runCommand: ACTIVATE_SCRIPT },
+        }],
+      },
+    });
+  }
+}
+
+/** Configures the CLI with the cluster's trust anchor and an HSM, then activates the cluster. */
+export const ACTIVATE_SCRIPT = [
+  '#!/bin/bash',
+  'set -euo pipefail',
+  '# cloudhsm-cli is installed at first boot: wait for it, ten minutes at most.',
+  'for _ in $(seq 1 60); do [ -x /opt/cloudhsm/bin/cloudhsm-cli ] && break; sleep 10; done',
+  'if [ ! -x /opt/cloudhsm/bin/cloudhsm-cli ]; then',
+  '  echo "cloudhsm-cli is not installed: the first boot did not finish (see /var/log/cloud-init-output.log)" >&2',
+  '  exit 3',
+  'fi',
+  "aws secretsmanager get-secret-value --secret-id '{{ CaCertificateSecretArn }}' --query SecretString --output text"
+    + ' | sudo tee /opt/cloudhsm/etc/customerCA.crt >/dev/null',
+  "sudo /opt/cloudhsm/bin/configure-cli -a '{{ HsmIp }}'",
+  "password=\"$(aws secretsmanager get-secret-value --secret-id '{{ AdminPasswordSecretArn }}' --query SecretString --output text)\"",
+  '/opt/cloudhsm/bin/cloudhsm-cli cluster activate --password "$password"',
+];
