@@ -1,7 +1,8 @@
 """The WSGI application: moto's dispatcher with our handlers, behind the `/_emulator` knobs.
 
 `install_handlers()` swaps the url handlers moto reads for cloudhsmv2, kms and ssm
-(moto reads `moto.<service>.urls.url_paths` lazily when it builds a service app).
+(moto reads `moto.<service>.urls.url_paths` lazily when it builds a service app) and
+installs Lambda forwarding (lambda_runtime.py).
 `EmulatorApp` applies due state changes before every request, answers `/_emulator/*`
 itself, injects throttling faults, and passes everything else to moto.
 """
@@ -15,7 +16,7 @@ import moto.ssm.urls
 from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from . import hsm_cli, state
+from . import hsm_cli, lambda_runtime, state
 from .cloudhsm_responses import CloudHsmV2Response
 from .kms_stores import KmsWithKeyStoresResponse
 from .runtime import RUNTIME, ConfigError
@@ -27,6 +28,7 @@ def install_handlers() -> None:
     moto.cloudhsmv2.urls.url_paths = {"{0}/$": CloudHsmV2Response.dispatch}
     moto.kms.urls.url_paths = {"{0}/$": KmsWithKeyStoresResponse.dispatch}
     moto.ssm.urls.url_paths = {"{0}/$": SsmWithRunCommandResponse.dispatch}
+    lambda_runtime.install()
 
 
 def reset_all() -> None:
@@ -94,6 +96,8 @@ class EmulatorApp:
                 return "200 OK", state.snapshot()
             if path == "/_emulator/hsm-cli" and method == "POST":
                 return "200 OK", hsm_cli.handle(body)
-        except (ConfigError, json.JSONDecodeError) as err:
+            if path == "/_emulator/lambda/register" and method == "POST":
+                return "200 OK", lambda_runtime.register(body)
+        except (ConfigError, lambda_runtime.RegistrationError, json.JSONDecodeError) as err:
             return "400 Bad Request", {"error": str(err)}
         return "404 Not Found", {"error": f"no emulator endpoint {method} {path}"}

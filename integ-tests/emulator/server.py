@@ -8,7 +8,7 @@ from typing import Any
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from . import state
+from . import lambda_runtime, state
 from .app import EmulatorApp, install_handlers, reset_all
 from .runtime import RUNTIME, DEFAULT_TIME_SCALE
 
@@ -52,8 +52,17 @@ class Emulator:
         """Same as GET /_emulator/state."""
         return state.snapshot()
 
+    def register_lambda(
+        self, function_name: str, bootstrap: str, environment: dict[str, str] | None = None, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Same as POST /_emulator/lambda/register; answers {"FunctionName", "LogFile"}."""
+        return lambda_runtime.register(
+            {"FunctionName": function_name, "Bootstrap": bootstrap, "Environment": environment, "Timeout": timeout}
+        )
+
     def stop(self) -> None:
-        """Stop serving, wait for the server thread, remove the SSM sandboxes."""
+        """Stop serving and the Lambda processes, wait for the server thread, remove the SSM sandboxes."""
+        lambda_runtime.stop_all()
         self._server.shutdown()
         self._thread.join()
         self._server.server_close()

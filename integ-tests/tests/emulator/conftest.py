@@ -1,4 +1,4 @@
-"""Fixtures: one in-process emulator per session, reset before each test, boto3 clients.
+"""Fixtures: the session's emulator (tests/conftest.py) reset before each test, boto3 clients.
 
 Helpers drive the CloudHSM lifecycle the way a customer does: create the cluster and
 its first HSM, sign the CSR with our own CA (cryptography), InitializeCluster, and
@@ -6,11 +6,8 @@ activate through SSM + the stand-in cloudhsm-cli on an EC2 instance.
 """
 
 import datetime
-import os
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -21,23 +18,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-# Each reset rebuilds moto's EC2 backend; skipping its ~1000 default AMIs saves ~0.15 s a test.
-os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-
-from emulator import start_emulator  # noqa: E402
-
-TIME_SCALE = 10000  # 15 min HSM create -> 0.09 s
+TIME_SCALE = 10000  # the time scale the session's emulator starts with (tests/conftest.py)
 REGION = "us-east-1"
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 ADMIN_PASSWORD = "admin-pass-1"
-
-
-@pytest.fixture(scope="session")
-def emulator():
-    emu = start_emulator(time_scale=TIME_SCALE)
-    yield emu
-    emu.stop()
 
 
 @pytest.fixture(autouse=True)

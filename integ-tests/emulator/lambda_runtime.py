@@ -1,0 +1,444 @@
+"""Lambda forwarding: invocations of registered functions run the real `bootstrap` binary.
+
+moto's Lambda never runs user code without Docker. For a function registered here
+(`POST /_emulator/lambda/register` or `Emulator.register_lambda`), every invocation,
+whatever the path (the Invoke API, InvokeAsync, or moto's Step Functions interpreter,
+which calls the Invoke API of this emulator), runs the function's `bootstrap` under a
+minimal Lambda Runtime API served on 127.0.0.1:
+
+    GET  /2018-06-01/runtime/invocation/next
+    POST /2018-06-01/runtime/invocation/{id}/response
+    POST /2018-06-01/runtime/invocation/{id}/error
+    POST /2018-06-01/runtime/init/error
+
+Like Lambda, each function has warm instances (one process each, started on first use,
+restarted when it dies, at most `MAX_INSTANCES` at once; an instance handles one
+invocation at a time), the function timeout is enforced (the process is killed), and a
+failure is answered with `FunctionError: Unhandled` and the `{"errorType",
+"errorMessage"}` payload the runtime posted. `Event` invocations run in a background
+thread and answer 202 at once; they are not retried. Processes write stdout and stderr,
+with Lambda's START/END/REPORT lines, to one log file per function (`log_path`).
+DeleteFunction stops the processes and drops the registration. Unregistered functions
+keep moto's behaviour.
+"""
+
+import json
+import os
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from moto.awslambda.models import LambdaBackend, LambdaFunction
+from moto.stepfunctions.parser.asl.utils import boto_client
+
+from .runtime import RUNTIME
+
+REGION = "us-east-1"
+MAX_INSTANCES = 4
+API_PREFIX = "/2018-06-01/runtime"
+
+
+class RegistrationError(ValueError):
+    """A registration request is incomplete or points at no executable."""
+
+
+@dataclass
+class Invocation:
+    """One invocation: the event in, the outcome out."""
+
+    payload: bytes
+    function_arn: str
+    deadline: float  # epoch seconds
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    done: threading.Event = field(default_factory=threading.Event)
+    delivered: bool = False
+    result: bytes = b""
+    error: bool = False
+
+    def finish(self, result: bytes, error: bool) -> bool:
+        """Record the outcome once; later outcomes (after a timeout, say) are ignored."""
+        if self.done.is_set():
+            return False
+        self.result, self.error = result, error
+        self.done.set()
+        return True
+
+
+def _error_payload(error_type: str, message: str) -> bytes:
+    return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+
+
+@dataclass
+class Registration:
+    """How to run one function."""
+
+    function_name: str
+    bootstrap: str
+    environment: dict[str, str]
+    timeout: float | None  # None: the moto function's configured timeout
+    log_path: Path
+
+
+class Instance:
+    """One warm execution environment: a Runtime API server and the bootstrap process."""
+
+    def __init__(self, registration: Registration, memory_size: int):
+        self.registration = registration
+        self.memory_size = memory_size
+        self.cond = threading.Condition()
+        self.current: Invocation | None = None
+        self.init_error: bytes | None = None
+        self.stopped = False
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _runtime_handler(self))
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, name="lambda-runtime-api", daemon=True).start()
+        try:
+            self.process = self._spawn()
+        except OSError:
+            self.server.shutdown()
+            self.server.server_close()
+            raise
+        threading.Thread(target=self._watch, name="lambda-process-watch", daemon=True).start()
+
+    @property
+    def alive(self) -> bool:
+        return not self.stopped and self.process.poll() is None
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        reg = self.registration
+        host, port = self.server.server_address[:2]
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            **reg.environment,
+            "AWS_LAMBDA_RUNTIME_API": f"{host}:{port}",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_ENDPOINT_URL": RUNTIME.endpoint,
+            "AWS_MAX_ATTEMPTS": "2",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_LAMBDA_FUNCTION_NAME": reg.function_name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_size),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{reg.function_name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}",
+            "LAMBDA_TASK_ROOT": str(Path(reg.bootstrap).parent),
+            "_HANDLER": "bootstrap",
+            "RUST_LOG": "info",
+        }
+        with reg.log_path.open("ab") as log:
+            return subprocess.Popen(
+                [reg.bootstrap],
+                env=env,
+                cwd=str(Path(reg.bootstrap).parent),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def _watch(self) -> None:
+        """Fail the invocation in flight when the process exits."""
+        code = self.process.wait()
+        with self.cond:
+            self.stopped = True
+            invocation = self.current
+            self.cond.notify_all()
+        if invocation is not None:
+            payload = self.init_error or _error_payload(
+                "Runtime.ExitError",
+                f"RequestId: {invocation.request_id} Error: Runtime exited with error: exit status {code}",
+            )
+            invocation.finish(payload, error=True)
+        self.server.shutdown()
+        self.server.server_close()
+
+    def run(self, invocation: Invocation, timeout: float) -> None:
+        """Hand the invocation to the process and wait for its outcome or the timeout."""
+        with self.cond:
+            self.current = invocation
+            self.cond.notify_all()
+        if not invocation.done.wait(timeout):
+            message = f"RequestId: {invocation.request_id} Error: Task timed out after {timeout:.2f} seconds"
+            if invocation.finish(_error_payload("Sandbox.Timedout", message), error=True):
+                self.stop()  # Lambda discards the environment of a timed-out invocation
+        with self.cond:
+            self.current = None
+
+    def next_invocation(self) -> Invocation | None:
+        """Block until an invocation is waiting (None once the instance is stopped)."""
+        with self.cond:
+            while not self.stopped:
+                invocation = self.current
+                if invocation is not None and not invocation.delivered and not invocation.done.is_set():
+                    invocation.delivered = True
+                    return invocation
+                self.cond.wait(0.5)
+        return None
+
+    def stop(self) -> None:
+        """Kill the process; the watcher then closes the Runtime API server."""
+        with self.cond:
+            self.stopped = True
+            self.cond.notify_all()
+        if self.process.poll() is None:
+            self.process.kill()
+
+
+def _runtime_handler(instance: Instance) -> type[BaseHTTPRequestHandler]:
+    """The Runtime API of one instance."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            pass
+
+        def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:  # noqa: N802 - stdlib name
+            if self.path != f"{API_PREFIX}/invocation/next":
+                self._reply(404, _error_payload("NotFound", f"no Runtime API endpoint GET {self.path}"))
+                return
+            invocation = instance.next_invocation()
+            if invocation is None:  # the process is being killed: just hang up
+                self.close_connection = True
+                return
+            headers = {
+                "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
+                "Lambda-Runtime-Deadline-Ms": str(int(invocation.deadline * 1000)),
+                "Lambda-Runtime-Invoked-Function-Arn": invocation.function_arn,
+                "Lambda-Runtime-Trace-Id": f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0",
+            }
+            self._reply(200, invocation.payload, headers)
+
+        def do_POST(self) -> None:  # noqa: N802 - stdlib name
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            parts = self.path[len(API_PREFIX) :].strip("/").split("/")
+            if parts == ["init", "error"]:
+                instance.init_error = body or _error_payload("Runtime.Unknown", "init failed")
+                self._reply(202, b'{"status":"OK"}')
+                return
+            if len(parts) == 3 and parts[0] == "invocation" and parts[2] in ("response", "error"):
+                invocation = instance.current
+                if invocation is None or invocation.request_id != parts[1]:
+                    self._reply(400, _error_payload("InvalidRequestID", f"unknown request id {parts[1]}"))
+                    return
+                invocation.finish(body, error=parts[2] == "error")
+                self._reply(202, b'{"status":"OK"}')
+                return
+            self._reply(404, _error_payload("NotFound", f"no Runtime API endpoint POST {self.path}"))
+
+    return Handler
+
+
+class Function:
+    """The instances of one registered function."""
+
+    def __init__(self, registration: Registration):
+        self.registration = registration
+        self.lock = threading.Condition()
+        self.idle: list[Instance] = []
+        self.instances: set[Instance] = set()
+        self.busy = 0
+        self.closed = False
+
+    def _acquire(self, memory_size: int) -> Instance:
+        with self.lock:
+            while True:
+                while self.idle:
+                    instance = self.idle.pop()
+                    if instance.alive:
+                        self.busy += 1
+                        return instance
+                    self.instances.discard(instance)
+                if self.busy < MAX_INSTANCES:
+                    self.busy += 1
+                    break
+                self.lock.wait()
+        try:
+            instance = Instance(self.registration, memory_size)
+        except BaseException:
+            with self.lock:
+                self.busy -= 1
+                self.lock.notify()
+            raise
+        with self.lock:
+            self.instances.add(instance)
+        return instance
+
+    def _release(self, instance: Instance) -> None:
+        with self.lock:
+            self.busy -= 1
+            if instance.alive and not self.closed:
+                self.idle.append(instance)
+            else:
+                instance.stop()
+                self.instances.discard(instance)
+            self.lock.notify()
+
+    def invoke(self, payload: bytes, function_arn: str, timeout: float, memory_size: int) -> Invocation:
+        """Run one invocation to its end on a warm (or new) instance."""
+        invocation = Invocation(payload=payload, function_arn=function_arn, deadline=time.time() + timeout)
+        log = self.registration.log_path
+        with log.open("a") as out:
+            out.write(f"START RequestId: {invocation.request_id} Version: $LATEST\n")
+        started = time.monotonic()
+        try:
+            instance = self._acquire(memory_size)
+        except OSError as err:
+            message = f"RequestId: {invocation.request_id} Error: cannot start {self.registration.bootstrap}: {err}"
+            invocation.finish(_error_payload("Runtime.InvalidEntrypoint", message), error=True)
+        else:
+            try:
+                instance.run(invocation, timeout)
+            finally:
+                self._release(instance)
+        with log.open("a") as out:
+            out.write(f"END RequestId: {invocation.request_id}\n")
+            out.write(
+                f"REPORT RequestId: {invocation.request_id}\tDuration: {(time.monotonic() - started) * 1000:.2f} ms"
+                f"\tStatus: {'error' if invocation.error else 'success'}\n"
+            )
+        return invocation
+
+    def close(self) -> None:
+        """Stop every instance; an invocation in flight ends with Runtime.ExitError."""
+        with self.lock:
+            self.closed = True
+            instances, self.instances, self.idle = list(self.instances), set(), []
+        for instance in instances:
+            instance.stop()
+
+
+_functions: dict[str, Function] = {}
+_functions_lock = threading.Lock()
+_log_dir: str | None = None
+
+
+def register(raw: Any) -> dict[str, Any]:
+    """Register (or replace) forwarding for a function; answers its log file path.
+
+    `raw`: {"FunctionName", "Bootstrap": "/abs/path", "Environment": {...}, "Timeout": s}.
+    """
+    global _log_dir
+    if not isinstance(raw, dict) or not isinstance(raw.get("FunctionName"), str) or not raw.get("Bootstrap"):
+        raise RegistrationError('register takes {"FunctionName", "Bootstrap", "Environment"?, "Timeout"?}')
+    bootstrap = str(raw["Bootstrap"])
+    if not os.path.isabs(bootstrap) or not os.access(bootstrap, os.X_OK):
+        raise RegistrationError(f"Bootstrap must be an absolute path to an executable file, got {bootstrap!r}")
+    environment = raw.get("Environment") or {}
+    if not isinstance(environment, dict):
+        raise RegistrationError("Environment must map variable names to values")
+    timeout = raw.get("Timeout")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+        raise RegistrationError(f"Timeout must be a number of seconds > 0, got {timeout!r}")
+    name = raw["FunctionName"]
+    with _functions_lock:
+        if _log_dir is None:
+            _log_dir = tempfile.mkdtemp(prefix="emulator-lambda-logs-")
+        registration = Registration(
+            function_name=name,
+            bootstrap=bootstrap,
+            environment={str(k): str(v) for k, v in environment.items()},
+            timeout=float(timeout) if timeout is not None else None,
+            log_path=Path(_log_dir) / f"{name}.log",
+        )
+        registration.log_path.touch()
+        previous = _functions.get(name)
+        _functions[name] = Function(registration)
+    if previous is not None:
+        previous.close()
+    return {"FunctionName": name, "LogFile": str(registration.log_path)}
+
+
+def unregister(function_name: str) -> None:
+    """Stop a function's processes and forget it (its log file stays)."""
+    with _functions_lock:
+        function = _functions.pop(function_name, None)
+    if function is not None:
+        function.close()
+
+
+def log_path(function_name: str) -> Path | None:
+    """The log file of a registered function."""
+    function = _functions.get(function_name)
+    return function.registration.log_path if function else None
+
+
+def stop_all() -> None:
+    """Stop every process and forget the registrations (on reset and on stop)."""
+    with _functions_lock:
+        functions = list(_functions.values())
+        _functions.clear()
+    for function in functions:
+        function.close()
+
+
+def _header(headers: Any, name: str, default: str) -> str:
+    """A request header, whatever the case of its name."""
+    for key, value in dict(headers or {}).items():
+        if key.lower() == name:
+            return value
+    return default
+
+
+_moto_invoke = LambdaFunction.invoke
+
+
+def _invoke(self: LambdaFunction, body: Any, request_headers: Any, response_headers: Any) -> str | bytes:
+    """LambdaFunction.invoke, forwarded to the bootstrap when the function is registered."""
+    function = _functions.get(self.function_name)
+    if function is None:
+        return _moto_invoke(self, body, request_headers, response_headers)
+    payload = body.encode() if isinstance(body, str) else (body or b"{}")
+    timeout = function.registration.timeout or float(self.timeout)
+    args = (payload, self.function_arn, timeout, int(self.memory_size))
+    if _header(request_headers, "x-amz-invocation-type", "RequestResponse") == "Event":
+        threading.Thread(target=function.invoke, args=args, name=f"lambda-event-{self.function_name}", daemon=True).start()
+        return b""
+    invocation = function.invoke(*args)
+    if invocation.error:
+        response_headers["x-amz-function-error"] = "Unhandled"
+    response_headers["x-amz-executed-version"] = "$LATEST"
+    return invocation.result
+
+
+_moto_delete_function = LambdaBackend.delete_function
+
+
+def _delete_function(self: LambdaBackend, function_name: str, qualifier: str | None = None) -> None:
+    """LambdaBackend.delete_function that also stops the forwarded processes of an unqualified delete."""
+    name = self.get_function(function_name, qualifier).function_name
+    _moto_delete_function(self, function_name, qualifier)
+    if qualifier is None:
+        unregister(name)
+
+
+def _emulator_port() -> str:
+    """moto's Step Functions interpreter calls `localhost:<port>`: make that this emulator."""
+    return RUNTIME.endpoint.rsplit(":", 1)[-1]
+
+
+def install() -> None:
+    """Patch moto: forward invocations and point the Step Functions interpreter here."""
+    LambdaFunction.invoke = _invoke  # type: ignore[method-assign]
+    LambdaBackend.delete_function = _delete_function  # type: ignore[method-assign]
+    boto_client.moto_server_port = _emulator_port  # type: ignore[attr-defined]
+
+
+RUNTIME.on_reset(stop_all)

@@ -1,0 +1,223 @@
+"""Custom resources, played as CloudFormation plays them.
+
+`CustomResourceDriver.send()` builds the request (every scalar property as a string,
+as CloudFormation sends them), invokes the service token function asynchronously
+(`InvocationType: Event`), and waits for the response PUT to a pre-signed-looking URL
+served by `ResponseServer` on 127.0.0.1. The response is validated as CloudFormation
+validates it; an invalid response or no response in time is a FAILED outcome.
+"""
+
+import json
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from .aws import Aws
+
+MAX_RESPONSE_BYTES = 4096
+DEFAULT_TIMEOUT = 600.0
+
+
+def stringify(value: Any) -> Any:
+    """Property values as CloudFormation sends them: scalars become strings, structure stays."""
+    if isinstance(value, dict):
+        return {key: stringify(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [stringify(item) for item in value]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    return str(value)
+
+
+@dataclass
+class Outcome:
+    """What CloudFormation makes of a response (or of its absence)."""
+
+    status: str  # SUCCESS or FAILED
+    physical_id: str | None
+    data: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+
+
+def validate(body: bytes, request: dict[str, Any]) -> Outcome:
+    """Check a response body the way CloudFormation does."""
+    if len(body) > MAX_RESPONSE_BYTES:
+        return Outcome("FAILED", None, reason=f"Response object is too long ({len(body)} bytes, at most {MAX_RESPONSE_BYTES})")
+    try:
+        response = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        return Outcome("FAILED", None, reason=f"Invalid response object: the body is not JSON ({err})")
+    if not isinstance(response, dict):
+        return Outcome("FAILED", None, reason="Invalid response object: the body is not a JSON object")
+    status = response.get("Status")
+    if status not in ("SUCCESS", "FAILED"):
+        return Outcome("FAILED", None, reason=f"Invalid response object: Status must be SUCCESS or FAILED, got {status!r}")
+    for key in ("RequestId", "LogicalResourceId", "StackId"):
+        if response.get(key) != request[key]:
+            return Outcome(
+                "FAILED", None, reason=f"Invalid response object: {key} {response.get(key)!r} does not echo the request's {request[key]!r}"
+            )
+    physical_id = response.get("PhysicalResourceId")
+    if not isinstance(physical_id, str) or not physical_id:
+        return Outcome("FAILED", None, reason="Invalid response object: PhysicalResourceId is missing")
+    data = response.get("Data") or {}
+    if not isinstance(data, dict):
+        return Outcome("FAILED", physical_id, reason="Invalid response object: Data must be a JSON object")
+    if status == "FAILED":
+        reason = response.get("Reason")
+        if not reason:
+            return Outcome("FAILED", physical_id, reason="Invalid response object: a FAILED response needs a Reason")
+        return Outcome("FAILED", physical_id, reason=str(reason))
+    return Outcome("SUCCESS", physical_id, data=data)
+
+
+class ResponseServer:
+    """Takes response PUTs at `/<request id>?X-Amz-Signature=<secret>` on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[str, tuple[str, threading.Event]] = {}
+        self._bodies: dict[str, bytes] = {}
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, name="response-url", daemon=True).start()
+
+    def url_for(self, request_id: str) -> str:
+        """A fresh response URL for one request."""
+        signature = secrets.token_hex(32)
+        with self._lock:
+            self._pending[request_id] = (signature, threading.Event())
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/cloudformation-responses/{request_id}?X-Amz-Signature={signature}"
+
+    def wait(self, request_id: str, timeout: float) -> bytes | None:
+        """The body PUT for the request, or None after `timeout` seconds."""
+        _signature, arrived = self._pending[request_id]
+        if not arrived.wait(timeout):
+            return None
+        with self._lock:
+            return self._bodies[request_id]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _accept(self, path: str, body: bytes) -> int:
+        """Store a PUT body; 403 for an unknown request or a wrong signature, as S3 would."""
+        url = urlparse(path)
+        request_id = url.path.rsplit("/", 1)[-1]
+        signature = parse_qs(url.query).get("X-Amz-Signature", [""])[0]
+        with self._lock:
+            expected = self._pending.get(request_id)
+            if expected is None or not secrets.compare_digest(expected[0], signature):
+                return 403
+            self._bodies.setdefault(request_id, body)
+            expected[1].set()
+        return 200
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+                pass
+
+            def do_PUT(self) -> None:  # noqa: N802 - stdlib name
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status = server._accept(self.path, body)
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        return Handler
+
+
+@dataclass
+class Operation:
+    """One request sent to a custom resource, for progress and the summary."""
+
+    request_type: str
+    logical_id: str
+    resource_type: str
+    request_id: str
+    started: float = field(default_factory=time.monotonic)
+    ended: float | None = None
+    outcome: Outcome | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.request_type} {self.logical_id} ({self.resource_type})"
+
+    @property
+    def duration(self) -> float:
+        return (self.ended or time.monotonic()) - self.started
+
+
+class CustomResourceDriver:
+    """Sends requests to custom resources and waits for their responses."""
+
+    def __init__(self, aws: Aws, stack_id: str, timeout: float = DEFAULT_TIMEOUT):
+        self.aws = aws
+        self.stack_id = stack_id
+        self.timeout = timeout
+        self.responses = ResponseServer()
+
+    def send(
+        self,
+        request_type: str,
+        logical_id: str,
+        resource_type: str,
+        properties: dict[str, Any],
+        physical_id: str | None = None,
+        old_properties: dict[str, Any] | None = None,
+        on_wait: Callable[[Operation], None] | None = None,
+    ) -> Operation:
+        """Send one request and wait for its outcome; `on_wait` is called while waiting."""
+        request_id = str(uuid.uuid4())
+        request: dict[str, Any] = {
+            "RequestType": request_type,
+            "ServiceToken": properties["ServiceToken"],
+            "ResponseURL": self.responses.url_for(request_id),
+            "StackId": self.stack_id,
+            "RequestId": request_id,
+            "ResourceType": resource_type,
+            "LogicalResourceId": logical_id,
+            "ResourceProperties": stringify(properties),
+        }
+        if physical_id is not None:
+            request["PhysicalResourceId"] = physical_id
+        if old_properties is not None:
+            request["OldResourceProperties"] = stringify(old_properties)
+        operation = Operation(request_type, logical_id, resource_type, request_id)
+        self.aws.client("lambda").invoke(
+            FunctionName=properties["ServiceToken"], InvocationType="Event", Payload=json.dumps(request).encode()
+        )
+        deadline = time.monotonic() + self.timeout
+        body = None
+        while body is None and time.monotonic() < deadline:
+            body = self.responses.wait(request_id, min(0.25, max(0.0, deadline - time.monotonic())))
+            if on_wait is not None:
+                on_wait(operation)
+        operation.ended = time.monotonic()
+        if body is None:
+            operation.outcome = Outcome(
+                "FAILED",
+                physical_id,
+                reason=f"CloudFormation did not receive a response from your Custom Resource within {self.timeout:g} s",
+            )
+        else:
+            operation.outcome = validate(body, request)
+        return operation
+
+    def close(self) -> None:
+        self.responses.close()

@@ -1,0 +1,45 @@
+"""Fixtures of the lifecycle runner tests: a fresh emulator state per test, the handler builds."""
+
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+
+from runner.assets import HANDLER_ASSETS
+from runner.cli import open_stack
+from runner.stack import Stack
+from runner.template import Template
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+ENTRY_BOOTSTRAP = HANDLER_ASSETS / "custom-resource" / "x86_64" / "bootstrap"
+
+
+@pytest.fixture(autouse=True)
+def fresh(emulator):
+    emulator.reset()
+    yield
+
+
+@pytest.fixture
+def entry_bootstrap() -> Path:
+    """The real custom-resource handler, built for this host."""
+    if not ENTRY_BOOTSTRAP.is_file():
+        pytest.fail(f"{ENTRY_BOOTSTRAP} is missing: run `bash scripts/build-handlers.sh`")
+    return ENTRY_BOOTSTRAP
+
+
+@pytest.fixture
+def workflow_template(tmp_path: Path, entry_bootstrap: Path) -> Template:
+    """The fixture template in a cdk.out-like folder whose asset holds the real entry bootstrap."""
+    (tmp_path / "asset.entry").mkdir()
+    shutil.copy(entry_bootstrap, tmp_path / "asset.entry" / "bootstrap")
+    path = tmp_path / "Fixture.template.json"
+    shutil.copy(FIXTURES / "workflow-stack.template.json", path)
+    return Template.load(path)
+
+
+def stack_for(template: Template, emulator, timeout: float = 60) -> tuple[Stack, io.StringIO]:
+    """A stack on the session emulator; its progress output goes to the returned buffer."""
+    out = io.StringIO()
+    return open_stack(template, emulator.endpoint, timeout, out), out
