@@ -61,13 +61,13 @@ pub enum Action {
         /// The CloudFormation request.
         request: CfnRequest,
     },
-    /// Creates the first HSM, in the zone of the given subnet, unless the
+    /// Creates the first HSM, in the zone of the first subnet, unless the
     /// cluster has one.
     CreateFirstHsm {
         /// The cluster.
         cluster_id: String,
-        /// The subnet whose zone gets the HSM.
-        subnet_id: String,
+        /// The cluster's subnets, in the order of the properties.
+        subnet_ids: Vec<String>,
     },
     /// Copies the cluster CSR into its secret.
     PublishCsr {
@@ -163,8 +163,8 @@ pub async fn handle(action: Action, clients: &Clients) -> Result<Value, HandlerE
         Action::CheckUpdate { request } => check_update(clients, &request).await,
         Action::CreateFirstHsm {
             cluster_id,
-            subnet_id,
-        } => create_first_hsm(clients, &cluster_id, &subnet_id).await,
+            subnet_ids,
+        } => create_first_hsm(clients, &cluster_id, &subnet_ids).await,
         Action::PublishCsr {
             cluster_id,
             csr_secret_arn,
@@ -265,10 +265,11 @@ async fn await_cluster(
 async fn create_first_hsm(
     clients: &Clients,
     cluster_id: &str,
-    subnet_id: &str,
+    subnet_ids: &[String],
 ) -> Result<Value, HandlerError> {
     let view = ClusterView::from(&cluster::describe(&clients.hsm, cluster_id).await?);
     if view.hsms.is_empty() {
+        let subnet_id = subnet_ids.first().map(String::as_str).unwrap_or_default();
         let zone = view.zone_of(subnet_id).ok_or_else(|| {
             HandlerError::Internal(format!(
                 "subnet {subnet_id} is not one of cluster {cluster_id}'s"
@@ -329,6 +330,8 @@ fn with_attributes(ready: bool, view: &ClusterView) -> Value {
         "Ready": ready,
         "Cluster": view,
         "HsmIpAddresses": view.active_ips().join(","),
+        // The first ACTIVE HSM, for the client to connect to.
+        "HsmIp": view.active_ips().first().cloned().unwrap_or_default(),
         "HsmIds": view.hsms.iter().map(|h| h.hsm_id.as_str()).collect::<Vec<_>>().join(","),
     })
 }

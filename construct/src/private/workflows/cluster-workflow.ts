@@ -90,7 +90,7 @@ export function clusterWorkflow(scope: Construct, props: ClusterWorkflowProps): 
       InstanceId: props.clientInstanceId,
       DocumentName: props.activateDocumentName,
       Parameters: {
-        'HsmIp.$': '$.FirstHsm.Cluster.Hsms[0].EniIp',
+        'HsmIp.$': '$.FirstHsm.HsmIp',
         AdminPasswordSecretArn: props.adminPasswordSecretArn,
         CaCertificateSecretArn: props.caCertificateSecretArn,
       },
@@ -109,7 +109,7 @@ export function clusterWorkflow(scope: Construct, props: ClusterWorkflowProps): 
   const fresh = kit.waitUntil('Wait for the cluster to be UNINITIALIZED', 'AwaitCluster',
     { ...clusterId, Expect: 'UNINITIALIZED', TimeoutMinutes: 30 }, '$.Uninitialized')
     .next(kit.step('Create the first HSM', 'CreateFirstHsm',
-      { ...clusterId, 'SubnetId.$': '$.Created.Props.SubnetIds[0]' }, undefined))
+      { ...clusterId, 'SubnetIds.$': '$.Created.Props.SubnetIds' }, undefined))
     .next(kit.waitUntil('Wait for the first HSM and the CSR', 'AwaitCluster',
       { ...clusterId, Expect: 'CSR', TimeoutMinutes: 40 }, '$.FirstHsm'))
     .next(kit.step('Publish the CSR', 'PublishCsr', { ...clusterId, CsrSecretArn: props.csrSecretArn }, undefined))
