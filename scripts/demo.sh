@@ -1,11 +1,24 @@
 #!/usr/bin/env bash
-# The main job: build the library and synthesize the example app.
+# The main job: build the library, synthesize the example app for review,
+# then run its whole lifecycle against the local AWS emulator: create (2 AZs x
+# 1 HSM), update (2 HSMs per subnet), delete.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 bash "$ROOT/scripts/build.sh"
 cd "$ROOT/cdk-app"
-rm -rf cdk.out
+rm -rf cdk.out cdk.out.emulator
 timed "cdk synth of the example app" npx cdk synth --quiet
 template="$ROOT/cdk-app/cdk.out/CloudHsmExample.template.json"
-log "template: $template"
+log "template to review: $template"
 log "resources: $(node -e 'const t=require(process.argv[1]);const c={};for(const r of Object.values(t.Resources))c[r.Type]=(c[r.Type]||0)+1;console.log(Object.entries(c).map(([k,v])=>`${v} ${k}`).join(", "))' "$template")"
+
+# For the emulator the workflows poll every second instead of every 30.
+emulated=(-c @cdk-cloudhsm/poll-seconds=1)
+npx cdk synth --quiet "${emulated[@]}" -o cdk.out.emulator/create
+npx cdk synth --quiet "${emulated[@]}" -c hsmsPerSubnet=2 -o cdk.out.emulator/update
+
+log "lifecycle against the emulator: create, update to 2 HSMs per subnet, delete"
+cd "$ROOT/integ-tests"
+timed "the emulated lifecycle" python -m runner lifecycle \
+  --template "$ROOT/cdk-app/cdk.out.emulator/create/CloudHsmExample.template.json" \
+  --update-template "$ROOT/cdk-app/cdk.out.emulator/update/CloudHsmExample.template.json"

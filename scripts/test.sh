@@ -22,5 +22,5 @@ cfn-lint --ignore-checks W3005 -- cdk-app/cdk.out/*.template.json
 log "Python consumer: the wheel in a fresh venv synthesizes a stack"
 timed "Python consumer test" python -m pytest -q construct/test/python
 
-log "emulated AWS: the emulator's own rules"
-timed "emulator tests" python -m pytest -q integ-tests/tests
+log "emulated AWS: the emulator's rules, the lifecycle runner, the cluster lifecycles"
+timed "tests against emulated AWS" python -m pytest -q integ-tests/tests

@@ -1,17 +1,33 @@
 // The example app: a VPC with private subnets in two Availability Zones and a
 // CloudHSM cluster in them. It is environment-agnostic: it synthesizes
 // offline, with no AWS credentials and no lookups.
-import { App, Stack, type StackProps } from 'aws-cdk-lib';
+//
+// Context values (cdk synth -c name=value) vary it, as the lifecycle tests do:
+//   hsmsPerSubnet  HSMs in each subnet (default 1)
+//   azs            Availability Zones, so subnets, of the VPC (default 2)
+//   pki            ephemeral | private-ca | external (default ephemeral)
+//   sourceBackupId restore the cluster from this backup
+import { App, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { CloudHsmCluster } from 'cdk-cloudhsm';
+import { CloudHsmCluster, ClusterPki } from 'cdk-cloudhsm';
 import type { Construct } from 'constructs';
+
+const PKIS: Record<string, () => ClusterPki> = {
+  'ephemeral': ClusterPki.ephemeralCa,
+  'private-ca': ClusterPki.privateCa,
+  'external': ClusterPki.external,
+};
 
 export class CloudHsmExampleStack extends Stack {
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
+    const context = (name: string): string | undefined => this.node.tryGetContext(name);
 
+    // The region's first zones, resolved at deploy time: the app stays
+    // environment-agnostic.
+    const zones = Array.from({ length: Number(context('azs') ?? 2) }, (_, i) => Fn.select(i, Fn.getAzs()));
     const vpc = new ec2.Vpc(this, 'Vpc', {
-      maxAzs: 2,
+      availabilityZones: zones,
       natGateways: 1,
       subnetConfiguration: [
         { name: 'public', subnetType: ec2.SubnetType.PUBLIC },
@@ -19,7 +35,16 @@ export class CloudHsmExampleStack extends Stack {
       ],
     });
 
-    new CloudHsmCluster(this, 'Hsm', { vpc });
+    const pki = context('pki') ?? 'ephemeral';
+    if (!(pki in PKIS)) {
+      throw new Error(`context pki must be one of ${Object.keys(PKIS).join(', ')}, got '${pki}'`);
+    }
+    new CloudHsmCluster(this, 'Hsm', {
+      vpc,
+      hsmsPerSubnet: Number(context('hsmsPerSubnet') ?? 1),
+      pki: PKIS[pki](),
+      sourceBackupId: context('sourceBackupId'),
+    });
   }
 }
 

@@ -43,8 +43,17 @@ export class WorkflowKit {
     return new sfn.Pass(this.scope, name, { parameters: { 'Id.$': idPath }, resultPath: '$.Physical' });
   }
 
-  /** A step of the tasks function, answering `{"Action": action, ...payload}`. */
-  public step(name: string, action: string, payload: Record<string, unknown>, resultPath: string | undefined): sfn.TaskStateBase {
+  /**
+   * A step of the tasks function, answering `{"Action": action, ...payload}`.
+   * `recover` sends the listed errors somewhere other than the failure report.
+   */
+  public step(
+    name: string,
+    action: string,
+    payload: Record<string, unknown>,
+    resultPath: string | undefined,
+    recover?: { errors: string[]; next: sfn.IChainable },
+  ): sfn.TaskStateBase {
     const task = new tasks.LambdaInvoke(this.scope, name, {
       lambdaFunction: this.tasks,
       payload: sfn.TaskInput.fromObject({ Action: action, ...payload }),
@@ -53,6 +62,10 @@ export class WorkflowKit {
       retryOnServiceExceptions: true,
     });
     task.addRetry({ errors: ['Transient'], interval: Duration.seconds(5), maxAttempts: 5, backoffRate: 2 });
+    if (recover) {
+      // Before the guard: States.ALL must come last.
+      task.addCatch(recover.next, { errors: recover.errors, resultPath: sfn.JsonPath.DISCARD });
+    }
     return this.guard(task);
   }
 

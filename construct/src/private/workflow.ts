@@ -29,8 +29,9 @@ export class Workflow extends Construct {
       resourceName: name,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
+    // No fixed name: the log group is kept when the stack goes, and a fixed
+    // name would then block creating the same stack again.
     const logGroup = new logs.LogGroup(this, 'Logs', {
-      logGroupName: `/aws/vendedlogs/states/${name}`,
       retention: logs.RetentionDays.ONE_YEAR,
       encryptionKey: props.encryptionKey,
     });

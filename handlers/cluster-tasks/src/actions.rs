@@ -452,8 +452,9 @@ async fn current_csr(clients: &Clients, cluster_id: &str) -> Result<String, Hand
         .filter(|csr| !csr.trim().is_empty())
         .map(str::to_owned)
         .ok_or_else(|| {
-            HandlerError::PreconditionFailed(format!(
-                "cluster {cluster_id} has no CSR: it appears once the first HSM is ACTIVE"
+            HandlerError::CsrChanged(format!(
+                "cluster {cluster_id} has no CSR now: AWS replaced its first HSM, whose new CSR appears \
+                 once the new HSM is ACTIVE"
             ))
         })
 }

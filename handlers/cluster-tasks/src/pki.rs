@@ -117,11 +117,10 @@ pub fn check_pair(
     })?;
 
     if cert.public_key().raw != csr.certification_request_info.subject_pki.raw {
-        return Err(refuse(
-            "it was issued for another key than the one in the cluster's current CSR (AWS may have \
-             replaced the first HSM, which makes a new CSR): sign the current CSR"
-                .into(),
-        ));
+        return Err(HandlerError::CsrChanged(format!(
+            "the certificate for cluster {cluster_id} was issued for another key than the one in the \
+             cluster's current CSR (AWS replaced the first HSM, which makes a new CSR): sign the current CSR"
+        )));
     }
     if ca.verify_signature(None).is_err() {
         return Err(refuse(
@@ -229,6 +228,7 @@ mod tests {
             &issued.ca_certificate,
         )
         .unwrap_err();
+        assert_eq!(err.kind(), handler_core::ErrorKind::CsrChanged);
         assert!(
             err.to_string()
                 .contains("issued for another key than the one in the cluster's current CSR"),

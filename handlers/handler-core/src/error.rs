@@ -22,6 +22,9 @@ pub enum ErrorKind {
     /// AWS refused the request because of the state of the account or a
     /// resource (quota reached, resource gone, wrong state).
     PreconditionFailed,
+    /// The cluster's CSR changed or vanished (AWS replaced the first HSM):
+    /// the certificate must be issued again for the new CSR.
+    CsrChanged,
     /// The invocation payload is not what this handler takes.
     InvalidEvent,
     /// A bug in the handler: nothing the user did.
@@ -37,6 +40,7 @@ impl ErrorKind {
             Self::NotReady => "NotReady",
             Self::InvalidProperties => "InvalidProperties",
             Self::PreconditionFailed => "PreconditionFailed",
+            Self::CsrChanged => "CsrChanged",
             Self::InvalidEvent => "InvalidEvent",
             Self::Internal => "Internal",
         }
@@ -79,6 +83,9 @@ pub enum HandlerError {
     /// The account or a resource is not in a state that allows the step.
     #[error("{0}")]
     PreconditionFailed(String),
+    /// The cluster CSR is not the one the certificate was issued for.
+    #[error("{0}")]
+    CsrChanged(String),
     /// A resource has not reached the awaited state yet.
     #[error("{resource} is {state}, waiting for {expected}")]
     NotReady {
@@ -115,6 +122,7 @@ impl HandlerError {
             Self::Aws { kind, .. } => *kind,
             Self::InvalidProperties { .. } => ErrorKind::InvalidProperties,
             Self::PreconditionFailed(_) => ErrorKind::PreconditionFailed,
+            Self::CsrChanged(_) => ErrorKind::CsrChanged,
             Self::NotReady { .. } => ErrorKind::NotReady,
             Self::InvalidEvent { .. } => ErrorKind::InvalidEvent,
             Self::Transient(_) => ErrorKind::Transient,
@@ -243,6 +251,7 @@ mod tests {
             ErrorKind::NotReady,
             ErrorKind::InvalidProperties,
             ErrorKind::PreconditionFailed,
+            ErrorKind::CsrChanged,
             ErrorKind::InvalidEvent,
             ErrorKind::Internal,
         ];

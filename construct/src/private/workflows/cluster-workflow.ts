@@ -63,24 +63,31 @@ export function clusterWorkflow(scope: Construct, props: ClusterWorkflowProps): 
     resultPath: sfn.JsonPath.DISCARD,
   }));
 
+  // AWS may replace the first HSM before initialization, with a new CSR:
+  // then the certificate is issued again for the new one.
+  const csrReady = kit.waitUntil('Wait for the first HSM and the CSR', 'AwaitCluster',
+    { ...clusterId, Expect: 'CSR', TimeoutMinutes: 40 }, '$.FirstHsm');
+  const reissue = { errors: ['CsrChanged'], next: csrReady };
+
   const certified = kit.step('Issue the cluster certificate', 'IssueCertificate', {
     ...clusterId,
     'Pki.$': '$.Created.Props.Pki',
     CaCertificateSecretArn: props.caCertificateSecretArn,
     ClusterCertificateSecretArn: props.clusterCertificateSecretArn,
-  }, undefined);
+  }, undefined, reissue);
 
   const activation = new sfn.Pass(scope, 'Prepare the activation', {
     result: sfn.Result.fromObject({ CommandId: '' }),
     resultPath: '$.Activation',
   });
 
+  const initialize = kit.step('Initialize the cluster', 'InitializeCluster', {
+    ...clusterId,
+    CaCertificateSecretArn: props.caCertificateSecretArn,
+    ClusterCertificateSecretArn: props.clusterCertificateSecretArn,
+  }, undefined, reissue);
   certified
-    .next(kit.step('Initialize the cluster', 'InitializeCluster', {
-      ...clusterId,
-      CaCertificateSecretArn: props.caCertificateSecretArn,
-      ClusterCertificateSecretArn: props.clusterCertificateSecretArn,
-    }, undefined))
+    .next(initialize)
     .next(kit.waitUntil('Wait for the cluster to be INITIALIZED', 'AwaitCluster',
       { ...clusterId, Expect: 'INITIALIZED', TimeoutMinutes: 20 }, '$.Initialized'))
     .next(openPorts)
@@ -106,14 +113,14 @@ export function clusterWorkflow(scope: Construct, props: ClusterWorkflowProps): 
     .when(sfn.Condition.stringEquals('$.Created.Props.Pki.Kind', 'EXTERNAL'), external)
     .otherwise(certified);
 
+  csrReady
+    .next(kit.step('Publish the CSR', 'PublishCsr', { ...clusterId, CsrSecretArn: props.csrSecretArn }, undefined))
+    .next(pkiChoice);
   const fresh = kit.waitUntil('Wait for the cluster to be UNINITIALIZED', 'AwaitCluster',
     { ...clusterId, Expect: 'UNINITIALIZED', TimeoutMinutes: 30 }, '$.Uninitialized')
     .next(kit.step('Create the first HSM', 'CreateFirstHsm',
       { ...clusterId, 'SubnetIds.$': '$.Created.Props.SubnetIds' }, undefined))
-    .next(kit.waitUntil('Wait for the first HSM and the CSR', 'AwaitCluster',
-      { ...clusterId, Expect: 'CSR', TimeoutMinutes: 40 }, '$.FirstHsm'))
-    .next(kit.step('Publish the CSR', 'PublishCsr', { ...clusterId, CsrSecretArn: props.csrSecretArn }, undefined))
-    .next(pkiChoice);
+    .next(csrReady);
 
   const create = kit.setPhysicalId('Mark the resource as not created yet', "States.Format('not-created-{}', $.Request.RequestId)")
     .next(kit.step('Check the properties and create the cluster', 'CreateCluster', { 'Request.$': '$.Request' }, '$.Created'))

@@ -1,0 +1,197 @@
+"""The example app's cluster through its whole lifecycle in the emulator.
+
+Each test synthesizes cdk-app/ with context values (as a user changes props), then
+creates, updates and deletes it with the lifecycle runner: the real entry and
+cluster-tasks binaries run the synthesized workflows on moto's Step Functions, and
+the activation script runs on the emulated management client.
+"""
+
+import json
+import subprocess
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from runner.assets import REPO_ROOT
+from runner.stack import OperationFailed, Stack
+from runner.template import Template
+
+from .conftest import stack_for
+
+CLUSTER = "Hsm2CBA3DD8"
+HSMS = "HsmHsms20B6A642"
+
+
+def synth(out: Path, **context: str) -> Template:
+    """The example app synthesized with these context values (and 1 s polling)."""
+    args = " ".join(f"-c {k}={v}" for k, v in {"@cdk-cloudhsm/poll-seconds": "1", **context}.items())
+    done = subprocess.run(
+        ["bash", "-c", f"source scripts/lib.sh && cd cdk-app && npx cdk synth --quiet {args} -o {out}"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    return Template.load(out / "CloudHsmExample.template.json")
+
+
+@pytest.fixture
+def app(tmp_path):
+    """Synthesizes the app into a fresh folder per call."""
+    count = iter(range(100))
+    return lambda **context: synth(tmp_path / f"out{next(count)}", **context)
+
+
+def secrets(emulator) -> dict[str, str]:
+    client = boto3.client(
+        "secretsmanager", endpoint_url=emulator.endpoint, region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing", config=Config(retries={"total_max_attempts": 1}),
+    )
+    values = {}
+    for entry in client.list_secrets()["SecretList"]:
+        values[entry["Description"]] = client.get_secret_value(SecretId=entry["ARN"])["SecretString"]
+    return values
+
+
+def secret(emulator, description_part: str) -> str:
+    [value] = [v for d, v in secrets(emulator).items() if description_part in d]
+    return value
+
+
+def only_cluster(emulator) -> dict:
+    [cluster] = emulator.state()["clusters"]
+    return cluster
+
+
+def outcome(stack: Stack, request_type: str, logical_id: str):
+    found = [op.outcome for op, _ in stack.progress.operations if (op.request_type, op.logical_id) == (request_type, logical_id)]
+    assert found, f"no {request_type} of {logical_id}"
+    return found[-1]
+
+
+def test_default_cluster_is_created_activated_resized_to_zero_and_back_and_deleted(emulator, app):
+    stack, _ = stack_for(app(), emulator, timeout=120)
+    stack.create()
+
+    cluster = only_cluster(emulator)
+    assert cluster["State"] == "ACTIVE", "initialized and activated through the management client"
+    hsms = [h for h in cluster["Hsms"] if h["State"] == "ACTIVE"]
+    assert len(hsms) == 2 and len({h["AvailabilityZone"] for h in hsms}) == 2, "one HSM in each of the two AZs"
+    assert {"username": "admin", "role": "admin", "logged_in": False} in cluster["Users"]
+    created = outcome(stack, "Create", CLUSTER)
+    assert created.physical_id == cluster["ClusterId"]
+    assert created.data["ClusterId"] == cluster["ClusterId"]
+    assert created.data["SecurityGroupId"] == cluster["SecurityGroup"]
+    ips = outcome(stack, "Create", HSMS).data["HsmIpAddresses"].split(",")
+    assert sorted(ips) == sorted(h["EniIp"] for h in hsms)
+    # The trust anchor is kept; the CSR and certificate were published; the password is 32 letters and digits.
+    assert secret(emulator, "trust anchor").startswith("-----BEGIN CERTIFICATE-----")
+    assert secret(emulator, "cluster CSR").startswith("-----BEGIN CERTIFICATE REQUEST-----")
+    password = secret(emulator, "initial password")
+    assert len(password) == 32 and password.isalnum()
+
+    stack.update(app(hsmsPerSubnet="2"))
+    assert len([h for h in only_cluster(emulator)["Hsms"] if h["State"] == "ACTIVE"]) == 4
+    assert len(outcome(stack, "Update", HSMS).data["HsmIpAddresses"].split(",")) == 4
+
+    stack.update(app(hsmsPerSubnet="0"))
+    emptied = only_cluster(emulator)
+    assert emptied["State"] == "ACTIVE" and emptied["Hsms"] == [], "no HSM to pay for, the cluster stays"
+    assert any(b["ClusterId"] == emptied["ClusterId"] for b in emulator.state()["backups"]), "the last HSM left a backup"
+
+    stack.update(app(hsmsPerSubnet="1"))
+    assert len(only_cluster(emulator)["Hsms"]) == 2, "restored from the backup"
+
+    stack.delete()
+    assert emulator.state()["clusters"] == []
+    assert secret(emulator, "trust anchor").startswith("-----BEGIN CERTIFICATE-----"), "the CA certificate outlives the stack"
+
+
+def test_three_zones_with_two_hsms_each(emulator, app):
+    stack, _ = stack_for(app(azs="3", hsmsPerSubnet="2"), emulator, timeout=120)
+    stack.create()
+    hsms = only_cluster(emulator)["Hsms"]
+    assert len(hsms) == 6
+    assert sorted({h["AvailabilityZone"] for h in hsms}) == ["us-east-1a", "us-east-1b", "us-east-1c"]
+    stack.delete()
+    assert emulator.state()["clusters"] == []
+
+
+def test_an_external_pki_stops_at_the_published_csr(emulator, app):
+    stack, out = stack_for(app(pki="external"), emulator, timeout=120)
+    stack.create()
+    cluster = only_cluster(emulator)
+    assert cluster["State"] == "UNINITIALIZED"
+    assert len(cluster["Hsms"]) == 1, "more HSMs come once the cluster is activated"
+    assert outcome(stack, "Create", CLUSTER).data["State"] == "UNINITIALIZED"
+    assert secret(emulator, "cluster CSR") == cluster["Certificates"]["ClusterCsr"]
+    assert not secret(emulator, "trust anchor").startswith("-----BEGIN"), "nothing was issued for the user"
+    stack.delete()
+    assert emulator.state()["clusters"] == []
+
+
+def test_a_private_ca_issues_the_certificate(emulator, app):
+    stack, _ = stack_for(app(pki="private-ca"), emulator, timeout=120)
+    stack.create()
+    assert only_cluster(emulator)["State"] == "ACTIVE"
+    anchor = secret(emulator, "trust anchor")
+    assert anchor.startswith("-----BEGIN CERTIFICATE-----")
+    stack.delete()
+
+
+def test_a_cluster_restored_from_a_backup_skips_initialization(emulator, app):
+    first, _ = stack_for(app(), emulator, timeout=120)
+    first.create()
+    first.update(app(hsmsPerSubnet="0"))
+    [backup] = [b for b in emulator.state()["backups"] if b["BackupState"] == "READY"]
+    first.delete()
+
+    second, _ = stack_for(app(sourceBackupId=backup["BackupId"]), emulator, timeout=120)
+    second.create()
+    restored = only_cluster(emulator)
+    assert restored["State"] == "ACTIVE"
+    assert restored["SourceBackupId"] == backup["BackupId"]
+    assert len([h for h in restored["Hsms"] if h["State"] == "ACTIVE"]) == 2
+    commands = emulator.state()["commands"]
+    assert commands == [] or all(c["InstanceId"] != second.resources.get("HsmClientInstance76EE6A90") for c in commands[-1:]), \
+        "no activation ran for the restored cluster"
+    second.delete()
+
+
+@pytest.mark.parametrize("context, fault, reason", [
+    ({"azs": "3"}, {"hsm_quota": 2}, "CreateHsm on cluster cluster-"),
+    ({}, {"command_fails": [{"match": "cluster activate", "stderr": "error: HSM unreachable", "exit_code": 4}]},
+     "activating the cluster on the management client i-"),
+    ({}, {"hsm_degraded": 1}, "is DEGRADED"),
+], ids=["quota reached at the 3rd HSM", "activation command fails", "first HSM degraded"])
+def test_failures_end_in_a_clear_failed_answer_and_leave_nothing_behind(emulator, app, context, fault, reason):
+    emulator.configure(faults=fault)
+    stack, _ = stack_for(app(**context), emulator, timeout=120)
+    with pytest.raises(OperationFailed) as failed:
+        stack.create()
+    assert reason in str(failed.value)
+    failures = [op for op, _ in stack.progress.operations if op.outcome and op.outcome.status == "FAILED"]
+    assert failures and all(op.duration < 60 for op in failures), "answered in seconds, not an hour"
+    assert emulator.state()["clusters"] == [], "the rollback deleted every HSM and the cluster"
+
+
+def test_quota_reason_names_the_limit_and_the_fix(emulator, app):
+    emulator.configure(faults={"hsm_quota": 2})
+    stack, _ = stack_for(app(azs="3"), emulator, timeout=120)
+    with pytest.raises(OperationFailed):
+        stack.create()
+    failed = outcome(stack, "Create", HSMS)
+    assert failed.status == "FAILED"
+    assert "CloudHsmResourceLimitExceededException" in failed.reason
+    assert "ask AWS for a higher quota" in failed.reason
+
+
+def test_an_hsm_replaced_before_initialization_gets_a_certificate_for_its_new_csr(emulator, app):
+    emulator.configure(faults={"hsm_replaced_before_init": 3})
+    stack, _ = stack_for(app(), emulator, timeout=120)
+    stack.create()
+    cluster = only_cluster(emulator)
+    assert cluster["State"] == "ACTIVE"
+    # Published again after the replacement: a certificate for the old CSR would not have initialized it.
+    assert secret(emulator, "cluster CSR") == cluster["Certificates"]["ClusterCsr"]
+    stack.delete()
