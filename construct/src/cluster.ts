@@ -266,7 +266,12 @@ export class CloudHsmCluster extends CloudHsmClusterBase {
       encryptionKey: props.encryptionKey,
     });
     const hsmsFlow = new Workflow(this, 'HsmsWorkflow', {
-      definition: (scope) => hsmsWorkflow(scope, kitFor(scope)),
+      definition: (scope) => hsmsWorkflow(scope, {
+        kit: kitFor(scope),
+        clientInstanceId: client.instance.instanceId,
+        configureDocumentName: client.configureDocument.ref,
+        caCertificateSecretArn: secrets.caCertificate.secretArn,
+      }),
       encryptionKey: props.encryptionKey,
     });
     entry.addRoute(CloudHsmCluster.RESOURCE_TYPE, clusterFlow);

@@ -28,6 +28,7 @@ export class ManagementClient extends Construct {
   public readonly instance: ec2.Instance;
   public readonly securityGroup: ec2.SecurityGroup;
   public readonly activateDocument: ssm.CfnDocument;
+  public readonly configureDocument: ssm.CfnDocument;
 
   constructor(scope: Construct, id: string, props: ManagementClientProps) {
     super(scope, id);
@@ -73,29 +74,37 @@ export class ManagementClient extends Construct {
       }],
     });
 
-    this.activateDocument = new ssm.CfnDocument(this, 'ActivateDocument', {
-      documentType: 'Command',
-      content: {
-        schemaVersion: '2.2',
-        description: 'cdk-cloudhsm: configure cloudhsm-cli for the cluster and activate it. '
-          + 'Reads the admin password from Secrets Manager; no secret is passed as a parameter.',
-        parameters: {
-          HsmIp: { type: 'String', description: 'An HSM IP address', allowedPattern: '^[0-9a-fA-F.:]+$' },
-          AdminPasswordSecretArn: { type: 'String', allowedPattern: SECRET_ARN_PATTERN },
-          CaCertificateSecretArn: { type: 'String', allowedPattern: SECRET_ARN_PATTERN },
-        },
-        mainSteps: [{
-          action: 'aws:runShellScript',
-          name: 'activate',
-          inputs: { timeoutSeconds: '900', runCommand: ACTIVATE_SCRIPT },
-        }],
-      },
-    });
+    this.activateDocument = shellDocument(this, 'ActivateDocument',
+      'cdk-cloudhsm: configure cloudhsm-cli for the cluster and activate it. '
+      + 'Reads the admin password from Secrets Manager; no secret is passed as a parameter.', {
+        HsmIp: { type: 'String', description: 'An HSM IP address', allowedPattern: '^[0-9a-fA-F.:]+$' },
+        AdminPasswordSecretArn: { type: 'String', allowedPattern: SECRET_ARN_PATTERN },
+        CaCertificateSecretArn: { type: 'String', allowedPattern: SECRET_ARN_PATTERN },
+      }, ACTIVATE_SCRIPT);
+    this.configureDocument = shellDocument(this, 'ConfigureDocument',
+      'cdk-cloudhsm: point cloudhsm-cli at the cluster\'s current HSMs.', {
+        HsmIps: { type: 'String', description: 'HSM IP addresses, comma-separated', allowedPattern: '^[0-9a-fA-F.:,]+$' },
+        CaCertificateSecretArn: { type: 'String', allowedPattern: SECRET_ARN_PATTERN },
+      }, CONFIGURE_SCRIPT);
   }
 }
 
-/** Configures the CLI with the cluster's trust anchor and an HSM, then activates the cluster. */
-export const ACTIVATE_SCRIPT = [
+/** A Command document of one shell step. */
+function shellDocument(scope: Construct, id: string, description: string, parameters: Record<string, unknown>,
+  script: string[]): ssm.CfnDocument {
+  return new ssm.CfnDocument(scope, id, {
+    documentType: 'Command',
+    content: {
+      schemaVersion: '2.2',
+      description,
+      parameters,
+      mainSteps: [{ action: 'aws:runShellScript', name: 'run', inputs: { timeoutSeconds: '900', runCommand: script } }],
+    },
+  });
+}
+
+/** Waits for the CLI installed at first boot and writes the trust anchor it checks HSMs against. */
+const PREPARE = [
   '#!/bin/bash',
   'set -euo pipefail',
   '# cloudhsm-cli is installed at first boot: wait for it, ten minutes at most.',
@@ -106,6 +115,17 @@ export const ACTIVATE_SCRIPT = [
   'fi',
   "aws secretsmanager get-secret-value --secret-id '{{ CaCertificateSecretArn }}' --query SecretString --output text"
     + ' | sudo tee /opt/cloudhsm/etc/customerCA.crt >/dev/null',
+];
+
+/** Points the CLI at the cluster's current HSMs. */
+export const CONFIGURE_SCRIPT = [
+  ...PREPARE,
+  "sudo /opt/cloudhsm/bin/configure-cli -a $(echo '{{ HsmIps }}' | tr ',' ' ')",
+];
+
+/** Configures the CLI with the cluster's trust anchor and an HSM, then activates the cluster. */
+export const ACTIVATE_SCRIPT = [
+  ...PREPARE,
   "sudo /opt/cloudhsm/bin/configure-cli -a '{{ HsmIp }}'",
   "password=\"$(aws secretsmanager get-secret-value --secret-id '{{ AdminPasswordSecretArn }}' --query SecretString --output text)\"",
   '/opt/cloudhsm/bin/cloudhsm-cli cluster activate --password "$password"',

@@ -42,6 +42,7 @@ export class TasksFunction extends Construct {
       actions: [
         'cloudhsm:CreateCluster', 'cloudhsm:DescribeClusters', 'cloudhsm:CreateHsm', 'cloudhsm:DeleteHsm',
         'cloudhsm:InitializeCluster', 'cloudhsm:DeleteCluster', 'cloudhsm:TagResource', 'cloudhsm:ListTags',
+        'cloudhsm:DescribeBackups',
       ],
       resources: ['*'],
     }));
@@ -65,6 +66,18 @@ export class TasksFunction extends Construct {
       secret.grantRead(this.function);
       secret.grantWrite(this.function);
     }
+    // The CA certificate secret is tagged with its cluster; a restored cluster
+    // finds its source cluster's (kept) secret by that tag.
+    fn.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['secretsmanager:TagResource'],
+      resources: [props.secrets.caCertificate.secretArn],
+    }));
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:ListSecrets'], resources: ['*'] }));
+    fn.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['secretsmanager:GetSecretValue'],
+      resources: ['*'],
+      conditions: { StringLike: { 'secretsmanager:ResourceTag/cdk-cloudhsm:cluster-id': 'cluster-*' } },
+    }));
     if (props.certificateAuthorityArn) {
       fn.addToRolePolicy(new iam.PolicyStatement({
         actions: ['acm-pca:IssueCertificate', 'acm-pca:GetCertificate'],
@@ -76,6 +89,7 @@ export class TasksFunction extends Construct {
       actions: ['ssm:SendCommand'],
       resources: [
         stack.formatArn({ service: 'ssm', resource: 'document', resourceName: props.client.activateDocument.ref }),
+        stack.formatArn({ service: 'ssm', resource: 'document', resourceName: props.client.configureDocument.ref }),
         stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: props.client.instance.instanceId }),
       ],
     }));

@@ -98,6 +98,16 @@ pub enum Action {
         /// The cluster certificate.
         cluster_certificate_secret_arn: String,
     },
+    /// Copies the CA certificate of the cluster a backup came from into the
+    /// restored cluster's CA certificate secret.
+    CarryCaCertificate {
+        /// The restored cluster.
+        cluster_id: String,
+        /// The backup it was restored from.
+        source_backup_id: String,
+        /// Where the CA certificate goes.
+        ca_certificate_secret_arn: String,
+    },
     /// Runs a construct document on the management client: sends it, then
     /// reports its progress on each later call.
     ClientCommand {
@@ -140,6 +150,8 @@ pub enum Action {
 }
 
 /// Runs one step.
+// One arm per action, each a single call: long only because of the field lists.
+#[allow(clippy::too_many_lines)]
 pub async fn handle(action: Action, clients: &Clients) -> Result<Value, HandlerError> {
     match action {
         Action::CreateCluster { request } => create_cluster(&request, clients).await,
@@ -168,11 +180,7 @@ pub async fn handle(action: Action, clients: &Clients) -> Result<Value, HandlerE
         Action::PublishCsr {
             cluster_id,
             csr_secret_arn,
-        } => {
-            let csr = current_csr(clients, &cluster_id).await?;
-            secrets::write(&clients.secrets, &csr_secret_arn, "cluster CSR", &csr).await?;
-            Ok(json!({}))
-        }
+        } => publish_csr(clients, &cluster_id, &csr_secret_arn).await,
         Action::IssueCertificate {
             cluster_id,
             pki,
@@ -220,6 +228,19 @@ pub async fn handle(action: Action, clients: &Clients) -> Result<Value, HandlerE
             client_command(clients, &command, &since, timeout_minutes).await
         }
         Action::DeleteCluster { cluster_id } => delete_cluster(clients, &cluster_id).await,
+        Action::CarryCaCertificate {
+            cluster_id,
+            source_backup_id,
+            ca_certificate_secret_arn,
+        } => {
+            carry_ca_certificate(
+                clients,
+                &cluster_id,
+                &source_backup_id,
+                &ca_certificate_secret_arn,
+            )
+            .await
+        }
         Action::ResizeHsms {
             cluster_id,
             subnet_ids,
@@ -360,6 +381,60 @@ async fn check_update(clients: &Clients, request: &CfnRequest) -> Result<Value, 
     let cluster_id = request.physical_resource_id.as_deref().unwrap_or_default();
     let view = ClusterView::from(&cluster::describe(&clients.hsm, cluster_id).await?);
     Ok(with_attributes(true, &view))
+}
+
+async fn publish_csr(
+    clients: &Clients,
+    cluster_id: &str,
+    csr_secret: &str,
+) -> Result<Value, HandlerError> {
+    let csr = current_csr(clients, cluster_id).await?;
+    secrets::write(&clients.secrets, csr_secret, "cluster CSR", &csr).await?;
+    Ok(json!({}))
+}
+
+async fn carry_ca_certificate(
+    clients: &Clients,
+    cluster_id: &str,
+    backup_id: &str,
+    ca_secret: &str,
+) -> Result<Value, HandlerError> {
+    let backups = clients
+        .hsm
+        .describe_backups()
+        .filters("backupIds", vec![backup_id.to_owned()])
+        .send()
+        .await
+        .map_err(|e| {
+            HandlerError::from_sdk(
+                "DescribeBackups",
+                format!("backup {backup_id}"),
+                "Check the backup id",
+                &e,
+            )
+        })?;
+    let source = backups
+        .backups()
+        .iter()
+        .find_map(|b| b.cluster_id())
+        .unwrap_or_default()
+        .to_owned();
+    let found = if source.is_empty() {
+        None
+    } else {
+        secrets::find_for_cluster(&clients.secrets, &source).await?
+    };
+    let Some((from, certificate)) = found else {
+        tracing::warn!(
+            backup_id,
+            source,
+            "no CA certificate secret of the source cluster was found"
+        );
+        return Ok(json!({ "Carried": false, "SourceClusterId": source }));
+    };
+    secrets::write(&clients.secrets, ca_secret, "CA certificate", &certificate).await?;
+    secrets::tag_cluster(&clients.secrets, ca_secret, cluster_id).await?;
+    Ok(json!({ "Carried": true, "SourceClusterId": source, "From": from }))
 }
 
 async fn delete_cluster(clients: &Clients, cluster_id: &str) -> Result<Value, HandlerError> {
@@ -503,6 +578,8 @@ async fn initialize(
                 &e,
             )
         })?;
+    // A cluster restored from this one's backups will look for it by this tag.
+    secrets::tag_cluster(&clients.secrets, ca_secret, cluster_id).await?;
     Ok(json!({}))
 }
 

@@ -36,8 +36,13 @@ export function clusterWorkflow(scope: Construct, props: ClusterWorkflowProps): 
     'State.$': `${path}.Cluster.State`,
   });
 
-  const restored = kit.waitUntil('Wait for the restored cluster to be ACTIVE', 'AwaitCluster',
-    { ...clusterId, Expect: 'ACTIVE', TimeoutMinutes: 30 }, '$.Active')
+  const restored = kit.step('Carry the original CA certificate over', 'CarryCaCertificate', {
+    ...clusterId,
+    'SourceBackupId.$': '$.Created.Props.SourceBackupId',
+    CaCertificateSecretArn: props.caCertificateSecretArn,
+  }, '$.Carried')
+    .next(kit.waitUntil('Wait for the restored cluster to be ACTIVE', 'AwaitCluster',
+      { ...clusterId, Expect: 'ACTIVE', TimeoutMinutes: 30 }, '$.Active'))
     .next(kit.succeed('Answer: the restored cluster is ACTIVE', attributes('$.Active')));
 
   const external = kit.succeed('Answer: waiting for your certificate', attributes('$.FirstHsm'));

@@ -8,22 +8,44 @@ import { WorkflowKit } from '../workflow-kit';
  * waits for them, and answers with their IP addresses. Delete removes them
  * all: a cluster without HSMs costs nothing and keeps its backups.
  */
-export function hsmsWorkflow(scope: Construct, kit: WorkflowKit): sfn.IChainable {
+export interface HsmsWorkflowProps {
+  readonly kit: WorkflowKit;
+  readonly clientInstanceId: string;
+  readonly configureDocumentName: string;
+  readonly caCertificateSecretArn: string;
+}
+
+export function hsmsWorkflow(scope: Construct, { kit, ...client }: HsmsWorkflowProps): sfn.IChainable {
   const props = {
     'ClusterId.$': '$.Request.ResourceProperties.ClusterId',
     'SubnetIds.$': '$.Request.ResourceProperties.SubnetIds',
   };
   const cluster = { 'ClusterId.$': '$.Request.ResourceProperties.ClusterId' };
 
+  const answer = kit.succeed('Answer: the HSMs are ACTIVE', {
+    'ClusterId.$': '$.Request.ResourceProperties.ClusterId',
+    'HsmIpAddresses.$': '$.Hsms.HsmIpAddresses',
+    'HsmIds.$': '$.Hsms.HsmIds',
+  });
+  // The client follows the HSMs, so that it never points at a deleted one.
+  const reconfigure = new sfn.Pass(scope, 'Prepare the client configuration', {
+    result: sfn.Result.fromObject({ CommandId: '' }),
+    resultPath: '$.Configure',
+  }).next(kit.waitUntil('Point the management client at the HSMs', 'ClientCommand', {
+    InstanceId: client.clientInstanceId,
+    DocumentName: client.configureDocumentName,
+    Parameters: { 'HsmIps.$': '$.Hsms.HsmIpAddresses', CaCertificateSecretArn: client.caCertificateSecretArn },
+    'CommandId.$': '$.Configure.CommandId',
+    What: 'configuring cloudhsm-cli',
+    TimeoutMinutes: 25,
+  }, '$.Configure')).next(answer);
   const resize = kit.step('Create and delete HSMs', 'ResizeHsms',
     { ...props, 'HsmsPerSubnet.$': '$.Request.ResourceProperties.HsmsPerSubnet' }, '$.Resized')
     .next(kit.waitUntil('Wait for every HSM to be ACTIVE', 'AwaitCluster',
       { ...cluster, Expect: 'HSMS_ACTIVE', TimeoutMinutes: 40 }, '$.Hsms'))
-    .next(kit.succeed('Answer: the HSMs are ACTIVE', {
-      'ClusterId.$': '$.Request.ResourceProperties.ClusterId',
-      'HsmIpAddresses.$': '$.Hsms.HsmIpAddresses',
-      'HsmIds.$': '$.Hsms.HsmIds',
-    }));
+    .next(new sfn.Choice(scope, 'Any HSM to connect to?')
+      .when(sfn.Condition.stringEquals('$.Hsms.HsmIpAddresses', ''), answer)
+      .otherwise(reconfigure));
 
   const create = kit.setPhysicalId('Name the HSM set', "States.Format('{}-hsms', $.Request.ResourceProperties.ClusterId)")
     .next(resize);
