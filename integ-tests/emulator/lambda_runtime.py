@@ -291,6 +291,22 @@ class Function:
                 self.instances.discard(instance)
             self.lock.notify()
 
+    def _injected_failure(self, invocation: Invocation, timeout: float) -> bool:
+        """Apply a `lambda_fails` fault to this invocation, if one is due."""
+        for index, rule in enumerate(RUNTIME.faults.lambda_fails):
+            if rule.function not in self.registration.function_name:
+                continue
+            count = RUNTIME.next_counter(f"lambda_fails:{index}")
+            if rule.nth <= count < rule.nth + rule.times:
+                if rule.mode == "crash":
+                    message = f"RequestId: {invocation.request_id} Error: Runtime exited with error: signal: killed"
+                    invocation.finish(_error_payload("Runtime.ExitError", message), error=True)
+                else:
+                    message = f"{invocation.request_id} Task timed out after {timeout:.2f} seconds"
+                    invocation.finish(_error_payload("Sandbox.Timedout", message), error=True)
+                return True
+        return False
+
     def invoke(self, payload: bytes, function_arn: str, timeout: float, memory_size: int) -> Invocation:
         """Run one invocation to its end on a warm (or new) instance."""
         invocation = Invocation(payload=payload, function_arn=function_arn, deadline=time.time() + timeout)
@@ -298,6 +314,18 @@ class Function:
         with log.open("a") as out:
             out.write(f"START RequestId: {invocation.request_id} Version: $LATEST\n")
         started = time.monotonic()
+        if not self._injected_failure(invocation, timeout):
+            self._run(invocation, timeout, memory_size)
+        with log.open("a") as out:
+            out.write(f"END RequestId: {invocation.request_id}\n")
+            out.write(
+                f"REPORT RequestId: {invocation.request_id}\tDuration: {(time.monotonic() - started) * 1000:.2f} ms"
+                f"\tStatus: {'error' if invocation.error else 'success'}\n"
+            )
+        return invocation
+
+    def _run(self, invocation: Invocation, timeout: float, memory_size: int) -> None:
+        """Run the invocation on a warm (or new) instance of the bootstrap."""
         try:
             instance = self._acquire(memory_size)
         except OSError as err:
@@ -308,13 +336,6 @@ class Function:
                 instance.run(invocation, timeout)
             finally:
                 self._release(instance)
-        with log.open("a") as out:
-            out.write(f"END RequestId: {invocation.request_id}\n")
-            out.write(
-                f"REPORT RequestId: {invocation.request_id}\tDuration: {(time.monotonic() - started) * 1000:.2f} ms"
-                f"\tStatus: {'error' if invocation.error else 'success'}\n"
-            )
-        return invocation
 
     def close(self) -> None:
         """Stop every instance; an invocation in flight ends with Runtime.ExitError."""

@@ -47,6 +47,17 @@ class CommandFailure:
 
 
 @dataclass
+class LambdaFailure:
+    """Fault: invocations `nth` to `nth + times - 1` of the functions whose name
+    contains `function` crash (`mode` "crash") or time out (`mode` "timeout")."""
+
+    function: str
+    nth: int = 1
+    times: int = 1
+    mode: str = "crash"
+
+
+@dataclass
 class Faults:
     """Fault knobs (see README.md for the JSON shape of each)."""
 
@@ -55,6 +66,7 @@ class Faults:
     hsm_replaced_before_init: int | None = None
     command_fails: list[CommandFailure] = field(default_factory=list)
     hsm_quota: int | None = None
+    lambda_fails: list[LambdaFailure] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, raw: Any) -> "Faults":
@@ -76,7 +88,15 @@ class Faults:
             command_fails = [CommandFailure(**rule) for rule in fails]
         except TypeError as err:
             raise ConfigError(f"command_fails rules take match, stderr, exit_code: {err}") from err
+        lambda_raw = raw.get("lambda_fails", [])
+        try:
+            lambda_fails = [LambdaFailure(**rule) for rule in ([lambda_raw] if isinstance(lambda_raw, dict) else lambda_raw)]
+        except TypeError as err:
+            raise ConfigError(f"lambda_fails rules take function, nth, times, mode: {err}") from err
+        if any(rule.mode not in ("crash", "timeout") or rule.nth < 1 or rule.times < 1 for rule in lambda_fails):
+            raise ConfigError('lambda_fails: mode is "crash" or "timeout"; nth and times are >= 1')
         return cls(
+            lambda_fails=lambda_fails,
             throttle={_service_alias(k): float(v) for k, v in throttle.items()},
             hsm_degraded=_positive_int(raw, "hsm_degraded"),
             hsm_replaced_before_init=_positive_int(raw, "hsm_replaced_before_init"),
@@ -92,6 +112,7 @@ class Faults:
             "hsm_replaced_before_init": self.hsm_replaced_before_init,
             "command_fails": [vars(rule) for rule in self.command_fails],
             "hsm_quota": self.hsm_quota,
+            "lambda_fails": [vars(rule) for rule in self.lambda_fails],
         }
 
 

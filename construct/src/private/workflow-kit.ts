@@ -62,6 +62,13 @@ export class WorkflowKit {
       retryOnServiceExceptions: true,
     });
     task.addRetry({ errors: ['Transient'], interval: Duration.seconds(5), maxAttempts: 5, backoffRate: 2 });
+    // Every step is idempotent, so one that crashed or timed out runs again.
+    task.addRetry({
+      errors: ['Runtime.ExitError', 'Sandbox.Timedout', 'Lambda.Unknown'],
+      interval: Duration.seconds(2),
+      maxAttempts: 2,
+      backoffRate: 2,
+    });
     if (recover) {
       // Before the guard: States.ALL must come last.
       task.addCatch(recover.next, { errors: recover.errors, resultPath: sfn.JsonPath.DISCARD });

@@ -149,3 +149,10 @@ def test_launcher_prints_ready_and_stops_on_sigterm():
         assert process.wait(timeout=10) == 0
     finally:
         process.kill()
+
+
+def test_lambda_fault_rules_are_checked(emulator):
+    with pytest.raises(Exception, match="mode is"):
+        emulator.configure(faults={"lambda_fails": [{"function": "x", "mode": "explode"}]})
+    config = emulator.configure(faults={"lambda_fails": {"function": "Tasks", "nth": 2, "times": 3, "mode": "timeout"}})
+    assert config["faults"]["lambda_fails"] == [{"function": "Tasks", "nth": 2, "times": 3, "mode": "timeout"}]

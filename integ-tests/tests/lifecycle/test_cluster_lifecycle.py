@@ -197,3 +197,24 @@ def test_an_hsm_replaced_before_initialization_gets_a_certificate_for_its_new_cs
     # Published again after the replacement: a certificate for the old CSR would not have initialized it.
     assert secret(emulator, "cluster CSR") == cluster["Certificates"]["ClusterCsr"]
     stack.delete()
+
+
+def test_a_step_that_crashes_once_is_run_again(emulator, app):
+    emulator.configure(faults={"lambda_fails": [{"function": "TasksFunction", "nth": 3, "mode": "crash"}]})
+    stack, _ = stack_for(app(), emulator, timeout=120)
+    stack.create()
+    assert only_cluster(emulator)["State"] == "ACTIVE"
+    stack.delete()
+    assert emulator.state()["clusters"] == []
+
+
+def test_a_step_that_keeps_timing_out_fails_the_resource_in_seconds(emulator, app):
+    emulator.configure(faults={"lambda_fails": [{"function": "TasksFunction", "nth": 4, "times": 3, "mode": "timeout"}]})
+    stack, _ = stack_for(app(), emulator, timeout=120)
+    with pytest.raises(OperationFailed) as failed:
+        stack.create()
+    assert "Task timed out after" in str(failed.value)
+    failed_op = outcome(stack, "Create", CLUSTER)
+    assert failed_op.status == "FAILED"
+    assert [op.duration < 60 for op, _ in stack.progress.operations if op.request_type == "Create"] == [True]
+    assert emulator.state()["clusters"] == [], "the rollback removed the cluster"
