@@ -42,15 +42,19 @@ def app(tmp_path):
     return lambda **context: synth(tmp_path / f"out{next(count)}", **context)
 
 
-def secrets(emulator) -> list[tuple[str, str]]:
-    """Every secret in the emulator, as (description, value)."""
-    client = boto3.client(
-        "secretsmanager", endpoint_url=emulator.endpoint, region_name="us-east-1",
+def client(emulator, service: str):
+    return boto3.client(
+        service, endpoint_url=emulator.endpoint, region_name="us-east-1",
         aws_access_key_id="testing", aws_secret_access_key="testing", config=Config(retries={"total_max_attempts": 1}),
     )
+
+
+def secrets(emulator) -> list[tuple[str, str]]:
+    """Every secret in the emulator, as (description, value)."""
+    client_ = client(emulator, "secretsmanager")
     return [
-        (entry["Description"], client.get_secret_value(SecretId=entry["ARN"])["SecretString"])
-        for entry in client.list_secrets()["SecretList"]
+        (entry["Description"], client_.get_secret_value(SecretId=entry["ARN"])["SecretString"])
+        for entry in client_.list_secrets()["SecretList"]
     ]
 
 
@@ -90,6 +94,15 @@ def test_default_cluster_is_created_activated_resized_to_zero_and_back_and_delet
     assert secret(emulator, "cluster CSR").startswith("-----BEGIN CERTIFICATE REQUEST-----")
     password = secret(emulator, "initial password")
     assert len(password) == 32 and password.isalnum()
+    # The HSM ports between the client and the cluster, opened by the workflow, and nothing else.
+    groups = {g["GroupId"]: g for g in client(emulator, "ec2").describe_security_groups()["SecurityGroups"]}
+    [client_group] = [g for g in groups.values() if "management client" in g["Description"]]
+    egress = {(p["IpProtocol"], p.get("FromPort"), p.get("ToPort"), tuple(sorted(x["GroupId"] for x in p["UserIdGroupPairs"])),
+               tuple(sorted(r["CidrIp"] for r in p["IpRanges"]))) for p in client_group["IpPermissionsEgress"]}
+    assert egress == {("tcp", 443, 443, (), ("0.0.0.0/0",)), ("tcp", 2223, 2225, (cluster["SecurityGroup"],), ())}
+    ingress = groups[cluster["SecurityGroup"]]["IpPermissions"]
+    assert any(p["FromPort"] == 2223 and p["ToPort"] == 2225
+               and client_group["GroupId"] in [x["GroupId"] for x in p["UserIdGroupPairs"]] for p in ingress)
 
     stack.update(app(hsmsPerSubnet="2"))
     assert len([h for h in only_cluster(emulator)["Hsms"] if h["State"] == "ACTIVE"]) == 4
@@ -218,3 +231,11 @@ def test_a_step_that_keeps_timing_out_fails_the_resource_in_seconds(emulator, ap
     assert failed_op.status == "FAILED"
     assert [op.duration < 60 for op, _ in stack.progress.operations if op.request_type == "Create"] == [True]
     assert emulator.state()["clusters"] == [], "the rollback removed the cluster"
+
+
+def test_a_new_cluster_without_hsms_is_refused_before_anything_is_created(emulator, app):
+    stack, _ = stack_for(app(hsmsPerSubnet="0"), emulator, timeout=120)
+    with pytest.raises(OperationFailed) as failed:
+        stack.create()
+    assert "hsmsPerSubnet is 0, but a new cluster needs an HSM to be initialized and activated" in str(failed.value)
+    assert emulator.state()["clusters"] == []
