@@ -10,7 +10,8 @@ cd "$ROOT"
 log "Rust: rustfmt, clippy, tests"
 cargo fmt --all --check
 timed "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
-timed "cargo test" cargo test --workspace --locked
+# The emulator conformance tests run from pytest, which starts the emulator for them.
+timed "cargo test" cargo test --workspace --locked --exclude emulator-conformance
 
 log "construct: type-check and tests"
 (cd construct && npx tsc -p tsconfig.dev.json && node --test --test-reporter=spec 'test/**/*.test.ts')
