@@ -109,15 +109,6 @@ export class WorkflowKit {
     });
   }
 
-  /** Answers CloudFormation FAILED with a fixed reason. */
-  public refuse(name: string, reason: string): sfn.Chain {
-    const error = new sfn.Pass(this.scope, name, {
-      parameters: { Error: 'InvalidProperties', Cause: JSON.stringify({ errorMessage: reason }) },
-      resultPath: '$.Error',
-    });
-    return error.next(this.failure);
-  }
-
   /** Routes a state's errors to the failure report, keeping its input. */
   public guard<T extends sfn.TaskStateBase | sfn.Parallel>(state: T): T {
     state.addCatch(this.failure, { errors: ['States.ALL'], resultPath: '$.Error' });

@@ -718,7 +718,8 @@ async fn resize(
 pub struct ResizePlan {
     /// One zone per HSM to create.
     pub create_in: Vec<String>,
-    /// HSMs to delete, the newest of each zone first.
+    /// HSMs to delete, the last AWS lists in each zone first (the first
+    /// HSM, which the client may point at, goes last).
     pub delete: Vec<String>,
 }
 
@@ -836,7 +837,7 @@ mod tests {
     }
 
     #[test]
-    fn shrinking_deletes_the_newest_and_ignores_hsms_already_going() {
+    fn shrinking_deletes_the_last_listed_and_ignores_hsms_already_going() {
         let v = view(&[
             ("hsm-1", "az-a", "ACTIVE"),
             ("hsm-2", "az-a", "ACTIVE"),
