@@ -612,3 +612,96 @@ async fn key_stores_check_the_cluster_and_report_connection_errors() {
         Some("CustomKeyStoreHasCMKsException")
     );
 }
+
+#[tokio::test]
+async fn the_cluster_quota_is_four() {
+    let lab = Lab::new().await;
+    for _ in 0..4 {
+        lab.create_cluster().await;
+    }
+    let refused = lab
+        .hsm
+        .create_cluster()
+        .hsm_type("hsm2m.medium")
+        .set_subnet_ids(Some(lab.subnets.clone()))
+        .send()
+        .await;
+    assert_eq!(code(refused), "CloudHsmResourceLimitExceededException");
+}
+
+#[tokio::test]
+async fn a_cluster_restored_from_a_backup_comes_back_active_with_tags() {
+    let lab = Lab::new().await;
+    let (id, _, _) = lab.active(1).await;
+    let hsm_id = lab.cluster(&id).await.hsms()[0].hsm_id().to_owned();
+    lab.hsm
+        .delete_hsm()
+        .cluster_id(&id)
+        .hsm_id(hsm_id)
+        .send()
+        .await
+        .unwrap();
+    let backup = wait("a READY backup", || async {
+        let out = lab
+            .hsm
+            .describe_backups()
+            .filters("clusterIds", vec![id.clone()])
+            .send()
+            .await
+            .unwrap();
+        out.backups()
+            .iter()
+            .find(|b| {
+                b.backup_state()
+                    .map(aws_sdk_cloudhsmv2::types::BackupState::as_str)
+                    == Some("READY")
+            })
+            .map(|b| b.backup_id().to_owned())
+    })
+    .await;
+    let tag = aws_sdk_cloudhsmv2::types::Tag::builder()
+        .key("owner")
+        .value("tests")
+        .build()
+        .unwrap();
+    let restored = lab
+        .hsm
+        .create_cluster()
+        .hsm_type("hsm2m.medium")
+        .set_subnet_ids(Some(lab.subnets.clone()))
+        .source_backup_id(&backup)
+        .tag_list(tag)
+        .send()
+        .await
+        .unwrap();
+    let restored_id = restored.cluster().unwrap().cluster_id().unwrap().to_owned();
+    let cluster = lab.wait_state(&restored_id, "ACTIVE").await;
+    assert_eq!(cluster.source_backup_id(), Some(backup.as_str()));
+    let tags = lab
+        .hsm
+        .list_tags()
+        .resource_id(&restored_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tag_list()[0].key(), "owner");
+}
+
+#[tokio::test]
+async fn throttling_is_a_transient_error_for_the_handlers() {
+    let lab = Lab::new().await;
+    lab.knob(
+        "/_emulator/config",
+        r#"{"faults": {"throttle": {"cloudhsmv2": 1.0}}}"#,
+    )
+    .await;
+    let err = lab.hsm.describe_clusters().send().await.unwrap_err();
+    let error = handler_core::HandlerError::from_sdk(
+        "DescribeClusters",
+        "the account's clusters",
+        "retry",
+        &err,
+    );
+    assert_eq!(error.kind(), handler_core::ErrorKind::Transient, "{error}");
+    assert!(error.to_string().contains("ThrottlingException"), "{error}");
+}
