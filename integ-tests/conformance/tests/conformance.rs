@@ -503,6 +503,16 @@ async fn key_stores_check_the_cluster_and_report_connection_errors() {
         .unwrap()
         .to_owned();
 
+    let describe = || async {
+        let out = lab
+            .kms
+            .describe_custom_key_stores()
+            .custom_key_store_id(&store)
+            .send()
+            .await
+            .unwrap();
+        out.custom_key_stores()[0].clone()
+    };
     let connect = || async {
         lab.kms
             .connect_custom_key_store()
@@ -511,14 +521,7 @@ async fn key_stores_check_the_cluster_and_report_connection_errors() {
             .await
             .unwrap();
         wait("connection", || async {
-            let out = lab
-                .kms
-                .describe_custom_key_stores()
-                .custom_key_store_id(&store)
-                .send()
-                .await
-                .unwrap();
-            let entry = out.custom_key_stores()[0].clone();
+            let entry = describe().await;
             match entry.connection_state()? {
                 ConnectionStateType::Connected | ConnectionStateType::Failed => Some(entry),
                 _ => None,
@@ -534,16 +537,8 @@ async fn key_stores_check_the_cluster_and_report_connection_errors() {
             .await
             .unwrap();
         wait("disconnection", || async {
-            let out = lab
-                .kms
-                .describe_custom_key_stores()
-                .custom_key_store_id(&store)
-                .send()
-                .await
-                .unwrap();
-            (out.custom_key_stores()[0].connection_state()
-                == Some(&ConnectionStateType::Disconnected))
-            .then_some(())
+            (describe().await.connection_state() == Some(&ConnectionStateType::Disconnected))
+                .then_some(())
         })
         .await;
     };
