@@ -158,6 +158,25 @@ impl Lab {
         id
     }
 
+    /// `CreateHsm` in a zone of the lab.
+    async fn create_hsm(
+        &self,
+        id: &str,
+        zone: &str,
+    ) -> Result<
+        aws_sdk_cloudhsmv2::operation::create_hsm::CreateHsmOutput,
+        aws_sdk_cloudhsmv2::error::SdkError<
+            aws_sdk_cloudhsmv2::operation::create_hsm::CreateHsmError,
+        >,
+    > {
+        self.hsm
+            .create_hsm()
+            .cluster_id(id)
+            .availability_zone(zone)
+            .send()
+            .await
+    }
+
     async fn csr(&self, id: &str) -> String {
         wait("CSR", || async {
             self.cluster(id)
@@ -172,13 +191,7 @@ impl Lab {
     /// An INITIALIZED cluster with one HSM; returns its id, the HSM's IP and the trust anchor.
     async fn initialized(&self) -> (String, String, String) {
         let id = self.create_cluster().await;
-        self.hsm
-            .create_hsm()
-            .cluster_id(&id)
-            .availability_zone(&self.zones[0])
-            .send()
-            .await
-            .unwrap();
+        self.create_hsm(&id, &self.zones[0]).await.unwrap();
         let issued = pki::sign_with_ephemeral_ca(&id, &self.csr(&id).await).unwrap();
         self.hsm
             .initialize_cluster()
@@ -240,13 +253,7 @@ impl Lab {
         assert_eq!(status, CommandInvocationStatus::Success, "{stderr}");
         self.wait_state(&id, "ACTIVE").await;
         for zone in &self.zones[1..hsms] {
-            self.hsm
-                .create_hsm()
-                .cluster_id(&id)
-                .availability_zone(zone)
-                .send()
-                .await
-                .unwrap();
+            self.create_hsm(&id, zone).await.unwrap();
         }
         self.wait_active_hsms(&id, hsms).await;
         (id, ip, anchor)
@@ -305,24 +312,10 @@ async fn clusters_have_real_ids_epoch_timestamps_and_their_security_group() {
 async fn the_first_hsm_brings_the_csr_and_a_second_one_must_wait_for_activation() {
     let lab = Lab::new().await;
     let id = lab.create_cluster().await;
-    let hsm = lab
-        .hsm
-        .create_hsm()
-        .cluster_id(&id)
-        .availability_zone(&lab.zones[0])
-        .send()
-        .await
-        .unwrap();
+    let hsm = lab.create_hsm(&id, &lab.zones[0]).await.unwrap();
     assert!(hsm.hsm().unwrap().hsm_id().starts_with("hsm-"));
     assert_eq!(
-        code(
-            lab.hsm
-                .create_hsm()
-                .cluster_id(&id)
-                .availability_zone(&lab.zones[1])
-                .send()
-                .await
-        ),
+        code(lab.create_hsm(&id, &lab.zones[1]).await),
         "CloudHsmInvalidRequestException"
     );
     assert!(
@@ -342,13 +335,7 @@ async fn the_first_hsm_brings_the_csr_and_a_second_one_must_wait_for_activation(
 async fn initialize_accepts_only_a_certificate_for_the_csr_signed_by_the_trust_anchor() {
     let lab = Lab::new().await;
     let id = lab.create_cluster().await;
-    lab.hsm
-        .create_hsm()
-        .cluster_id(&id)
-        .availability_zone(&lab.zones[0])
-        .send()
-        .await
-        .unwrap();
+    lab.create_hsm(&id, &lab.zones[0]).await.unwrap();
     let csr = lab.csr(&id).await;
     let initialize = |cert: String, anchor: String| {
         lab.hsm
@@ -402,14 +389,7 @@ async fn the_hsm_quota_is_enforced() {
     lab.knob("/_emulator/config", r#"{"faults": {"hsm_quota": 1}}"#)
         .await;
     assert_eq!(
-        code(
-            lab.hsm
-                .create_hsm()
-                .cluster_id(&id)
-                .availability_zone(&lab.zones[1])
-                .send()
-                .await
-        ),
+        code(lab.create_hsm(&id, &lab.zones[1]).await),
         "CloudHsmResourceLimitExceededException"
     );
 }
@@ -481,13 +461,7 @@ async fn key_stores_check_the_cluster_and_report_connection_errors() {
         "CloudHsmClusterInvalidConfigurationException",
         "one HSM is not enough"
     );
-    lab.hsm
-        .create_hsm()
-        .cluster_id(&id)
-        .availability_zone(&lab.zones[1])
-        .send()
-        .await
-        .unwrap();
+    lab.create_hsm(&id, &lab.zones[1]).await.unwrap();
     lab.wait_active_hsms(&id, 2).await;
     let other = pki::sign_with_ephemeral_ca(&id, &lab.csr(&id).await)
         .unwrap()
