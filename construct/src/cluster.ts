@@ -7,13 +7,8 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { ClusterSecrets } from './private/cluster-secrets';
 import { ManagementClient } from './private/client';
-import { EntryFunction } from './private/entry-function';
-import { TasksFunction } from './private/tasks-function';
+import { clusterMachinery } from './private/cluster-machinery';
 import { validateClusterProps } from './private/validate';
-import { Workflow } from './private/workflow';
-import { WorkflowKit } from './private/workflow-kit';
-import { clusterWorkflow } from './private/workflows/cluster-workflow';
-import { hsmsWorkflow } from './private/workflows/hsms-workflow';
 import { ClusterMode, ClusterPki, ClusterPkiKind, HsmType, NetworkType } from './types';
 
 /** The ports HSMs listen on, from clients and from each other. */
@@ -243,42 +238,18 @@ export class CloudHsmCluster extends CloudHsmClusterBase {
     const privateCa = pki.kind === ClusterPkiKind.PRIVATE_CA ? newPrivateCa(this) : undefined;
     const certificateAuthorityArn = privateCa?.ca.attrArn ?? pki.certificateAuthority?.certificateAuthorityArn;
 
-    const entry = new EntryFunction(this, 'Entry', { architecture, encryptionKey: props.encryptionKey });
-    const tasksFunction = new TasksFunction(this, 'Tasks', {
+    const machinery = clusterMachinery(this, {
       architecture,
       encryptionKey: props.encryptionKey,
       secrets,
-      certificateAuthorityArn,
       client,
+      certificateAuthorityArn,
     });
-    const kitFor = (scope: Construct) => new WorkflowKit(scope, tasksFunction.function, entry.function);
-    const clusterFlow = new Workflow(this, 'ClusterWorkflow', {
-      definition: (scope) => clusterWorkflow(scope, {
-        kit: kitFor(scope),
-        clientInstanceId: client.instance.instanceId,
-        clientSecurityGroupId: client.securityGroup.securityGroupId,
-        activateDocumentName: client.activateDocument.ref,
-        adminPasswordSecretArn: secrets.adminPassword.secretArn,
-        csrSecretArn: secrets.csr.secretArn,
-        caCertificateSecretArn: secrets.caCertificate.secretArn,
-        clusterCertificateSecretArn: secrets.clusterCertificate.secretArn,
-      }),
-      encryptionKey: props.encryptionKey,
-    });
-    const hsmsFlow = new Workflow(this, 'HsmsWorkflow', {
-      definition: (scope) => hsmsWorkflow(scope, {
-        kit: kitFor(scope),
-        clientInstanceId: client.instance.instanceId,
-        configureDocumentName: client.configureDocument.ref,
-        caCertificateSecretArn: secrets.caCertificate.secretArn,
-      }),
-      encryptionKey: props.encryptionKey,
-    });
-    entry.addRoute(CloudHsmCluster.RESOURCE_TYPE, clusterFlow);
-    entry.addRoute(CloudHsmCluster.HSMS_RESOURCE_TYPE, hsmsFlow);
+    const clusterFlow = machinery.clusterWorkflow;
+    const hsmsFlow = machinery.hsmsWorkflow;
 
     const resource = new CustomResource(this, 'Resource', {
-      serviceToken: entry.functionArn,
+      serviceToken: machinery.serviceToken,
       resourceType: CloudHsmCluster.RESOURCE_TYPE,
       removalPolicy,
       properties: {
@@ -301,7 +272,7 @@ export class CloudHsmCluster extends CloudHsmClusterBase {
     if (privateCa) resource.node.addDependency(privateCa.activation);
 
     const hsms = new CustomResource(this, 'Hsms', {
-      serviceToken: entry.functionArn,
+      serviceToken: machinery.serviceToken,
       resourceType: CloudHsmCluster.HSMS_RESOURCE_TYPE,
       removalPolicy,
       properties: {
