@@ -1,9 +1,11 @@
 //! The steps of the cluster workflows. Each Step Functions task invokes the
-//! function with `{"Action": "...", ...}`; see [`actions::Action`].
+//! function with `{"Step": "...", ...}`; see [`contract::StepRequest`] and
+//! the step types in [`steps`].
 
-pub mod actions;
-pub mod client;
-pub mod cluster;
+pub mod aws;
+pub mod config;
+pub mod contract;
 pub mod pki;
 pub mod props;
-pub mod secrets;
+pub mod steps;
+pub mod view;

@@ -1,6 +1,9 @@
 //! Lambda entry point: see the library for what it does.
 
-use cluster_tasks::actions::{Action, Clients, handle};
+use cluster_tasks::aws::Clients;
+use cluster_tasks::config::Config;
+use cluster_tasks::contract::StepRequest;
+use cluster_tasks::steps::Ctx;
 use handler_core::HandlerError;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde::Deserialize;
@@ -8,22 +11,23 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    handler_core::logging::init();
-    let config = handler_core::aws::load_config().await;
-    let clients = Clients {
-        hsm: aws_sdk_cloudhsmv2::Client::new(&config),
-        secrets: aws_sdk_secretsmanager::Client::new(&config),
-        pca: aws_sdk_acmpca::Client::new(&config),
-        ssm: aws_sdk_ssm::Client::new(&config),
-    };
-    let clients = &clients;
+    lambda_runtime::tracing::init_default_subscriber();
+    let sdk_config = handler_core::aws::load_config().await;
+    // A missing variable fails every step with the reason, rather than
+    // stopping the function before it can say why.
+    let ctx = Config::from_vars(|name| std::env::var(name).ok()).map(|config| Ctx {
+        clients: Clients::new(&sdk_config),
+        config,
+    });
+    let ctx = &ctx;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let action =
-            Action::deserialize(event.payload).map_err(|e| HandlerError::InvalidEvent {
+        let ctx = ctx.as_ref().map_err(Clone::clone)?;
+        let step =
+            StepRequest::deserialize(event.payload).map_err(|e| HandlerError::InvalidEvent {
                 expected: "cluster workflow step",
                 reason: e.to_string(),
             })?;
-        handle(action, clients).await
+        step.run(ctx).await
     }))
     .await
 }

@@ -1,8 +1,12 @@
-//! The `Custom::CloudHsmCluster` resource properties, as CloudFormation
-//! delivers them: every scalar arrives as a string, so numbers are read
-//! from strings or numbers alike.
+//! The custom resources' properties, as CloudFormation delivers them:
+//! every scalar arrives as a string, so numbers are read from strings or
+//! numbers alike. CloudFormation adds `ServiceToken`, so unknown fields
+//! are allowed here (and only here).
 
 use handler_core::HandlerError;
+use handler_core::cfn::CfnRequest;
+use handler_core::contract::Example;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
@@ -56,6 +60,116 @@ pub struct ClusterProps {
     pub pki: Pki,
 }
 
+/// The `Custom::CloudHsmHsms` properties.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HsmsProps {
+    /// The cluster.
+    pub cluster_id: String,
+    /// One subnet per Availability Zone.
+    pub subnet_ids: Vec<String>,
+    /// HSMs wanted in each subnet.
+    #[serde(deserialize_with = "number")]
+    pub hsms_per_subnet: u32,
+}
+
+/// Reads properties, with the sentence CloudFormation shows when they are
+/// not what this version of the handlers reads.
+fn read<T: DeserializeOwned>(
+    properties: &Map<String, Value>,
+    resource: &str,
+) -> Result<T, HandlerError> {
+    T::deserialize(Value::Object(properties.clone())).map_err(|e| HandlerError::InvalidProperties {
+        resource: resource.to_owned(),
+        reason: format!("{e}. Synthesize the stack again with cdk-cloudhsm"),
+    })
+}
+
+impl HsmsProps {
+    /// Reads the properties of the resource `resource`.
+    pub fn parse(properties: &Map<String, Value>, resource: &str) -> Result<Self, HandlerError> {
+        read(properties, resource)
+    }
+}
+
+impl Example for HsmsProps {
+    fn example() -> Self {
+        Self {
+            cluster_id: "cluster-abcdefghijk".into(),
+            subnet_ids: vec![
+                "subnet-0123456789abcdef0".into(),
+                "subnet-0123456789abcdef1".into(),
+            ],
+            hsms_per_subnet: 1,
+        }
+    }
+}
+
+impl Example for Pki {
+    const OPTIONAL: &'static [&'static str] = &["CertificateAuthorityArn"];
+
+    fn example() -> Self {
+        Self {
+            kind: PkiKind::PrivateCa,
+            certificate_authority_arn: Some(
+                "arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/11111111-2222-3333-4444-555555555555"
+                    .into(),
+            ),
+        }
+    }
+}
+
+impl Example for ClusterProps {
+    const OPTIONAL: &'static [&'static str] = &["SourceBackupId"];
+
+    fn example() -> Self {
+        Self {
+            subnet_ids: vec![
+                "subnet-0123456789abcdef0".into(),
+                "subnet-0123456789abcdef1".into(),
+            ],
+            hsms_per_subnet: 1,
+            hsm_type: "hsm2m.medium".into(),
+            mode: "FIPS".into(),
+            network_type: "IPV4".into(),
+            backup_retention_days: 90,
+            source_backup_id: Some("backup-abcdefghijk".into()),
+            pki: Pki::example(),
+        }
+    }
+}
+
+/// A request for a resource type, with example properties as CloudFormation
+/// sends them (scalars as strings).
+#[must_use]
+pub fn example_request(resource_type: &str) -> CfnRequest {
+    fn stringified(value: Value) -> Value {
+        match value {
+            Value::Number(n) => Value::String(n.to_string()),
+            Value::Bool(b) => Value::String(b.to_string()),
+            Value::Array(items) => Value::Array(items.into_iter().map(stringified).collect()),
+            Value::Object(map) => {
+                Value::Object(map.into_iter().map(|(k, v)| (k, stringified(v))).collect())
+            }
+            other => other,
+        }
+    }
+    let props = if resource_type == crate::contract::HSMS_RESOURCE_TYPE {
+        HsmsProps::example_json()
+    } else {
+        ClusterProps::example_json()
+    };
+    let Value::Object(properties) = stringified(props) else {
+        unreachable!("properties are an object")
+    };
+    CfnRequest {
+        resource_type: resource_type.to_owned(),
+        resource_properties: properties.clone(),
+        old_resource_properties: Some(properties),
+        ..CfnRequest::example()
+    }
+}
+
 impl ClusterProps {
     /// Reads and checks the properties of the resource `resource`.
     pub fn parse(properties: &Map<String, Value>, resource: &str) -> Result<Self, HandlerError> {
@@ -63,8 +177,7 @@ impl ClusterProps {
             resource: resource.to_owned(),
             reason,
         };
-        let props = Self::deserialize(Value::Object(properties.clone()))
-            .map_err(|e| invalid(format!("{e}. Synthesize the stack again with cdk-cloudhsm")))?;
+        let props: Self = read(properties, resource)?;
         if props.subnet_ids.is_empty() {
             return Err(invalid(
                 "SubnetIds is empty: select at least one subnet".into(),
@@ -142,7 +255,22 @@ pub fn number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Erro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use handler_core::contract::example_problems;
     use serde_json::json;
+
+    #[test]
+    fn the_examples_match_the_types() {
+        let mut problems = example_problems::<ClusterProps>();
+        problems.extend(example_problems::<HsmsProps>());
+        problems.extend(example_problems::<Pki>());
+        assert!(problems.is_empty(), "{problems:#?}");
+        let request = example_request(crate::contract::HSMS_RESOURCE_TYPE);
+        let props = HsmsProps::parse(&request.resource_properties, "Hsms").unwrap();
+        assert_eq!(props, HsmsProps::example());
+        let request = example_request(crate::contract::CLUSTER_RESOURCE_TYPE);
+        let props = ClusterProps::parse(&request.resource_properties, "Hsm").unwrap();
+        assert_eq!(props, ClusterProps::example());
+    }
 
     fn properties(overrides: &Value) -> Map<String, Value> {
         let mut base = json!({

@@ -5,16 +5,13 @@ use std::time::Duration;
 
 use handler_core::HandlerError;
 use handler_core::cfn::{CfnRequest, CfnResponse, RequestType, Status};
+use handler_core::workflow::{COMPLETION_KEY, Completion, NOT_CREATED_PREFIX, workflow_input};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tracing::{error, info};
 
 use crate::response::ResponseSender;
 use crate::workflow::{Routes, WorkflowStarter, execution_name};
-
-/// The physical id given to a resource whose Create failed before anything
-/// was made; a later Delete of such an id succeeds at once.
-pub const NOT_CREATED_PREFIX: &str = "not-created-";
 
 /// What the handler works with, built once per process.
 #[derive(Debug)]
@@ -31,59 +28,6 @@ pub struct Deps<W> {
     pub step_timeout: Duration,
 }
 
-/// Sent by a workflow's last step: the outcome to report to CloudFormation.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Completion {
-    /// The request the workflow was started with.
-    pub request: CfnRequest,
-    /// The resource's id; defaults to the request's.
-    #[serde(default)]
-    pub physical_resource_id: Option<String>,
-    /// Attributes for `Fn::GetAtt`.
-    #[serde(default)]
-    pub data: Map<String, Value>,
-    /// Hide the attributes from the console and describe calls.
-    #[serde(default)]
-    pub no_echo: bool,
-    /// The error a `Catch` clause caught, when the workflow failed.
-    #[serde(default)]
-    pub error: Option<WorkflowError>,
-    /// The execution's id, named in a failure reason for whoever debugs it.
-    #[serde(default)]
-    pub execution: Option<String>,
-}
-
-/// A Step Functions error as a `Catch` clause records it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct WorkflowError {
-    /// The error name, such as `InvalidProperties` or `States.Timeout`.
-    #[serde(rename = "Error")]
-    pub error: String,
-    /// For a Lambda task, a JSON document with `errorMessage`; otherwise text.
-    #[serde(rename = "Cause", default)]
-    pub cause: Option<String>,
-}
-
-impl WorkflowError {
-    /// The sentence for CloudFormation: the handler's own message when a
-    /// Lambda task failed, otherwise the error and its cause.
-    #[must_use]
-    pub fn reason(&self) -> String {
-        let cause = self.cause.as_deref().unwrap_or_default().trim();
-        let message = serde_json::from_str::<Value>(cause).ok().and_then(|v| {
-            v.get("errorMessage")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        });
-        match message {
-            Some(message) => message,
-            None if cause.is_empty() => format!("the workflow failed with {}", self.error),
-            None => format!("{}: {cause}", self.error),
-        }
-    }
-}
-
 /// Handles one invocation: a CloudFormation request or a workflow's
 /// [`Completion`] (`{"Completion": {...}}`).
 ///
@@ -94,11 +38,13 @@ pub async fn handle<W: WorkflowStarter>(
     event: Value,
     deps: Arc<Deps<W>>,
 ) -> Result<Value, HandlerError> {
-    if let Some(completion) = event.get("Completion") {
+    if let Some(completion) = event.get(COMPLETION_KEY) {
         return match Completion::deserialize(completion) {
             Ok(completion) => complete(completion, &deps.responses).await,
             Err(e) => {
-                let request = completion.get("Request").unwrap_or(&Value::Null);
+                let request = completion
+                    .get(handler_core::workflow::REQUEST_KEY)
+                    .unwrap_or(&Value::Null);
                 answer_malformed(request, &e.to_string(), &deps.responses).await
             }
         };
@@ -175,7 +121,7 @@ async fn start_workflow<W: WorkflowStarter>(
         }
     })?;
     let name = execution_name(request.request_type.as_str(), &request.request_id);
-    let input = serde_json::to_string(&json!({ "Request": request }))
+    let input = serde_json::to_string(&workflow_input(&request))
         .map_err(|e| HandlerError::Internal(format!("the request could not be encoded: {e}")))?;
     deps.workflows.start(state_machine, &name, input).await
 }
@@ -307,42 +253,5 @@ fn response_for(
         logical_resource_id: request.logical_resource_id.clone(),
         no_echo: false,
         data: Map::new(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_lambda_failure_reads_as_the_handler_sentence() {
-        let failure = WorkflowError {
-            error: "PreconditionFailed".into(),
-            cause: Some(
-                r#"{"errorType":"PreconditionFailed","errorMessage":"CreateHsm on cluster cluster-1 failed: quota"}"#
-                    .into(),
-            ),
-        };
-        assert_eq!(
-            failure.reason(),
-            "CreateHsm on cluster cluster-1 failed: quota"
-        );
-    }
-
-    #[test]
-    fn other_failures_name_the_error_and_cause() {
-        let sdk = WorkflowError {
-            error: "CloudHsmV2.CloudHsmResourceNotFoundException".into(),
-            cause: Some("Cluster not found (Service: CloudHsmV2, Status Code: 400)".into()),
-        };
-        assert_eq!(
-            sdk.reason(),
-            "CloudHsmV2.CloudHsmResourceNotFoundException: Cluster not found (Service: CloudHsmV2, Status Code: 400)"
-        );
-        let timeout = WorkflowError {
-            error: "States.Timeout".into(),
-            cause: None,
-        };
-        assert_eq!(timeout.reason(), "the workflow failed with States.Timeout");
     }
 }

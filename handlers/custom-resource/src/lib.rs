@@ -13,6 +13,7 @@ pub mod handler;
 pub mod response;
 pub mod workflow;
 
-pub use handler::{Completion, Deps, NOT_CREATED_PREFIX, handle};
+pub use handler::{Deps, handle};
+pub use handler_core::workflow::{Completion, NOT_CREATED_PREFIX};
 pub use response::{ResponseSender, RetryPolicy};
 pub use workflow::{Routes, SfnWorkflows, WorkflowStarter};

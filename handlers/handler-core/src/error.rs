@@ -15,8 +15,6 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 pub enum ErrorKind {
     /// Worth retrying as it is: throttling, timeouts, AWS internal errors.
     Transient,
-    /// A resource is not yet in the state the step waits for; poll again.
-    NotReady,
     /// The resource properties are wrong; the user must change them.
     InvalidProperties,
     /// AWS refused the request because of the state of the account or a
@@ -32,12 +30,21 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, for the workflows' `Retry` and `Catch` clauses.
+    pub const ALL: [Self; 6] = [
+        Self::Transient,
+        Self::InvalidProperties,
+        Self::PreconditionFailed,
+        Self::CsrChanged,
+        Self::InvalidEvent,
+        Self::Internal,
+    ];
+
     /// The name Step Functions matches in `ErrorEquals`.
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Transient => "Transient",
-            Self::NotReady => "NotReady",
             Self::InvalidProperties => "InvalidProperties",
             Self::PreconditionFailed => "PreconditionFailed",
             Self::CsrChanged => "CsrChanged",
@@ -86,16 +93,6 @@ pub enum HandlerError {
     /// The cluster CSR is not the one the certificate was issued for.
     #[error("{0}")]
     CsrChanged(String),
-    /// A resource has not reached the awaited state yet.
-    #[error("{resource} is {state}, waiting for {expected}")]
-    NotReady {
-        /// The resource being waited on.
-        resource: String,
-        /// Its current state.
-        state: String,
-        /// The state the step waits for.
-        expected: String,
-    },
     /// The invocation payload is malformed.
     #[error("the request is not a valid {expected}: {reason}")]
     InvalidEvent {
@@ -123,7 +120,6 @@ impl HandlerError {
             Self::InvalidProperties { .. } => ErrorKind::InvalidProperties,
             Self::PreconditionFailed(_) => ErrorKind::PreconditionFailed,
             Self::CsrChanged(_) => ErrorKind::CsrChanged,
-            Self::NotReady { .. } => ErrorKind::NotReady,
             Self::InvalidEvent { .. } => ErrorKind::InvalidEvent,
             Self::Transient(_) => ErrorKind::Transient,
             Self::Internal(_) => ErrorKind::Internal,
@@ -231,32 +227,20 @@ mod tests {
 
     #[test]
     fn diagnostic_carries_the_stable_type_and_the_sentence() {
-        let error = HandlerError::NotReady {
-            resource: "cluster cluster-abc".into(),
-            state: "CREATE_IN_PROGRESS".into(),
-            expected: "UNINITIALIZED".into(),
-        };
+        let error = HandlerError::CsrChanged("cluster cluster-abc has a new CSR".into());
         let diagnostic: lambda_runtime::Diagnostic = error.into();
-        assert_eq!(diagnostic.error_type, "NotReady");
+        assert_eq!(diagnostic.error_type, "CsrChanged");
         assert_eq!(
             diagnostic.error_message,
-            "cluster cluster-abc is CREATE_IN_PROGRESS, waiting for UNINITIALIZED"
+            "cluster cluster-abc has a new CSR"
         );
     }
 
     #[test]
     fn every_kind_has_a_distinct_name() {
-        let kinds = [
-            ErrorKind::Transient,
-            ErrorKind::NotReady,
-            ErrorKind::InvalidProperties,
-            ErrorKind::PreconditionFailed,
-            ErrorKind::CsrChanged,
-            ErrorKind::InvalidEvent,
-            ErrorKind::Internal,
-        ];
-        let names: std::collections::BTreeSet<_> = kinds.iter().map(|k| k.as_str()).collect();
-        assert_eq!(names.len(), kinds.len());
+        let names: std::collections::BTreeSet<_> =
+            ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names.len(), ErrorKind::ALL.len());
     }
 
     #[test]

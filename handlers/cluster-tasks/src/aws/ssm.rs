@@ -7,16 +7,49 @@ use std::hash::BuildHasher;
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::types::CommandInvocationStatus;
 use handler_core::HandlerError;
+use handler_core::contract::Example;
 use serde::{Deserialize, Serialize};
 
 /// Where a client command stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct CommandProgress {
     /// The command, once sent; empty before.
     pub command_id: String,
     /// Whether it finished successfully.
     pub ready: bool,
+}
+
+impl Example for CommandProgress {
+    fn example() -> Self {
+        Self {
+            command_id: "0b8a1d2c-3e4f-4a5b-8c6d-7e8f9a0b1c2d".into(),
+            ready: true,
+        }
+    }
+}
+
+/// The error for a command that did not finish in time.
+#[must_use]
+pub fn timed_out(
+    progress: &CommandProgress,
+    instance_id: &str,
+    what: &str,
+    minutes: u64,
+) -> HandlerError {
+    if progress.command_id.is_empty() {
+        HandlerError::PreconditionFailed(format!(
+            "the management client {instance_id} did not register with Systems Manager within {minutes} minutes, \
+             so {what} could not start. Check that its subnet reaches Systems Manager (NAT or VPC endpoints) and \
+             look at its system log"
+        ))
+    } else {
+        HandlerError::PreconditionFailed(format!(
+            "{what} on the management client {instance_id} did not finish within {minutes} minutes (command {}). \
+             See the command in Systems Manager Run Command",
+            progress.command_id
+        ))
+    }
 }
 
 /// Sends the command, or reports that the instance is not yet managed by

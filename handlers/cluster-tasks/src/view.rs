@@ -1,20 +1,11 @@
-//! Reading, creating and waiting on clusters and HSMs.
+//! Clusters and HSMs as the workflows see them, and what a wait waits for.
 
 use std::collections::BTreeMap;
 
-use aws_sdk_cloudhsmv2::Client;
-use aws_sdk_cloudhsmv2::types::{
-    BackupRetentionPolicy, BackupRetentionType, Cluster, ClusterMode, Hsm, NetworkType, Tag,
-};
+use aws_sdk_cloudhsmv2::types::{Cluster, Hsm};
 use handler_core::HandlerError;
+use handler_core::contract::Example;
 use serde::{Deserialize, Serialize};
-
-use crate::props::ClusterProps;
-
-/// The tag that ties a cluster to the CloudFormation request that created
-/// it, so that a redelivered create finds its cluster instead of making a
-/// second one.
-pub const REQUEST_TAG: &str = "cdk-cloudhsm:request-id";
 
 /// An HSM, as the workflows see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,6 +95,50 @@ impl From<&Cluster> for ClusterView {
     }
 }
 
+impl Example for HsmView {
+    const OPTIONAL: &'static [&'static str] = &["EniIp", "StateMessage"];
+
+    fn example() -> Self {
+        Self {
+            hsm_id: "hsm-abcdefghijk".into(),
+            availability_zone: "us-east-1a".into(),
+            subnet_id: "subnet-0123456789abcdef0".into(),
+            eni_ip: Some("10.0.1.10".into()),
+            state: "ACTIVE".into(),
+            state_message: Some("HSM created.".into()),
+        }
+    }
+}
+
+impl Example for ClusterView {
+    const OPTIONAL: &'static [&'static str] = &[
+        "StateMessage",
+        "SecurityGroupId",
+        "VpcId",
+        "SubnetMapping",
+        "Hsms",
+        "HasCsr",
+    ];
+
+    fn example() -> Self {
+        Self {
+            cluster_id: "cluster-abcdefghijk".into(),
+            state: "ACTIVE".into(),
+            state_message: Some("The cluster is active.".into()),
+            security_group_id: Some("sg-0123456789abcdef0".into()),
+            vpc_id: Some("vpc-0123456789abcdef0".into()),
+            subnet_mapping: [(
+                "us-east-1a".to_owned(),
+                "subnet-0123456789abcdef0".to_owned(),
+            )]
+            .into_iter()
+            .collect(),
+            hsms: vec![HsmView::example()],
+            has_csr: true,
+        }
+    }
+}
+
 impl ClusterView {
     /// The Availability Zone of a subnet of the cluster.
     #[must_use]
@@ -125,150 +160,6 @@ impl ClusterView {
     }
 }
 
-fn sdk_error<E, R>(
-    operation: &'static str,
-    cluster: &str,
-    advice: &str,
-    e: &aws_sdk_cloudhsmv2::error::SdkError<E, R>,
-) -> HandlerError
-where
-    E: aws_sdk_cloudhsmv2::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    HandlerError::from_sdk(operation, format!("cluster {cluster}"), advice, e)
-}
-
-/// The cluster, or `None` once it is gone.
-pub async fn find(client: &Client, cluster_id: &str) -> Result<Option<Cluster>, HandlerError> {
-    let output = client
-        .describe_clusters()
-        .filters("clusterIds", vec![cluster_id.to_owned()])
-        .send()
-        .await
-        .map_err(|e| {
-            sdk_error(
-                "DescribeClusters",
-                cluster_id,
-                "Check the function's permissions",
-                &e,
-            )
-        })?;
-    Ok(output
-        .clusters()
-        .iter()
-        .find(|c| c.cluster_id() == Some(cluster_id))
-        .cloned())
-}
-
-/// The cluster; its absence is an error.
-pub async fn describe(client: &Client, cluster_id: &str) -> Result<Cluster, HandlerError> {
-    find(client, cluster_id).await?.ok_or_else(|| {
-        HandlerError::PreconditionFailed(format!(
-            "cluster {cluster_id} does not exist any more: it was deleted outside this stack"
-        ))
-    })
-}
-
-/// The live cluster a request created, if a previous attempt got that far.
-async fn created_by(client: &Client, request_id: &str) -> Result<Option<Cluster>, HandlerError> {
-    let mut pages = client.describe_clusters().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            HandlerError::from_sdk(
-                "DescribeClusters",
-                "the account's clusters",
-                "Check the function's permissions",
-                &e,
-            )
-        })?;
-        let found = page.clusters().iter().find(|c| {
-            c.state().is_none_or(|s| s.as_str() != "DELETED")
-                && c.tag_list()
-                    .iter()
-                    .any(|t| t.key() == REQUEST_TAG && t.value() == request_id)
-        });
-        if let Some(cluster) = found {
-            return Ok(Some(cluster.clone()));
-        }
-    }
-    Ok(None)
-}
-
-/// Creates the cluster for a Create request, or returns the one an earlier
-/// delivery of the same request created.
-pub async fn create(
-    client: &Client,
-    props: &ClusterProps,
-    request_id: &str,
-) -> Result<ClusterView, HandlerError> {
-    if let Some(existing) = created_by(client, request_id).await? {
-        tracing::info!(
-            cluster_id = existing.cluster_id(),
-            "cluster already created for this request"
-        );
-        return Ok(ClusterView::from(&existing));
-    }
-    let retention = BackupRetentionPolicy::builder()
-        .r#type(BackupRetentionType::Days)
-        .value(props.backup_retention_days.to_string())
-        .build();
-    let tag = Tag::builder()
-        .key(REQUEST_TAG)
-        .value(request_id)
-        .build()
-        .map_err(|e| HandlerError::Internal(format!("tag: {e}")))?;
-    let output = client
-        .create_cluster()
-        .hsm_type(&props.hsm_type)
-        .set_subnet_ids(Some(props.subnet_ids.clone()))
-        .set_source_backup_id(props.source_backup_id.clone())
-        .mode(ClusterMode::from(props.mode.as_str()))
-        .network_type(NetworkType::from(props.network_type.as_str()))
-        .backup_retention_policy(retention)
-        .tag_list(tag)
-        .send()
-        .await
-        .map_err(|e| {
-            HandlerError::from_sdk(
-                "CreateCluster",
-                format!("subnets {}", props.subnet_ids.join(", ")),
-                "Check the subnets (one per Availability Zone, in one VPC, in zones where CloudHSM is \
-                 offered), the HSM type and mode, and the account's cluster quota",
-                &e,
-            )
-        })?;
-    let cluster = output
-        .cluster()
-        .ok_or_else(|| HandlerError::Internal("CreateCluster returned no cluster".into()))?;
-    Ok(ClusterView::from(cluster))
-}
-
-/// Creates an HSM in an Availability Zone of the cluster.
-pub async fn create_hsm(
-    client: &Client,
-    cluster_id: &str,
-    availability_zone: &str,
-) -> Result<HsmView, HandlerError> {
-    let output = client
-        .create_hsm()
-        .cluster_id(cluster_id)
-        .availability_zone(availability_zone)
-        .send()
-        .await
-        .map_err(|e| {
-            sdk_error(
-                "CreateHsm",
-                cluster_id,
-                "If the HSM quota is reached, delete unused HSMs or ask AWS for a higher quota",
-                &e,
-            )
-        })?;
-    let hsm = output
-        .hsm()
-        .ok_or_else(|| HandlerError::Internal("CreateHsm returned no HSM".into()))?;
-    Ok(HsmView::from(hsm))
-}
-
 /// What a wait step waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -288,6 +179,16 @@ pub enum Expect {
 }
 
 impl Expect {
+    /// Every value, for the workflows.
+    pub const ALL: [Self; 6] = [
+        Self::Uninitialized,
+        Self::Csr,
+        Self::Initialized,
+        Self::Active,
+        Self::HsmsActive,
+        Self::NoHsms,
+    ];
+
     const fn describe(self) -> &'static str {
         match self {
             Self::Uninitialized => "the cluster to be UNINITIALIZED",

@@ -1,0 +1,265 @@
+//! CloudHSM calls: every request the steps make to CloudHSM goes through
+//! here, with the error sentence for each.
+
+use aws_sdk_cloudhsmv2::Client;
+use aws_sdk_cloudhsmv2::types::{
+    BackupRetentionPolicy, BackupRetentionType, Cluster, ClusterMode, ClusterState, NetworkType,
+    Tag,
+};
+use handler_core::HandlerError;
+
+use crate::props::ClusterProps;
+use crate::view::{ClusterView, HsmView};
+
+/// The tag that ties a cluster to the CloudFormation request that created
+/// it, so that a redelivered create finds its cluster instead of making a
+/// second one.
+pub const REQUEST_TAG: &str = "cdk-cloudhsm:request-id";
+
+fn sdk_error<E, R>(
+    operation: &'static str,
+    cluster: &str,
+    advice: &str,
+    e: &aws_sdk_cloudhsmv2::error::SdkError<E, R>,
+) -> HandlerError
+where
+    E: aws_sdk_cloudhsmv2::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    HandlerError::from_sdk(operation, format!("cluster {cluster}"), advice, e)
+}
+
+/// The cluster, or `None` once it is gone.
+pub async fn find(client: &Client, cluster_id: &str) -> Result<Option<Cluster>, HandlerError> {
+    let output = client
+        .describe_clusters()
+        .filters("clusterIds", vec![cluster_id.to_owned()])
+        .send()
+        .await
+        .map_err(|e| {
+            sdk_error(
+                "DescribeClusters",
+                cluster_id,
+                "Check the function's permissions",
+                &e,
+            )
+        })?;
+    Ok(output
+        .clusters()
+        .iter()
+        .find(|c| c.cluster_id() == Some(cluster_id))
+        .cloned())
+}
+
+/// The cluster; its absence is an error.
+pub async fn describe(client: &Client, cluster_id: &str) -> Result<Cluster, HandlerError> {
+    find(client, cluster_id)
+        .await?
+        .ok_or_else(|| gone(cluster_id))
+}
+
+/// The error for a cluster that should exist and does not.
+#[must_use]
+pub fn gone(cluster_id: &str) -> HandlerError {
+    HandlerError::PreconditionFailed(format!(
+        "cluster {cluster_id} does not exist any more: it was deleted outside this stack"
+    ))
+}
+
+/// The live cluster a request created, if a previous attempt got that far.
+async fn created_by(client: &Client, request_id: &str) -> Result<Option<Cluster>, HandlerError> {
+    let mut pages = client.describe_clusters().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            HandlerError::from_sdk(
+                "DescribeClusters",
+                "the account's clusters",
+                "Check the function's permissions",
+                &e,
+            )
+        })?;
+        let found = page.clusters().iter().find(|c| {
+            c.state().is_none_or(|s| s.as_str() != "DELETED")
+                && c.tag_list()
+                    .iter()
+                    .any(|t| t.key() == REQUEST_TAG && t.value() == request_id)
+        });
+        if let Some(cluster) = found {
+            return Ok(Some(cluster.clone()));
+        }
+    }
+    Ok(None)
+}
+
+/// Creates the cluster for a Create request, or returns the one an earlier
+/// delivery of the same request created.
+pub async fn create(
+    client: &Client,
+    props: &ClusterProps,
+    request_id: &str,
+) -> Result<ClusterView, HandlerError> {
+    if let Some(existing) = created_by(client, request_id).await? {
+        tracing::info!(
+            cluster_id = existing.cluster_id(),
+            "cluster already created for this request"
+        );
+        return Ok(ClusterView::from(&existing));
+    }
+    let retention = BackupRetentionPolicy::builder()
+        .r#type(BackupRetentionType::Days)
+        .value(props.backup_retention_days.to_string())
+        .build();
+    let tag = Tag::builder()
+        .key(REQUEST_TAG)
+        .value(request_id)
+        .build()
+        .map_err(|e| HandlerError::Internal(format!("tag: {e}")))?;
+    let output = client
+        .create_cluster()
+        .hsm_type(&props.hsm_type)
+        .set_subnet_ids(Some(props.subnet_ids.clone()))
+        .set_source_backup_id(props.source_backup_id.clone())
+        .mode(ClusterMode::from(props.mode.as_str()))
+        .network_type(NetworkType::from(props.network_type.as_str()))
+        .backup_retention_policy(retention)
+        .tag_list(tag)
+        .send()
+        .await
+        .map_err(|e| {
+            HandlerError::from_sdk(
+                "CreateCluster",
+                format!("subnets {}", props.subnet_ids.join(", ")),
+                "Check the subnets (one per Availability Zone, in one VPC, in zones where CloudHSM is \
+                 offered), the HSM type and mode, and the account's cluster quota",
+                &e,
+            )
+        })?;
+    let cluster = output
+        .cluster()
+        .ok_or_else(|| HandlerError::Internal("CreateCluster returned no cluster".into()))?;
+    Ok(ClusterView::from(cluster))
+}
+
+/// Creates an HSM in an Availability Zone of the cluster.
+pub async fn create_hsm(
+    client: &Client,
+    cluster_id: &str,
+    availability_zone: &str,
+) -> Result<HsmView, HandlerError> {
+    let output = client
+        .create_hsm()
+        .cluster_id(cluster_id)
+        .availability_zone(availability_zone)
+        .send()
+        .await
+        .map_err(|e| {
+            sdk_error(
+                "CreateHsm",
+                cluster_id,
+                "If the HSM quota is reached, delete unused HSMs or ask AWS for a higher quota",
+                &e,
+            )
+        })?;
+    let hsm = output
+        .hsm()
+        .ok_or_else(|| HandlerError::Internal("CreateHsm returned no HSM".into()))?;
+    Ok(HsmView::from(hsm))
+}
+
+/// Deletes an HSM.
+pub async fn delete_hsm(
+    client: &Client,
+    cluster_id: &str,
+    hsm_id: &str,
+) -> Result<(), HandlerError> {
+    client
+        .delete_hsm()
+        .cluster_id(cluster_id)
+        .hsm_id(hsm_id)
+        .send()
+        .await
+        .map_err(|e| {
+            HandlerError::from_sdk(
+                "DeleteHsm",
+                format!("HSM {hsm_id} of cluster {cluster_id}"),
+                "Retry the operation",
+                &e,
+            )
+        })?;
+    Ok(())
+}
+
+/// Deletes the cluster; it must have no HSM left.
+pub async fn delete_cluster(client: &Client, cluster_id: &str) -> Result<(), HandlerError> {
+    client
+        .delete_cluster()
+        .cluster_id(cluster_id)
+        .send()
+        .await
+        .map_err(|e| {
+            sdk_error(
+                "DeleteCluster",
+                cluster_id,
+                "A cluster can be deleted only once it has no HSM left",
+                &e,
+            )
+        })?;
+    Ok(())
+}
+
+/// Initializes the cluster with its certificate and trust anchor.
+pub async fn initialize(
+    client: &Client,
+    cluster_id: &str,
+    certificate: &str,
+    trust_anchor: &str,
+) -> Result<(), HandlerError> {
+    client
+        .initialize_cluster()
+        .cluster_id(cluster_id)
+        .signed_cert(certificate)
+        .trust_anchor(trust_anchor)
+        .send()
+        .await
+        .map_err(|e| {
+            sdk_error(
+                "InitializeCluster",
+                cluster_id,
+                "Check that the certificate was issued for the cluster's current CSR by the given root CA",
+                &e,
+            )
+        })?;
+    Ok(())
+}
+
+/// The cluster a backup was taken of; empty when AWS does not say.
+pub async fn source_cluster_of_backup(
+    client: &Client,
+    backup_id: &str,
+) -> Result<String, HandlerError> {
+    let backups = client
+        .describe_backups()
+        .filters("backupIds", vec![backup_id.to_owned()])
+        .send()
+        .await
+        .map_err(|e| {
+            HandlerError::from_sdk(
+                "DescribeBackups",
+                format!("backup {backup_id}"),
+                "Check the backup id",
+                &e,
+            )
+        })?;
+    Ok(backups
+        .backups()
+        .iter()
+        .find_map(|b| b.cluster_id())
+        .unwrap_or_default()
+        .to_owned())
+}
+
+/// The state of a cluster, `None` when AWS gives none.
+#[must_use]
+pub fn state_of(cluster: &Cluster) -> Option<&str> {
+    cluster.state().map(ClusterState::as_str)
+}

@@ -1,0 +1,269 @@
+//! The protocol between the construct's state machines and this function,
+//! owned here and written down for TypeScript (and the tests) by the
+//! `contract-gen` tool: step names with their input and output types, the
+//! values steps and workflows agree on, and the function's environment.
+
+use handler_core::contract::Example;
+use handler_core::workflow::{COMPLETION_KEY, Completion, NOT_CREATED_PREFIX, REQUEST_KEY};
+use handler_core::{ErrorKind, HandlerError};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::aws::cloudhsm::REQUEST_TAG;
+use crate::aws::secrets::CLUSTER_TAG;
+use crate::aws::ssm::CommandProgress;
+use crate::config::ENV;
+use crate::props::{ClusterProps, HsmsProps};
+use crate::steps::certificate::{
+    CaCarried, CarryCaCertificate, InitializeCluster, IssueCertificate, PublishCsr,
+};
+use crate::steps::client::{ActivateCluster, ConfigureClient};
+use crate::steps::cluster::{
+    AwaitCluster, CheckUpdate, ClusterCreated, ClusterStatus, CreateCluster, DeleteCluster,
+};
+use crate::steps::hsms::{CreateFirstHsm, DeleteHsms, ResizeHsms, Resized};
+use crate::steps::{Ctx, Done, Progress, Step};
+use crate::view::Expect;
+
+/// The custom resource type of a cluster.
+pub const CLUSTER_RESOURCE_TYPE: &str = "Custom::CloudHsmCluster";
+/// The custom resource type of a cluster's HSMs.
+pub const HSMS_RESOURCE_TYPE: &str = "Custom::CloudHsmHsms";
+/// The key of a step payload that names the step.
+pub const STEP_KEY: &str = "Step";
+/// The handler binaries, by role.
+pub const HANDLERS: [(&str, &str); 2] = [("entry", "custom-resource"), ("tasks", "cluster-tasks")];
+/// The architectures the handlers are built for, as the asset folders name them.
+pub const ARCHITECTURES: [&str; 2] = ["arm64", "x86_64"];
+/// The CDK context key that sets how often workflows poll, in seconds.
+pub const POLL_SECONDS_CONTEXT: &str = "@cdk-cloudhsm/poll-seconds";
+
+/// Declares the steps: the payload enum, its dispatch, and the catalogue.
+macro_rules! steps {
+    ($($name:ident -> $output:ident,)*) => {
+        /// A step payload, `{"Step": "<name>", ...input}`.
+        #[derive(Debug, Clone, Deserialize)]
+        #[serde(tag = "Step")]
+        pub enum StepRequest {
+            $(
+                #[doc = concat!("See [`", stringify!($name), "`].")]
+                $name($name),
+            )*
+        }
+
+        impl StepRequest {
+            /// Runs the step and answers its output as JSON.
+            pub async fn run(self, ctx: &Ctx) -> Result<Value, HandlerError> {
+                match self {
+                    $(Self::$name(step) => {
+                        let output: $output = Step::run(step, ctx).await?;
+                        to_json(&output)
+                    })*
+                }
+            }
+
+            /// The output type's example, for the contract checks.
+            #[must_use]
+            pub fn example_output(&self) -> Value {
+                match self {
+                    $(Self::$name(_) => <$output as Example>::example_json(),)*
+                }
+            }
+        }
+
+        /// Every step: name, input fields, output type name.
+        #[must_use]
+        pub fn steps() -> Vec<StepSpec> {
+            vec![$(StepSpec {
+                name: stringify!($name),
+                input: fields::<$name>(),
+                output: stringify!($output),
+            },)*]
+        }
+
+        /// Every output type: name and example.
+        #[must_use]
+        pub fn outputs() -> Map<String, Value> {
+            let mut outputs = Map::new();
+            $(outputs.insert(stringify!($output).to_owned(), <$output as Example>::example_json());)*
+            outputs
+        }
+
+        #[cfg(test)]
+        fn all_example_problems() -> Vec<String> {
+            let mut problems = Vec::new();
+            $(
+                problems.extend(handler_core::contract::example_problems::<$name>());
+                problems.extend(handler_core::contract::example_problems::<$output>());
+            )*
+            problems
+        }
+    };
+}
+
+steps! {
+    CreateCluster -> ClusterCreated,
+    AwaitCluster -> ClusterStatus,
+    CheckUpdate -> ClusterStatus,
+    DeleteCluster -> Progress,
+    CreateFirstHsm -> Done,
+    ResizeHsms -> Resized,
+    DeleteHsms -> ClusterStatus,
+    PublishCsr -> Done,
+    IssueCertificate -> Done,
+    InitializeCluster -> Done,
+    CarryCaCertificate -> CaCarried,
+    ActivateCluster -> CommandProgress,
+    ConfigureClient -> CommandProgress,
+}
+
+fn to_json<T: serde::Serialize>(output: &T) -> Result<Value, HandlerError> {
+    serde_json::to_value(output)
+        .map_err(|e| HandlerError::Internal(format!("the output could not be encoded: {e}")))
+}
+
+/// A step as the contract describes it.
+#[derive(Debug, Clone)]
+pub struct StepSpec {
+    /// Its name, the value of `Step`.
+    pub name: &'static str,
+    /// Its input fields.
+    pub input: Value,
+    /// The name of its output type.
+    pub output: &'static str,
+}
+
+/// The fields of a payload type: name, JSON type, whether it may be left out.
+fn fields<T: Example>() -> Value {
+    let Value::Object(example) = T::example_json() else {
+        return json!({});
+    };
+    let described = example
+        .into_iter()
+        .map(|(name, value)| {
+            let optional = T::OPTIONAL.contains(&name.as_str());
+            let kind = match &value {
+                Value::String(_) => "string",
+                Value::Number(_) => "number",
+                Value::Bool(_) => "boolean",
+                Value::Array(items) if items.iter().all(Value::is_string) => "string[]",
+                Value::Array(_) => "array",
+                Value::Object(_) | Value::Null => "object",
+            };
+            (name, json!({ "type": kind, "optional": optional }))
+        })
+        .collect();
+    Value::Object(described)
+}
+
+/// The whole contract, as `contract-gen` writes it down.
+#[must_use]
+pub fn describe() -> Value {
+    let names = |pairs: &[(&str, &str)]| -> Value {
+        Value::Object(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), json!(v)))
+                .collect(),
+        )
+    };
+    let expect: Map<String, Value> = Expect::ALL
+        .iter()
+        .map(|e| {
+            (
+                format!("{e:?}"),
+                serde_json::to_value(e).unwrap_or(Value::Null),
+            )
+        })
+        .collect();
+    let errors: Map<String, Value> = ErrorKind::ALL
+        .iter()
+        .map(|k| (k.as_str().to_owned(), json!(k.as_str())))
+        .collect();
+    let steps: Map<String, Value> = steps()
+        .into_iter()
+        .map(|s| {
+            (
+                s.name.to_owned(),
+                json!({ "input": s.input, "output": s.output }),
+            )
+        })
+        .collect();
+    json!({
+        "handlers": names(&HANDLERS),
+        "architectures": ARCHITECTURES,
+        "notCreatedPrefix": NOT_CREATED_PREFIX,
+        "pollSecondsContext": POLL_SECONDS_CONTEXT,
+        "tags": { "clusterId": CLUSTER_TAG, "requestId": REQUEST_TAG },
+        "resourceTypes": { "cluster": CLUSTER_RESOURCE_TYPE, "hsms": HSMS_RESOURCE_TYPE },
+        "requestKey": REQUEST_KEY,
+        "completionKey": COMPLETION_KEY,
+        "stepKey": STEP_KEY,
+        "errors": errors,
+        "expect": expect,
+        "tasksEnv": names(&ENV),
+        "steps": steps,
+        "outputs": outputs(),
+        "completion": fields::<Completion>(),
+        "properties": {
+            "cluster": fields::<ClusterProps>(),
+            "hsms": fields::<HsmsProps>(),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_step_and_output_example_matches_its_type() {
+        let problems = all_example_problems();
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    #[test]
+    fn payloads_read_by_step_name() {
+        let step: StepRequest = serde_json::from_value(json!({
+            "Step": "AwaitCluster",
+            "ClusterId": "cluster-abc",
+            "Expect": "HSMS_ACTIVE",
+            "Since": "2026-11-28T15:00:00.123Z",
+            "TimeoutMinutes": 40
+        }))
+        .unwrap();
+        assert!(matches!(
+            step,
+            StepRequest::AwaitCluster(AwaitCluster {
+                expect: Expect::HsmsActive,
+                timeout_minutes: 40,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_payload_with_a_field_no_step_reads_is_refused() {
+        let err = serde_json::from_value::<StepRequest>(json!({
+            "Step": "PublishCsr",
+            "ClusterId": "cluster-abc",
+            "CsrSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:csr"
+        }))
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("unknown field `CsrSecretArn`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn step_names_are_unique_and_every_output_is_described() {
+        let specs = steps();
+        let names: std::collections::BTreeSet<_> = specs.iter().map(|s| s.name).collect();
+        assert_eq!(names.len(), specs.len());
+        let outputs = outputs();
+        for spec in specs {
+            assert!(outputs.contains_key(spec.output), "{}", spec.output);
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! Steps on the HSMs: the first one, resizing, deleting them all.
+
+use handler_core::HandlerError;
+use handler_core::cfn::CfnRequest;
+use handler_core::contract::Example;
+use serde::{Deserialize, Serialize};
+
+use super::cluster::ClusterStatus;
+use super::{Ctx, Done, EXAMPLE_TIME, Step, elapsed_minutes};
+use crate::aws::cloudhsm;
+use crate::contract::HSMS_RESOURCE_TYPE;
+use crate::props::HsmsProps;
+use crate::view::{self, ClusterView, Expect};
+
+/// Creates the first HSM, in the zone of the first subnet, unless the
+/// cluster has one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct CreateFirstHsm {
+    /// The cluster.
+    pub cluster_id: String,
+    /// The cluster's subnets, in the order of the properties.
+    pub subnet_ids: Vec<String>,
+}
+
+impl Example for CreateFirstHsm {
+    fn example() -> Self {
+        Self {
+            cluster_id: "cluster-abcdefghijk".into(),
+            subnet_ids: vec!["subnet-0123456789abcdef0".into()],
+        }
+    }
+}
+
+impl Step for CreateFirstHsm {
+    type Output = Done;
+
+    async fn run(self, ctx: &Ctx) -> Result<Done, HandlerError> {
+        let cluster_id = &self.cluster_id;
+        let found = ClusterView::from(&cloudhsm::describe(&ctx.clients.hsm, cluster_id).await?);
+        if !found.hsms.is_empty() {
+            tracing::info!(cluster_id, "the cluster has its first HSM already");
+            return Ok(Done {});
+        }
+        let subnet_id = self
+            .subnet_ids
+            .first()
+            .map(String::as_str)
+            .unwrap_or_default();
+        let zone = found.zone_of(subnet_id).ok_or_else(|| {
+            HandlerError::Internal(format!(
+                "subnet {subnet_id} is not one of cluster {cluster_id}'s"
+            ))
+        })?;
+        let hsm = cloudhsm::create_hsm(&ctx.clients.hsm, cluster_id, zone).await?;
+        tracing::info!(hsm_id = %hsm.hsm_id, zone, "first HSM requested");
+        Ok(Done {})
+    }
+}
+
+/// Creates and deletes HSMs until every subnet has `HsmsPerSubnet`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ResizeHsms {
+    /// The `Custom::CloudHsmHsms` request.
+    pub request: CfnRequest,
+}
+
+/// What a resize did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct Resized {
+    /// The cluster.
+    pub cluster_id: String,
+    /// HSMs requested.
+    pub created: usize,
+    /// HSMs being deleted.
+    pub deleted: usize,
+    /// Why no HSM was added although some are missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
+}
+
+impl Example for ResizeHsms {
+    fn example() -> Self {
+        Self {
+            request: crate::props::example_request(HSMS_RESOURCE_TYPE),
+        }
+    }
+}
+
+impl Example for Resized {
+    const OPTIONAL: &'static [&'static str] = &["Waiting"];
+
+    fn example() -> Self {
+        Self {
+            cluster_id: "cluster-abcdefghijk".into(),
+            created: 1,
+            deleted: 0,
+            waiting: Some("cluster initialization".into()),
+        }
+    }
+}
+
+impl Step for ResizeHsms {
+    type Output = Resized;
+
+    async fn run(self, ctx: &Ctx) -> Result<Resized, HandlerError> {
+        let props = HsmsProps::parse(
+            &self.request.resource_properties,
+            &self.request.display_name(),
+        )?;
+        let cluster_id = props.cluster_id.clone();
+        let found = ClusterView::from(&cloudhsm::describe(&ctx.clients.hsm, &cluster_id).await?);
+        let plan = plan_resize(&found, &props.subnet_ids, props.hsms_per_subnet)?;
+        let mut resized = Resized {
+            cluster_id,
+            created: plan.create_in.len(),
+            deleted: plan.delete.len(),
+            waiting: None,
+        };
+        if !plan.create_in.is_empty() && found.state == "UNINITIALIZED" {
+            // An external PKI has not answered yet: HSMs come once the
+            // cluster is initialized and activated.
+            tracing::info!(cluster_id = %resized.cluster_id, "the cluster is not initialized yet: no HSM is added");
+            resized.created = 0;
+            resized.waiting = Some("cluster initialization".into());
+        } else {
+            for zone in &plan.create_in {
+                cloudhsm::create_hsm(&ctx.clients.hsm, &resized.cluster_id, zone).await?;
+            }
+        }
+        for hsm_id in &plan.delete {
+            cloudhsm::delete_hsm(&ctx.clients.hsm, &resized.cluster_id, hsm_id).await?;
+        }
+        Ok(resized)
+    }
+}
+
+/// Deletes every HSM of the cluster a request is about (a cluster's own,
+/// or a `Custom::CloudHsmHsms`'s), whatever its subnets; polled until none
+/// is left. A cluster already gone has none.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct DeleteHsms {
+    /// The Delete request.
+    pub request: CfnRequest,
+    /// When the deletion began.
+    pub since: String,
+    /// How long it may last.
+    pub timeout_minutes: u64,
+}
+
+impl Example for DeleteHsms {
+    fn example() -> Self {
+        Self {
+            request: crate::props::example_request(HSMS_RESOURCE_TYPE),
+            since: EXAMPLE_TIME.into(),
+            timeout_minutes: 40,
+        }
+    }
+}
+
+impl DeleteHsms {
+    /// The cluster whose HSMs go.
+    fn cluster_id(&self) -> Result<String, HandlerError> {
+        let request = &self.request;
+        if request.resource_type == HSMS_RESOURCE_TYPE {
+            Ok(HsmsProps::parse(&request.resource_properties, &request.display_name())?.cluster_id)
+        } else {
+            Ok(request.physical_resource_id.clone().unwrap_or_default())
+        }
+    }
+}
+
+impl Step for DeleteHsms {
+    type Output = ClusterStatus;
+
+    async fn run(self, ctx: &Ctx) -> Result<ClusterStatus, HandlerError> {
+        let cluster_id = self.cluster_id()?;
+        let Some(found) = cloudhsm::find(&ctx.clients.hsm, &cluster_id).await? else {
+            return Ok(ClusterStatus::gone());
+        };
+        let cluster = ClusterView::from(&found);
+        for hsm in &cluster.hsms {
+            if !matches!(hsm.state.as_str(), "DELETE_IN_PROGRESS" | "DELETED") {
+                cloudhsm::delete_hsm(&ctx.clients.hsm, &cluster_id, &hsm.hsm_id).await?;
+                tracing::info!(hsm_id = %hsm.hsm_id, cluster_id, "HSM deleted");
+            }
+        }
+        let ready = view::reached(&cluster, Expect::NoHsms)?;
+        if !ready && elapsed_minutes(&self.since)? >= self.timeout_minutes {
+            return Err(view::timed_out(
+                &cluster,
+                Expect::NoHsms,
+                self.timeout_minutes,
+            ));
+        }
+        Ok(ClusterStatus::of(ready, cluster))
+    }
+}
+
+/// What a resize does: zones to add an HSM in (one entry per HSM) and HSMs
+/// to delete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResizePlan {
+    /// One zone per HSM to create.
+    pub create_in: Vec<String>,
+    /// HSMs to delete, the last AWS lists in each zone first (the first
+    /// HSM, which the client may point at, goes last).
+    pub delete: Vec<String>,
+}
+
+/// Plans a resize: HSMs being deleted do not count.
+pub fn plan_resize(
+    cluster: &ClusterView,
+    subnet_ids: &[String],
+    per_subnet: u32,
+) -> Result<ResizePlan, HandlerError> {
+    let wanted = per_subnet as usize;
+    let mut plan = ResizePlan {
+        create_in: Vec::new(),
+        delete: Vec::new(),
+    };
+    for subnet in subnet_ids {
+        let zone = cluster.zone_of(subnet).ok_or_else(|| {
+            HandlerError::PreconditionFailed(format!(
+                "subnet {subnet} is not one of cluster {}'s subnets: a cluster's subnets cannot change; \
+                 create a new cluster (from a backup) to move it",
+                cluster.cluster_id
+            ))
+        })?;
+        let live: Vec<_> = cluster
+            .hsms
+            .iter()
+            .filter(|h| {
+                h.availability_zone == zone
+                    && !matches!(h.state.as_str(), "DELETE_IN_PROGRESS" | "DELETED")
+            })
+            .collect();
+        plan.create_in.extend(std::iter::repeat_n(
+            zone.to_owned(),
+            wanted.saturating_sub(live.len()),
+        ));
+        plan.delete.extend(
+            live.iter()
+                .rev()
+                .take(live.len().saturating_sub(wanted))
+                .map(|h| h.hsm_id.clone()),
+        );
+    }
+    Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_cloudhsmv2::Client;
+    use aws_sdk_cloudhsmv2::operation::delete_hsm::DeleteHsmOutput;
+    use aws_sdk_cloudhsmv2::operation::describe_clusters::DescribeClustersOutput;
+    use aws_sdk_cloudhsmv2::types::{Cluster, ClusterState, Hsm, HsmState};
+    use aws_smithy_mocks::mock;
+
+    use super::*;
+    use crate::steps::testing::{ctx, now};
+    use crate::view::HsmView;
+
+    fn view(hsms: &[(&str, &str, &str)]) -> ClusterView {
+        ClusterView {
+            cluster_id: "cluster-abc".into(),
+            state: "ACTIVE".into(),
+            state_message: None,
+            security_group_id: None,
+            vpc_id: None,
+            subnet_mapping: [("az-a", "subnet-a"), ("az-b", "subnet-b")]
+                .iter()
+                .map(|(a, s)| ((*a).to_owned(), (*s).to_owned()))
+                .collect(),
+            hsms: hsms
+                .iter()
+                .map(|(id, az, state)| HsmView {
+                    hsm_id: (*id).into(),
+                    availability_zone: (*az).into(),
+                    subnet_id: String::new(),
+                    eni_ip: None,
+                    state: (*state).into(),
+                    state_message: None,
+                })
+                .collect(),
+            has_csr: true,
+        }
+    }
+
+    fn subnets() -> Vec<String> {
+        vec!["subnet-a".into(), "subnet-b".into()]
+    }
+
+    #[test]
+    fn growing_fills_each_zone_counting_the_first_hsm() {
+        let plan = plan_resize(&view(&[("hsm-1", "az-a", "ACTIVE")]), &subnets(), 2).unwrap();
+        assert_eq!(plan.create_in, ["az-a", "az-b", "az-b"]);
+        assert!(plan.delete.is_empty());
+    }
+
+    #[test]
+    fn shrinking_deletes_the_last_listed_and_ignores_hsms_already_going() {
+        let v = view(&[
+            ("hsm-1", "az-a", "ACTIVE"),
+            ("hsm-2", "az-a", "ACTIVE"),
+            ("hsm-3", "az-b", "ACTIVE"),
+            ("hsm-4", "az-b", "DELETE_IN_PROGRESS"),
+        ]);
+        let plan = plan_resize(&v, &subnets(), 1).unwrap();
+        assert!(plan.create_in.is_empty());
+        assert_eq!(plan.delete, ["hsm-2"]);
+        let to_zero = plan_resize(&v, &subnets(), 0).unwrap();
+        assert_eq!(to_zero.delete, ["hsm-2", "hsm-1", "hsm-3"]);
+    }
+
+    #[test]
+    fn a_subnet_outside_the_cluster_is_refused() {
+        let err = plan_resize(&view(&[]), &["subnet-z".to_owned()], 1).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("subnet subnet-z is not one of cluster cluster-abc's subnets")
+        );
+    }
+
+    fn hsm(id: &str, state: HsmState) -> Hsm {
+        Hsm::builder()
+            .hsm_id(id)
+            .availability_zone("az-a")
+            .state(state)
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn deleting_every_hsm_skips_those_already_going() {
+        let found = mock!(Client::describe_clusters).then_output(|| {
+            DescribeClustersOutput::builder()
+                .clusters(
+                    Cluster::builder()
+                        .cluster_id("cluster-abc")
+                        .state(ClusterState::Active)
+                        .hsms(hsm("hsm-1", HsmState::Active))
+                        .hsms(hsm("hsm-2", HsmState::DeleteInProgress))
+                        .build(),
+                )
+                .build()
+        });
+        let deleted = mock!(Client::delete_hsm)
+            .match_requests(|r| r.hsm_id() == Some("hsm-1"))
+            .then_output(|| DeleteHsmOutput::builder().hsm_id("hsm-1").build());
+        let ctx = ctx(&[&found, &deleted], &[], &[]);
+        let mut step = DeleteHsms::example();
+        step.since = now();
+        step.request.resource_properties = serde_json::json!({
+            "ClusterId": "cluster-abc", "SubnetIds": ["subnet-a"], "HsmsPerSubnet": "1"
+        })
+        .as_object()
+        .cloned()
+        .unwrap();
+        let status = step.run(&ctx).await.unwrap();
+        assert!(!status.ready, "hsm-2 is still being deleted");
+        assert_eq!(deleted.num_calls(), 1);
+    }
+}
