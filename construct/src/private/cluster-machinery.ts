@@ -3,6 +3,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { ManagementClient } from './client';
 import { ClusterSecrets } from './cluster-secrets';
+import { RESOURCE_TYPES } from './contract.generated';
 import { EntryFunction } from './entry-function';
 import { TasksFunction } from './tasks-function';
 import { Workflow } from './workflow';
@@ -48,26 +49,15 @@ export function clusterMachinery(scope: Construct, props: ClusterMachineryProps)
   const clusterFlow = new Workflow(scope, 'ClusterWorkflow', {
     definition: (workflowScope) => clusterWorkflow(workflowScope, {
       kit: kitFor(workflowScope),
-      clientInstanceId: client.instance.instanceId,
       clientSecurityGroupId: client.securityGroup.securityGroupId,
-      activateDocumentName: client.activateDocument.ref,
-      adminPasswordSecretArn: secrets.adminPassword.secretArn,
-      csrSecretArn: secrets.csr.secretArn,
-      caCertificateSecretArn: secrets.caCertificate.secretArn,
-      clusterCertificateSecretArn: secrets.clusterCertificate.secretArn,
     }),
     encryptionKey,
   });
   const hsmsFlow = new Workflow(scope, 'HsmsWorkflow', {
-    definition: (workflowScope) => hsmsWorkflow(workflowScope, {
-      kit: kitFor(workflowScope),
-      clientInstanceId: client.instance.instanceId,
-      configureDocumentName: client.configureDocument.ref,
-      caCertificateSecretArn: secrets.caCertificate.secretArn,
-    }),
+    definition: (workflowScope) => hsmsWorkflow(workflowScope, { kit: kitFor(workflowScope) }),
     encryptionKey,
   });
-  entry.addRoute('Custom::CloudHsmCluster', clusterFlow);
-  entry.addRoute('Custom::CloudHsmHsms', hsmsFlow);
+  entry.addRoute(RESOURCE_TYPES.cluster, clusterFlow);
+  entry.addRoute(RESOURCE_TYPES.hsms, hsmsFlow);
   return { serviceToken: entry.functionArn, clusterWorkflow: clusterFlow, hsmsWorkflow: hsmsFlow };
 }

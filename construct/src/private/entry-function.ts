@@ -4,6 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { HANDLERS } from './contract.generated';
 import { handlerCode } from './handlers';
 import { Workflow } from './workflow';
 
@@ -31,7 +32,7 @@ export class EntryFunction extends Construct {
       runtime: lambda.Runtime.PROVIDED_AL2023,
       handler: 'bootstrap',
       architecture: props.architecture,
-      code: handlerCode('custom-resource', props.architecture),
+      code: handlerCode(HANDLERS.entry, props.architecture),
       memorySize: 128,
       // Starting a workflow takes well under a second; the rest is room for
       // retries of the response URL.

@@ -2,12 +2,16 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { AssetHashType } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { ARCHITECTURES, HANDLERS } from './contract.generated';
 
 /** The folder with the prebuilt handler binaries and their manifest. */
 export const ASSETS_DIR = path.join(__dirname, '..', '..', 'assets');
 
 /** The Rust handlers shipped in the package, by binary name. */
-export type HandlerName = 'custom-resource' | 'cluster-tasks';
+export type HandlerName = typeof HANDLERS[keyof typeof HANDLERS];
+
+/** The folder name used for an architecture. */
+type ArchDir = typeof ARCHITECTURES[number];
 
 interface Manifest {
   readonly handlers: Record<string, Record<string, { readonly hash: string; readonly bytes: number }>>;
@@ -30,9 +34,9 @@ function readManifest(): Manifest {
 }
 
 /** The folder name used for an architecture. */
-function archDir(architecture: lambda.Architecture): string {
-  if (architecture.name === lambda.Architecture.ARM_64.name) return 'arm64';
-  if (architecture.name === lambda.Architecture.X86_64.name) return 'x86_64';
+function archDir(architecture: lambda.Architecture): ArchDir {
+  if (architecture.name === lambda.Architecture.ARM_64.name) return ARCHITECTURES[0];
+  if (architecture.name === lambda.Architecture.X86_64.name) return ARCHITECTURES[1];
   throw new Error(`cdk-cloudhsm: handlers are built for arm64 and x86_64 only, not ${architecture.name}`);
 }
 

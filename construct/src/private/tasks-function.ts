@@ -6,6 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ManagementClient } from './client';
 import { ClusterSecrets } from './cluster-secrets';
+import { HANDLERS, TAGS, TASKS_ENV } from './contract.generated';
 import { handlerCode } from './handlers';
 
 export interface TasksFunctionProps {
@@ -27,7 +28,7 @@ export class TasksFunction extends Construct {
       runtime: lambda.Runtime.PROVIDED_AL2023,
       handler: 'bootstrap',
       architecture: props.architecture,
-      code: handlerCode('cluster-tasks', props.architecture),
+      code: handlerCode(HANDLERS.tasks, props.architecture),
       memorySize: 256,
       timeout: Duration.minutes(2),
       logGroup: new logs.LogGroup(this, 'Logs', {
@@ -35,6 +36,17 @@ export class TasksFunction extends Construct {
         encryptionKey: props.encryptionKey,
       }),
       loggingFormat: lambda.LoggingFormat.JSON,
+      // What is fixed for the cluster; workflow payloads carry only what
+      // changes per execution.
+      environment: {
+        [TASKS_ENV.csrSecretArn]: props.secrets.csr.secretArn,
+        [TASKS_ENV.caCertificateSecretArn]: props.secrets.caCertificate.secretArn,
+        [TASKS_ENV.clusterCertificateSecretArn]: props.secrets.clusterCertificate.secretArn,
+        [TASKS_ENV.adminPasswordSecretArn]: props.secrets.adminPassword.secretArn,
+        [TASKS_ENV.clientInstanceId]: props.client.instance.instanceId,
+        [TASKS_ENV.activateDocument]: props.client.activateDocument.ref,
+        [TASKS_ENV.configureDocument]: props.client.configureDocument.ref,
+      },
     });
     const fn = this.function;
     // CloudHSM resources get their ids at creation, so these cannot be narrowed.
@@ -76,7 +88,7 @@ export class TasksFunction extends Construct {
     fn.addToRolePolicy(new iam.PolicyStatement({
       actions: ['secretsmanager:GetSecretValue'],
       resources: ['*'],
-      conditions: { StringLike: { 'secretsmanager:ResourceTag/cdk-cloudhsm:cluster-id': 'cluster-*' } },
+      conditions: { StringLike: { [`secretsmanager:ResourceTag/${TAGS.clusterId}`]: 'cluster-*' } },
     }));
     if (props.certificateAuthorityArn) {
       fn.addToRolePolicy(new iam.PolicyStatement({

@@ -3,13 +3,99 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import {
+  COMPLETION_KEY, CompletionInput, ERRORS, JsonPathRef, POLL_SECONDS_CONTEXT, REQUEST_KEY, STEP_KEY, StepInputs, StepName,
+} from './contract.generated';
 
-/** The context key that sets how often workflows poll AWS, in seconds. */
-export const POLL_SECONDS_CONTEXT = '@cdk-cloudhsm/poll-seconds';
 const DEFAULT_POLL_SECONDS = 30;
 
+/**
+ * A place in the execution's state that one step writes and later states
+ * read: `$.Created`, `$.Active`, ... Each workflow declares its slots once.
+ */
+export class Slot {
+  constructor(
+    /** The JSONPath of the slot, such as `$.Created`. */
+    public readonly path: string,
+  ) {}
+
+  /** A field of what the slot holds, by its path in the output type (`OUTPUTS`). */
+  public at(field: string): JsonPathRef {
+    return new JsonPathRef(`${this.path}.${field}`);
+  }
+
+  /** The whole slot. */
+  public get ref(): JsonPathRef {
+    return new JsonPathRef(this.path);
+  }
+}
+
+/** The CloudFormation request every workflow starts with. */
+export const REQUEST = new Slot(`$.${REQUEST_KEY}`);
+
 /** Where a workflow keeps the resource's physical id, for success and failure alike. */
-export const PHYSICAL_ID = '$.Physical.Id';
+const PHYSICAL = new Slot('$.Physical');
+
+/** Where a caught error goes, for the failure report. */
+const ERROR = new Slot('$.Error');
+
+/** A field of the running execution's context object. */
+export const EXECUTION_ID = new JsonPathRef('$$.Execution.Id');
+const ENTERED_TIME = new JsonPathRef('$$.State.EnteredTime');
+
+/**
+ * A payload as Step Functions takes it: a field holding a JSONPath becomes
+ * `Key.$`, objects and arrays are converted field by field.
+ */
+export function toPayload(value: unknown): unknown {
+  if (value instanceof JsonPathRef) {
+    throw new Error(`a JSONPath (${value.path}) must be a field of an object`);
+  }
+  if (Array.isArray(value)) return value.map(toPayload);
+  if (value === null || typeof value !== 'object') return value;
+  const payload: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(value as Record<string, unknown>)) {
+    if (field === undefined) continue;
+    if (field instanceof JsonPathRef) {
+      payload[`${key}.$`] = field.path;
+    } else {
+      payload[key] = toPayload(field);
+    }
+  }
+  return payload;
+}
+
+/** The parameters of an AWS SDK task, with JSONPath fields converted. */
+export function sdkParameters(parameters: Record<string, unknown>): Record<string, unknown> {
+  return toPayload(parameters) as Record<string, unknown>;
+}
+
+/** How to run a step of the tasks function. */
+export interface StepOptions<K extends StepName> {
+  /** The step. */
+  readonly step: K;
+  /** Its payload. */
+  readonly input: StepInputs[K];
+  /** Where its output goes; discarded when absent. */
+  readonly result?: Slot;
+  /** Sends these errors somewhere other than the failure report. */
+  readonly recover?: { readonly errors: string[]; readonly next: sfn.IChainable };
+}
+
+/** The steps that take `Since`, and so can be polled: each fails by itself once its wait is too long. */
+export type PolledStep = { [N in StepName]: 'Since' extends keyof StepInputs[N] ? N : never }[StepName];
+
+/** How to poll a step until it answers `Ready`. */
+export interface WaitOptions<K extends PolledStep> {
+  /** The step, which takes `Since` and fails by itself once the wait is too long. */
+  readonly step: K;
+  /** Its payload, without `Since`. */
+  readonly input: Omit<StepInputs[K], 'Since'>;
+  /** Where its output goes; the loop reads `Ready` there. */
+  readonly result: Slot;
+  /** What the slot holds before the first call, for steps that read their own last output. */
+  readonly initial?: Record<string, unknown>;
+}
 
 /**
  * Builds the states of a custom resource workflow: Lambda steps with
@@ -31,37 +117,31 @@ export class WorkflowKit {
     const fromContext = scope.node.tryGetContext(POLL_SECONDS_CONTEXT);
     this.pollSeconds = fromContext === undefined ? DEFAULT_POLL_SECONDS : Number(fromContext);
     this.failure = this.answer('Report the failure to CloudFormation', {
-      'Request.$': '$.Request',
-      'PhysicalResourceId.$': PHYSICAL_ID,
-      'Error.$': '$.Error',
-      'Execution.$': '$$.Execution.Id',
+      Request: REQUEST.ref,
+      PhysicalResourceId: PHYSICAL.at('Id'),
+      Error: ERROR.ref,
+      Execution: EXECUTION_ID,
     }).next(new sfn.Fail(scope, 'Failed', { error: 'ResourceOperationFailed', cause: 'see the FAILED response' }));
   }
 
-  /** Records the physical id the answers use, from a JSONPath or intrinsic. */
-  public setPhysicalId(name: string, idPath: string): sfn.Pass {
-    return new sfn.Pass(this.scope, name, { parameters: { 'Id.$': idPath }, resultPath: '$.Physical' });
+  /** Records the physical id the answers use: a JSONPath, or a `States.Format` of one. */
+  public setPhysicalId(name: string, id: JsonPathRef | { readonly format: string; readonly args: JsonPathRef[] }): sfn.Pass {
+    const value = id instanceof JsonPathRef
+      ? id.path
+      : `States.Format('${id.format}', ${id.args.map((a) => a.path).join(', ')})`;
+    return new sfn.Pass(this.scope, name, { parameters: { 'Id.$': value }, resultPath: PHYSICAL.path });
   }
 
-  /**
-   * A step of the tasks function, answering `{"Action": action, ...payload}`.
-   * `recover` sends the listed errors somewhere other than the failure report.
-   */
-  public step(
-    name: string,
-    action: string,
-    payload: Record<string, unknown>,
-    resultPath: string | undefined,
-    recover?: { errors: string[]; next: sfn.IChainable },
-  ): sfn.TaskStateBase {
+  /** A step of the tasks function. */
+  public step<K extends StepName>(name: string, options: StepOptions<K>): sfn.TaskStateBase {
     const task = new tasks.LambdaInvoke(this.scope, name, {
       lambdaFunction: this.tasks,
-      payload: sfn.TaskInput.fromObject({ Action: action, ...payload }),
+      payload: sfn.TaskInput.fromObject(toPayload({ [STEP_KEY]: options.step, ...options.input }) as Record<string, unknown>),
       payloadResponseOnly: true,
-      resultPath: resultPath ?? sfn.JsonPath.DISCARD,
+      resultPath: options.result?.path ?? sfn.JsonPath.DISCARD,
       retryOnServiceExceptions: true,
     });
-    task.addRetry({ errors: ['Transient'], interval: Duration.seconds(5), maxAttempts: 5, backoffRate: 2 });
+    task.addRetry({ errors: [ERRORS.Transient], interval: Duration.seconds(5), maxAttempts: 5, backoffRate: 2 });
     // Every step is idempotent, so one that crashed or timed out runs again.
     task.addRetry({
       errors: ['Runtime.ExitError', 'Sandbox.Timedout', 'Lambda.Unknown'],
@@ -69,9 +149,9 @@ export class WorkflowKit {
       maxAttempts: 2,
       backoffRate: 2,
     });
-    if (recover) {
+    if (options.recover) {
       // Before the guard: States.ALL must come last.
-      task.addCatch(recover.next, { errors: recover.errors, resultPath: sfn.JsonPath.DISCARD });
+      task.addCatch(options.recover.next, { errors: options.recover.errors, resultPath: sfn.JsonPath.DISCARD });
     }
     return this.guard(task);
   }
@@ -81,50 +161,55 @@ export class WorkflowKit {
    * (when the wait began) and fails by itself once the wait lasts too long,
    * so a stuck resource ends in a FAILED response, not in a timeout.
    */
-  public waitUntil(name: string, action: string, payload: Record<string, unknown>, resultPath: string): sfn.Chain {
-    const since = `${resultPath}Since`;
+  public waitUntil<K extends PolledStep>(name: string, options: WaitOptions<K>): sfn.Chain {
+    const since = new Slot(`${options.result.path}Since`);
     const start = new sfn.Pass(this.scope, `Start: ${name}`, {
-      parameters: { 'Time.$': '$$.State.EnteredTime' },
-      resultPath: since,
+      parameters: toPayload({ Time: ENTERED_TIME }) as Record<string, unknown>,
+      resultPath: since.path,
     });
-    const check = this.step(`Check: ${name}`, action, { ...payload, 'Since.$': `${since}.Time` }, resultPath);
+    const input = { ...options.input, Since: since.at('Time') } as unknown as StepInputs[K];
+    const check = this.step(`Check: ${name}`, { step: options.step, input, result: options.result });
     const wait = new sfn.Wait(this.scope, `Wait: ${name}`, {
       time: sfn.WaitTime.duration(Duration.seconds(this.pollSeconds)),
     });
     const done = new sfn.Pass(this.scope, `Done: ${name}`);
     const ready = new sfn.Choice(this.scope, `${name}?`)
-      .when(sfn.Condition.booleanEquals(`${resultPath}.Ready`, true), done)
+      .when(sfn.Condition.booleanEquals(`${options.result.path}.Ready`, true), done)
       .otherwise(wait.next(check));
-    start.next(check);
     check.next(ready);
-    return sfn.Chain.custom(start, [done], done);
+    let first: sfn.State = start;
+    if (options.initial) {
+      first = new sfn.Pass(this.scope, `Prepare: ${name}`, {
+        result: sfn.Result.fromObject(options.initial),
+        resultPath: options.result.path,
+      });
+      (first as sfn.Pass).next(start);
+    }
+    start.next(check);
+    return sfn.Chain.custom(first, [done], done);
   }
 
   /** Answers CloudFormation SUCCESS with attributes. */
   public succeed(name: string, data: Record<string, unknown>): sfn.TaskStateBase {
-    return this.answer(name, {
-      'Request.$': '$.Request',
-      'PhysicalResourceId.$': PHYSICAL_ID,
-      Data: data,
-    });
+    return this.answer(name, { Request: REQUEST.ref, PhysicalResourceId: PHYSICAL.at('Id'), Data: data });
   }
 
   /** Routes a state's errors to the failure report, keeping its input. */
   public guard<T extends sfn.TaskStateBase | sfn.Parallel>(state: T): T {
-    state.addCatch(this.failure, { errors: ['States.ALL'], resultPath: '$.Error' });
+    state.addCatch(this.failure, { errors: ['States.ALL'], resultPath: ERROR.path });
     return state;
   }
 
-  private answer(name: string, completion: Record<string, unknown>): sfn.TaskStateBase {
+  private answer(name: string, completion: CompletionInput): sfn.TaskStateBase {
     const task = new tasks.LambdaInvoke(this.scope, name, {
       lambdaFunction: this.entry,
-      payload: sfn.TaskInput.fromObject({ Completion: completion }),
+      payload: sfn.TaskInput.fromObject(toPayload({ [COMPLETION_KEY]: completion }) as Record<string, unknown>),
       payloadResponseOnly: true,
       resultPath: sfn.JsonPath.DISCARD,
       retryOnServiceExceptions: true,
     });
     // Only a response URL that keeps failing makes the entry function fail.
-    task.addRetry({ errors: ['Transient', 'States.TaskFailed'], interval: Duration.seconds(10), maxAttempts: 3, backoffRate: 2 });
+    task.addRetry({ errors: [ERRORS.Transient, 'States.TaskFailed'], interval: Duration.seconds(10), maxAttempts: 3, backoffRate: 2 });
     return task;
   }
 }

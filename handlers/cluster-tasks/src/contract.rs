@@ -3,6 +3,7 @@
 //! `contract-gen` tool: step names with their input and output types, the
 //! values steps and workflows agree on, and the function's environment.
 
+use handler_core::cfn::{CfnRequest, RequestType};
 use handler_core::contract::Example;
 use handler_core::workflow::{COMPLETION_KEY, Completion, NOT_CREATED_PREFIX, REQUEST_KEY};
 use handler_core::{ErrorKind, HandlerError};
@@ -13,7 +14,7 @@ use crate::aws::cloudhsm::REQUEST_TAG;
 use crate::aws::secrets::CLUSTER_TAG;
 use crate::aws::ssm::CommandProgress;
 use crate::config::ENV;
-use crate::props::{ClusterProps, HsmsProps};
+use crate::props::{ClusterProps, HsmsProps, PkiKind};
 use crate::steps::certificate::{
     CaCarried, CarryCaCertificate, InitializeCluster, IssueCertificate, PublishCsr,
 };
@@ -189,6 +190,12 @@ pub fn describe() -> Value {
             )
         })
         .collect();
+    let field_names = |example: Value| -> Value {
+        Value::Object(example.as_object().into_iter().flatten().map(|(k, _)| (k.clone(), json!(k))).collect())
+    };
+    let variants = |values: Vec<Value>, names: Vec<String>| -> Value {
+        Value::Object(names.into_iter().zip(values).collect())
+    };
     json!({
         "handlers": names(&HANDLERS),
         "architectures": ARCHITECTURES,
@@ -199,6 +206,19 @@ pub fn describe() -> Value {
         "requestKey": REQUEST_KEY,
         "completionKey": COMPLETION_KEY,
         "stepKey": STEP_KEY,
+        "requestFields": field_names(CfnRequest::example_json()),
+        "requestTypes": variants(
+            RequestType::ALL.iter().map(|t| json!(t.as_str())).collect(),
+            RequestType::ALL.iter().map(|t| t.as_str().to_owned()).collect(),
+        ),
+        "pkiKinds": variants(
+            PkiKind::ALL.iter().map(|k| serde_json::to_value(k).unwrap_or(Value::Null)).collect(),
+            PkiKind::ALL.iter().map(|k| format!("{k:?}")).collect(),
+        ),
+        "propertyFields": {
+            "cluster": field_names(ClusterProps::example_json()),
+            "hsms": field_names(HsmsProps::example_json()),
+        },
         "errors": errors,
         "expect": expect,
         "tasksEnv": names(&ENV),

@@ -24,6 +24,11 @@ pub enum PkiKind {
     External,
 }
 
+impl PkiKind {
+    /// Every kind.
+    pub const ALL: [Self; 4] = [Self::EphemeralCa, Self::PrivateCa, Self::CertificateAuthority, Self::External];
+}
+
 /// The `Pki` property.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -139,21 +144,24 @@ impl Example for ClusterProps {
     }
 }
 
+/// Properties as CloudFormation delivers them: every scalar a string.
+#[must_use]
+pub fn stringified(value: Value) -> Value {
+    match value {
+        Value::Number(n) => Value::String(n.to_string()),
+        Value::Bool(b) => Value::String(b.to_string()),
+        Value::Array(items) => Value::Array(items.into_iter().map(stringified).collect()),
+        Value::Object(map) => {
+            Value::Object(map.into_iter().map(|(k, v)| (k, stringified(v))).collect())
+        }
+        other => other,
+    }
+}
+
 /// A request for a resource type, with example properties as CloudFormation
 /// sends them (scalars as strings).
 #[must_use]
 pub fn example_request(resource_type: &str) -> CfnRequest {
-    fn stringified(value: Value) -> Value {
-        match value {
-            Value::Number(n) => Value::String(n.to_string()),
-            Value::Bool(b) => Value::String(b.to_string()),
-            Value::Array(items) => Value::Array(items.into_iter().map(stringified).collect()),
-            Value::Object(map) => {
-                Value::Object(map.into_iter().map(|(k, v)| (k, stringified(v))).collect())
-            }
-            other => other,
-        }
-    }
     let props = if resource_type == crate::contract::HSMS_RESOURCE_TYPE {
         HsmsProps::example_json()
     } else {

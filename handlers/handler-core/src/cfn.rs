@@ -22,6 +22,9 @@ pub enum RequestType {
 }
 
 impl RequestType {
+    /// Every request type.
+    pub const ALL: [Self; 3] = [Self::Create, Self::Update, Self::Delete];
+
     /// The name CloudFormation uses.
     #[must_use]
     pub const fn as_str(self) -> &'static str {

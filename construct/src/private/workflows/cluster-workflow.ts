@@ -1,21 +1,36 @@
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { WorkflowKit } from '../workflow-kit';
+import { ERRORS, EXPECT, NOT_CREATED_PREFIX, OUTPUTS, PKI_KINDS, REQUEST_FIELDS, REQUEST_TYPES } from '../contract.generated';
+import { REQUEST, Slot, WorkflowKit, sdkParameters } from '../workflow-kit';
 
 /** What the cluster workflow needs besides the request. */
 export interface ClusterWorkflowProps {
   readonly kit: WorkflowKit;
-  readonly clientInstanceId: string;
+  /** The management client's security group, which the workflow opens to the HSMs. */
   readonly clientSecurityGroupId: string;
-  readonly activateDocumentName: string;
-  readonly adminPasswordSecretArn: string;
-  readonly csrSecretArn: string;
-  readonly caCertificateSecretArn: string;
-  readonly clusterCertificateSecretArn: string;
 }
 
 const HSM_PORTS = { IpProtocol: 'tcp', FromPort: 2223, ToPort: 2225 };
+
+/** Where each step of this workflow keeps its output. */
+const SLOTS = {
+  created: new Slot('$.Created'),
+  uninitialized: new Slot('$.Uninitialized'),
+  firstHsm: new Slot('$.FirstHsm'),
+  carried: new Slot('$.Carried'),
+  initialized: new Slot('$.Initialized'),
+  activation: new Slot('$.Activation'),
+  active: new Slot('$.Active'),
+  checked: new Slot('$.Checked'),
+  emptied: new Slot('$.Emptied'),
+  deleted: new Slot('$.Deleted'),
+};
+
+const CREATED = OUTPUTS.ClusterCreated;
+const STATUS = OUTPUTS.ClusterStatus;
+const CLUSTER_ID = SLOTS.created.at(CREATED.ClusterId);
+const EXISTING_ID = REQUEST.at(REQUEST_FIELDS.PhysicalResourceId);
 
 /**
  * The `Custom::CloudHsmCluster` workflow. Create: cluster, first HSM, CSR,
@@ -25,157 +40,157 @@ const HSM_PORTS = { IpProtocol: 'tcp', FromPort: 2223, ToPort: 2225 };
  * Delete: every HSM, then the cluster.
  */
 export function clusterWorkflow(scope: Construct, props: ClusterWorkflowProps): sfn.IChainable {
-  const { kit } = props;
-  const clusterId = { 'ClusterId.$': '$.Created.ClusterId' };
+  return new sfn.Choice(scope, 'Which request?')
+    .when(sfn.Condition.stringEquals(REQUEST.at(REQUEST_FIELDS.RequestType).path, REQUEST_TYPES.Create), createFragment(scope, props))
+    .when(sfn.Condition.stringEquals(REQUEST.at(REQUEST_FIELDS.RequestType).path, REQUEST_TYPES.Delete), deleteFragment(scope, props))
+    .otherwise(updateFragment(props));
+}
 
-  // --- Create ---
-  const attributes = (path: string) => ({
-    'ClusterId.$': '$.Created.ClusterId',
-    'SecurityGroupId.$': `${path}.Cluster.SecurityGroupId`,
-    'VpcId.$': `${path}.Cluster.VpcId`,
-    'State.$': `${path}.Cluster.State`,
-  });
+/** The attributes of a cluster read into `slot`. */
+function attributes(clusterId: unknown, slot: Slot): Record<string, unknown> {
+  return {
+    ClusterId: clusterId,
+    SecurityGroupId: slot.at(STATUS.Cluster.SecurityGroupId),
+    VpcId: slot.at(STATUS.Cluster.VpcId),
+    State: slot.at(STATUS.Cluster.State),
+  };
+}
 
-  const restored = kit.step('Carry the original CA certificate over', 'CarryCaCertificate', {
-    ...clusterId,
-    'SourceBackupId.$': '$.Created.Props.SourceBackupId',
-    CaCertificateSecretArn: props.caCertificateSecretArn,
-  }, '$.Carried')
-    .next(kit.waitUntil('Wait for the restored cluster to be ACTIVE', 'AwaitCluster',
-      { ...clusterId, Expect: 'ACTIVE', TimeoutMinutes: 30 }, '$.Active'))
-    .next(kit.succeed('Answer: the restored cluster is ACTIVE', attributes('$.Active')));
+function createFragment(scope: Construct, { kit, clientSecurityGroupId }: ClusterWorkflowProps): sfn.IChainable {
+  const restored = kit.step('Carry the original CA certificate over', {
+    step: 'CarryCaCertificate',
+    input: { ClusterId: CLUSTER_ID, SourceBackupId: SLOTS.created.at(CREATED.Props.SourceBackupId) },
+    result: SLOTS.carried,
+  })
+    .next(kit.waitUntil('Wait for the restored cluster to be ACTIVE', {
+      step: 'AwaitCluster',
+      input: { ClusterId: CLUSTER_ID, Expect: EXPECT.Active, TimeoutMinutes: 30 },
+      result: SLOTS.active,
+    }))
+    .next(kit.succeed('Answer: the restored cluster is ACTIVE', attributes(CLUSTER_ID, SLOTS.active)));
 
-  const external = kit.succeed('Answer: waiting for your certificate', attributes('$.FirstHsm'));
+  const external = kit.succeed('Answer: waiting for your certificate', attributes(CLUSTER_ID, SLOTS.firstHsm));
 
+  const hsmPortsTo = (groupId: unknown) => [{ ...HSM_PORTS, UserIdGroupPairs: [{ GroupId: groupId }] }];
+  const clusterGroup = SLOTS.initialized.at(STATUS.Cluster.SecurityGroupId);
   const openPorts = kit.guard(new tasks.CallAwsService(scope, 'Let the management client reach the HSMs', {
     service: 'ec2',
     action: 'authorizeSecurityGroupIngress',
     iamResources: ['*'],
-    parameters: {
-      'GroupId.$': '$.Initialized.Cluster.SecurityGroupId',
-      IpPermissions: [{ ...HSM_PORTS, UserIdGroupPairs: [{ GroupId: props.clientSecurityGroupId }] }],
-    },
+    parameters: sdkParameters({ GroupId: clusterGroup, IpPermissions: hsmPortsTo(clientSecurityGroupId) }),
     resultPath: sfn.JsonPath.DISCARD,
   }));
   const openEgress = kit.guard(new tasks.CallAwsService(scope, 'Let the management client talk to the HSMs', {
     service: 'ec2',
     action: 'authorizeSecurityGroupEgress',
     iamResources: ['*'],
-    parameters: {
-      GroupId: props.clientSecurityGroupId,
-      IpPermissions: [{ ...HSM_PORTS, UserIdGroupPairs: [{ 'GroupId.$': '$.Initialized.Cluster.SecurityGroupId' }] }],
-    },
+    parameters: sdkParameters({ GroupId: clientSecurityGroupId, IpPermissions: hsmPortsTo(clusterGroup) }),
     resultPath: sfn.JsonPath.DISCARD,
   }));
 
   // AWS may replace the first HSM before initialization, with a new CSR:
   // then the certificate is issued again for the new one.
-  const csrReady = kit.waitUntil('Wait for the first HSM and the CSR', 'AwaitCluster',
-    { ...clusterId, Expect: 'CSR', TimeoutMinutes: 40 }, '$.FirstHsm');
-  const reissue = { errors: ['CsrChanged'], next: csrReady };
-
-  const certified = kit.step('Issue the cluster certificate', 'IssueCertificate', {
-    ...clusterId,
-    'Pki.$': '$.Created.Props.Pki',
-    CaCertificateSecretArn: props.caCertificateSecretArn,
-    ClusterCertificateSecretArn: props.clusterCertificateSecretArn,
-  }, undefined, reissue);
-
-  const activation = new sfn.Pass(scope, 'Prepare the activation', {
-    result: sfn.Result.fromObject({ CommandId: '' }),
-    resultPath: '$.Activation',
+  const csrReady = kit.waitUntil('Wait for the first HSM and the CSR', {
+    step: 'AwaitCluster',
+    input: { ClusterId: CLUSTER_ID, Expect: EXPECT.Csr, TimeoutMinutes: 40 },
+    result: SLOTS.firstHsm,
   });
+  const reissue = { errors: [ERRORS.CsrChanged], next: csrReady };
 
-  const initialize = kit.step('Initialize the cluster', 'InitializeCluster', {
-    ...clusterId,
-    CaCertificateSecretArn: props.caCertificateSecretArn,
-    ClusterCertificateSecretArn: props.clusterCertificateSecretArn,
-  }, undefined, reissue);
+  const certified = kit.step('Issue the cluster certificate', {
+    step: 'IssueCertificate',
+    input: { ClusterId: CLUSTER_ID, Pki: SLOTS.created.at(CREATED.Props.Pki.$) },
+    recover: reissue,
+  });
   certified
-    .next(initialize)
-    .next(kit.waitUntil('Wait for the cluster to be INITIALIZED', 'AwaitCluster',
-      { ...clusterId, Expect: 'INITIALIZED', TimeoutMinutes: 20 }, '$.Initialized'))
+    .next(kit.step('Initialize the cluster', { step: 'InitializeCluster', input: { ClusterId: CLUSTER_ID }, recover: reissue }))
+    .next(kit.waitUntil('Wait for the cluster to be INITIALIZED', {
+      step: 'AwaitCluster',
+      input: { ClusterId: CLUSTER_ID, Expect: EXPECT.Initialized, TimeoutMinutes: 20 },
+      result: SLOTS.initialized,
+    }))
     .next(openPorts)
     .next(openEgress)
-    .next(activation)
-    .next(kit.waitUntil('Activate the cluster on the management client', 'ClientCommand', {
-      InstanceId: props.clientInstanceId,
-      DocumentName: props.activateDocumentName,
-      Parameters: {
-        'HsmIp.$': '$.FirstHsm.HsmIp',
-        AdminPasswordSecretArn: props.adminPasswordSecretArn,
-        CaCertificateSecretArn: props.caCertificateSecretArn,
+    .next(kit.waitUntil('Activate the cluster on the management client', {
+      step: 'ActivateCluster',
+      input: {
+        HsmIp: SLOTS.firstHsm.at(STATUS.HsmIp),
+        CommandId: SLOTS.activation.at(OUTPUTS.CommandProgress.CommandId),
+        TimeoutMinutes: 25,
       },
-      'CommandId.$': '$.Activation.CommandId',
-      What: 'activating the cluster',
-      TimeoutMinutes: 25,
-    }, '$.Activation'))
-    .next(kit.waitUntil('Wait for the cluster to be ACTIVE', 'AwaitCluster',
-      { ...clusterId, Expect: 'ACTIVE', TimeoutMinutes: 10 }, '$.Active'))
-    .next(kit.succeed('Answer: the cluster is ACTIVE', attributes('$.Active')));
-
-  const pkiChoice = new sfn.Choice(scope, 'Who issues the certificate?')
-    .when(sfn.Condition.stringEquals('$.Created.Props.Pki.Kind', 'EXTERNAL'), external)
-    .otherwise(certified);
+      result: SLOTS.activation,
+      initial: { [OUTPUTS.CommandProgress.CommandId]: '' },
+    }))
+    .next(kit.waitUntil('Wait for the cluster to be ACTIVE', {
+      step: 'AwaitCluster',
+      input: { ClusterId: CLUSTER_ID, Expect: EXPECT.Active, TimeoutMinutes: 10 },
+      result: SLOTS.active,
+    }))
+    .next(kit.succeed('Answer: the cluster is ACTIVE', attributes(CLUSTER_ID, SLOTS.active)));
 
   csrReady
-    .next(kit.step('Publish the CSR', 'PublishCsr', { ...clusterId, CsrSecretArn: props.csrSecretArn }, undefined))
-    .next(pkiChoice);
-  const fresh = kit.waitUntil('Wait for the cluster to be UNINITIALIZED', 'AwaitCluster',
-    { ...clusterId, Expect: 'UNINITIALIZED', TimeoutMinutes: 30 }, '$.Uninitialized')
-    .next(kit.step('Create the first HSM', 'CreateFirstHsm',
-      { ...clusterId, 'SubnetIds.$': '$.Created.Props.SubnetIds' }, undefined))
+    .next(kit.step('Publish the CSR', { step: 'PublishCsr', input: { ClusterId: CLUSTER_ID } }))
+    .next(new sfn.Choice(scope, 'Who issues the certificate?')
+      .when(sfn.Condition.stringEquals(SLOTS.created.at(CREATED.Props.Pki.Kind).path, PKI_KINDS.External), external)
+      .otherwise(certified));
+
+  const fresh = kit.waitUntil('Wait for the cluster to be UNINITIALIZED', {
+    step: 'AwaitCluster',
+    input: { ClusterId: CLUSTER_ID, Expect: EXPECT.Uninitialized, TimeoutMinutes: 30 },
+    result: SLOTS.uninitialized,
+  })
+    .next(kit.step('Create the first HSM', {
+      step: 'CreateFirstHsm',
+      input: { ClusterId: CLUSTER_ID, SubnetIds: SLOTS.created.at(CREATED.Props.SubnetIds) },
+    }))
     .next(csrReady);
 
-  const create = kit.setPhysicalId('Mark the resource as not created yet', "States.Format('not-created-{}', $.Request.RequestId)")
-    .next(kit.step('Check the properties and create the cluster', 'CreateCluster', { 'Request.$': '$.Request' }, '$.Created'))
-    .next(kit.setPhysicalId('Record the cluster id', '$.Created.ClusterId'))
+  return kit.setPhysicalId('Mark the resource as not created yet', {
+    format: `${NOT_CREATED_PREFIX}{}`,
+    args: [REQUEST.at(REQUEST_FIELDS.RequestId)],
+  })
+    .next(kit.step('Check the properties and create the cluster', {
+      step: 'CreateCluster',
+      input: { Request: REQUEST.ref },
+      result: SLOTS.created,
+    }))
+    .next(kit.setPhysicalId('Record the cluster id', CLUSTER_ID))
     .next(new sfn.Choice(scope, 'Restore from a backup?')
-      .when(sfn.Condition.isPresent('$.Created.Props.SourceBackupId'), restored)
+      .when(sfn.Condition.isPresent(SLOTS.created.at(CREATED.Props.SourceBackupId).path), restored)
       .otherwise(fresh));
+}
 
-  // --- Update ---
-  const update = kit.setPhysicalId('Keep the cluster id', '$.Request.PhysicalResourceId')
-    .next(kit.step('Check the update', 'CheckUpdate', { 'Request.$': '$.Request' }, '$.Checked'))
-    .next(kit.succeed('Answer: the cluster is unchanged', {
-      'ClusterId.$': '$.Request.PhysicalResourceId',
-      'SecurityGroupId.$': '$.Checked.Cluster.SecurityGroupId',
-      'VpcId.$': '$.Checked.Cluster.VpcId',
-      'State.$': '$.Checked.Cluster.State',
-    }));
+function updateFragment({ kit }: ClusterWorkflowProps): sfn.IChainable {
+  return kit.setPhysicalId('Keep the cluster id', EXISTING_ID)
+    .next(kit.step('Check the update', { step: 'CheckUpdate', input: { Request: REQUEST.ref }, result: SLOTS.checked }))
+    .next(kit.succeed('Answer: the cluster is unchanged', attributes(EXISTING_ID, SLOTS.checked)));
+}
 
-  // --- Delete ---
-  const existing = { 'ClusterId.$': '$.Request.PhysicalResourceId' };
+function deleteFragment(scope: Construct, { kit, clientSecurityGroupId }: ClusterWorkflowProps): sfn.IChainable {
   const closeEgress = new tasks.CallAwsService(scope, 'Close the client egress to the HSMs', {
     service: 'ec2',
     action: 'revokeSecurityGroupEgress',
     iamResources: ['*'],
-    parameters: {
-      GroupId: props.clientSecurityGroupId,
-      IpPermissions: [{ ...HSM_PORTS, UserIdGroupPairs: [{ 'GroupId.$': '$.Emptied.Cluster.SecurityGroupId' }] }],
-    },
+    parameters: sdkParameters({
+      GroupId: clientSecurityGroupId,
+      IpPermissions: [{ ...HSM_PORTS, UserIdGroupPairs: [{ GroupId: SLOTS.emptied.at(STATUS.Cluster.SecurityGroupId) }] }],
+    }),
     resultPath: sfn.JsonPath.DISCARD,
   });
-  const deleteCluster = kit.waitUntil('Delete the cluster', 'DeleteCluster', existing, '$.Deleted')
-    .next(kit.succeed('Answer: the cluster is deleted', {}));
+  const deleteCluster = kit.waitUntil('Delete the cluster', {
+    step: 'DeleteCluster',
+    input: { ClusterId: EXISTING_ID, TimeoutMinutes: 20 },
+    result: SLOTS.deleted,
+  }).next(kit.succeed('Answer: the cluster is deleted', {}));
   // The rule exists only if the create got as far as activation.
   closeEgress.addCatch(deleteCluster, { errors: ['States.ALL'], resultPath: sfn.JsonPath.DISCARD });
-  const gone = new sfn.Choice(scope, 'Does the cluster still exist?')
-    .when(sfn.Condition.isPresent('$.Emptied.Cluster'), closeEgress.next(deleteCluster))
-    .otherwise(kit.succeed('Answer: the cluster was already gone', {}));
-  const remove = kit.setPhysicalId('Keep the id of the cluster to delete', '$.Request.PhysicalResourceId')
-    .next(kit.step('Delete the remaining HSMs', 'ResizeHsms', {
-      ...existing,
-      'SubnetIds.$': '$.Request.ResourceProperties.SubnetIds',
-      HsmsPerSubnet: 0,
-      MissingOk: true,
-    }, undefined))
-    .next(kit.waitUntil('Wait for every HSM to be deleted', 'AwaitCluster',
-      { ...existing, Expect: 'NO_HSMS', TimeoutMinutes: 40, MissingOk: true }, '$.Emptied'))
-    .next(gone);
-
-  return new sfn.Choice(scope, 'Which request?')
-    .when(sfn.Condition.stringEquals('$.Request.RequestType', 'Create'), create)
-    .when(sfn.Condition.stringEquals('$.Request.RequestType', 'Delete'), remove)
-    .otherwise(update);
+  return kit.setPhysicalId('Keep the id of the cluster to delete', EXISTING_ID)
+    .next(kit.waitUntil('Delete every HSM', {
+      step: 'DeleteHsms',
+      input: { Request: REQUEST.ref, TimeoutMinutes: 40 },
+      result: SLOTS.emptied,
+    }))
+    .next(new sfn.Choice(scope, 'Does the cluster still exist?')
+      .when(sfn.Condition.isPresent(SLOTS.emptied.at(STATUS.Cluster.$).path), closeEgress.next(deleteCluster))
+      .otherwise(kit.succeed('Answer: the cluster was already gone', {})));
 }

@@ -1,64 +1,85 @@
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { WorkflowKit } from '../workflow-kit';
+import { EXPECT, HSMS_PROPERTY_FIELDS, OUTPUTS, REQUEST_FIELDS, REQUEST_TYPES } from '../contract.generated';
+import { REQUEST, Slot, WorkflowKit } from '../workflow-kit';
+
+/** What the HSMs workflow needs besides the request. */
+export interface HsmsWorkflowProps {
+  readonly kit: WorkflowKit;
+}
+
+/** Where each step of this workflow keeps its output. */
+const SLOTS = {
+  resized: new Slot('$.Resized'),
+  hsms: new Slot('$.Hsms'),
+  configure: new Slot('$.Configure'),
+  emptied: new Slot('$.Emptied'),
+};
+
+const STATUS = OUTPUTS.ClusterStatus;
 
 /**
  * The `Custom::CloudHsmHsms` workflow: creates and deletes HSMs until each
  * subnet has `HsmsPerSubnet` (on create, the cluster's first HSM counts),
- * waits for them, and answers with their IP addresses. Delete removes them
- * all: a cluster without HSMs costs nothing and keeps its backups.
+ * waits for them, points the management client at them, and answers with
+ * their IP addresses. Delete removes them all: a cluster without HSMs
+ * costs nothing and keeps its backups.
  */
-export interface HsmsWorkflowProps {
-  readonly kit: WorkflowKit;
-  readonly clientInstanceId: string;
-  readonly configureDocumentName: string;
-  readonly caCertificateSecretArn: string;
+export function hsmsWorkflow(scope: Construct, props: HsmsWorkflowProps): sfn.IChainable {
+  const resize = resizeFragment(scope, props);
+  return new sfn.Choice(scope, 'Which request?')
+    .when(sfn.Condition.stringEquals(REQUEST.at(REQUEST_FIELDS.RequestType).path, REQUEST_TYPES.Create), createFragment(props, resize))
+    .when(sfn.Condition.stringEquals(REQUEST.at(REQUEST_FIELDS.RequestType).path, REQUEST_TYPES.Delete), deleteFragment(props))
+    .otherwise(updateFragment(props, resize));
 }
 
-export function hsmsWorkflow(scope: Construct, { kit, ...client }: HsmsWorkflowProps): sfn.IChainable {
-  const props = {
-    'ClusterId.$': '$.Request.ResourceProperties.ClusterId',
-    'SubnetIds.$': '$.Request.ResourceProperties.SubnetIds',
-  };
-  const cluster = { 'ClusterId.$': '$.Request.ResourceProperties.ClusterId' };
-
+/** Resizes, waits, reconfigures the client, answers: the same for create and update. */
+function resizeFragment(scope: Construct, { kit }: HsmsWorkflowProps): sfn.IChainable {
+  const clusterId = SLOTS.resized.at(OUTPUTS.Resized.ClusterId);
   const answer = kit.succeed('Answer: the HSMs are ACTIVE', {
-    'ClusterId.$': '$.Request.ResourceProperties.ClusterId',
-    'HsmIpAddresses.$': '$.Hsms.HsmIpAddresses',
-    'HsmIds.$': '$.Hsms.HsmIds',
+    ClusterId: clusterId,
+    HsmIpAddresses: SLOTS.hsms.at(STATUS.HsmIpAddresses),
+    HsmIds: SLOTS.hsms.at(STATUS.HsmIds),
   });
   // The client follows the HSMs, so that it never points at a deleted one.
-  const reconfigure = new sfn.Pass(scope, 'Prepare the client configuration', {
-    result: sfn.Result.fromObject({ CommandId: '' }),
-    resultPath: '$.Configure',
-  }).next(kit.waitUntil('Point the management client at the HSMs', 'ClientCommand', {
-    InstanceId: client.clientInstanceId,
-    DocumentName: client.configureDocumentName,
-    Parameters: { 'HsmIps.$': '$.Hsms.HsmIpAddresses', CaCertificateSecretArn: client.caCertificateSecretArn },
-    'CommandId.$': '$.Configure.CommandId',
-    What: 'configuring cloudhsm-cli',
-    TimeoutMinutes: 25,
-  }, '$.Configure')).next(answer);
-  const resize = kit.step('Create and delete HSMs', 'ResizeHsms',
-    { ...props, 'HsmsPerSubnet.$': '$.Request.ResourceProperties.HsmsPerSubnet' }, '$.Resized')
-    .next(kit.waitUntil('Wait for every HSM to be ACTIVE', 'AwaitCluster',
-      { ...cluster, Expect: 'HSMS_ACTIVE', TimeoutMinutes: 40 }, '$.Hsms'))
+  const reconfigure = kit.waitUntil('Point the management client at the HSMs', {
+    step: 'ConfigureClient',
+    input: {
+      HsmIps: SLOTS.hsms.at(STATUS.HsmIpAddresses),
+      CommandId: SLOTS.configure.at(OUTPUTS.CommandProgress.CommandId),
+      TimeoutMinutes: 25,
+    },
+    result: SLOTS.configure,
+    initial: { [OUTPUTS.CommandProgress.CommandId]: '' },
+  }).next(answer);
+  return kit.step('Create and delete HSMs', { step: 'ResizeHsms', input: { Request: REQUEST.ref }, result: SLOTS.resized })
+    .next(kit.waitUntil('Wait for every HSM to be ACTIVE', {
+      step: 'AwaitCluster',
+      input: { ClusterId: clusterId, Expect: EXPECT.HsmsActive, TimeoutMinutes: 40 },
+      result: SLOTS.hsms,
+    }))
     .next(new sfn.Choice(scope, 'Any HSM to connect to?')
-      .when(sfn.Condition.stringEquals('$.Hsms.HsmIpAddresses', ''), answer)
+      .when(sfn.Condition.stringEquals(SLOTS.hsms.at(STATUS.HsmIpAddresses).path, ''), answer)
       .otherwise(reconfigure));
+}
 
-  const create = kit.setPhysicalId('Name the HSM set', "States.Format('{}-hsms', $.Request.ResourceProperties.ClusterId)")
-    .next(resize);
-  const update = kit.setPhysicalId('Keep the HSM set name', '$.Request.PhysicalResourceId').next(resize);
+function createFragment({ kit }: HsmsWorkflowProps, resize: sfn.IChainable): sfn.IChainable {
+  return kit.setPhysicalId('Name the HSM set', {
+    format: '{}-hsms',
+    args: [REQUEST.at(`${REQUEST_FIELDS.ResourceProperties}.${HSMS_PROPERTY_FIELDS.ClusterId}`)],
+  }).next(resize);
+}
 
-  const remove = kit.setPhysicalId('Keep the name of the HSM set to delete', '$.Request.PhysicalResourceId')
-    .next(kit.step('Delete every HSM', 'ResizeHsms', { ...props, HsmsPerSubnet: 0, MissingOk: true }, undefined))
-    .next(kit.waitUntil('Wait for every HSM to be deleted', 'AwaitCluster',
-      { ...cluster, Expect: 'NO_HSMS', TimeoutMinutes: 40, MissingOk: true }, '$.Emptied'))
+function updateFragment({ kit }: HsmsWorkflowProps, resize: sfn.IChainable): sfn.IChainable {
+  return kit.setPhysicalId('Keep the HSM set name', REQUEST.at(REQUEST_FIELDS.PhysicalResourceId)).next(resize);
+}
+
+function deleteFragment({ kit }: HsmsWorkflowProps): sfn.IChainable {
+  return kit.setPhysicalId('Keep the name of the HSM set to delete', REQUEST.at(REQUEST_FIELDS.PhysicalResourceId))
+    .next(kit.waitUntil('Delete every HSM', {
+      step: 'DeleteHsms',
+      input: { Request: REQUEST.ref, TimeoutMinutes: 40 },
+      result: SLOTS.emptied,
+    }))
     .next(kit.succeed('Answer: the HSMs are deleted', {}));
-
-  return new sfn.Choice(scope, 'Which request?')
-    .when(sfn.Condition.stringEquals('$.Request.RequestType', 'Create'), create)
-    .when(sfn.Condition.stringEquals('$.Request.RequestType', 'Delete'), remove)
-    .otherwise(update);
 }

@@ -231,18 +231,25 @@ impl Step for CheckUpdate {
 }
 
 /// Deletes the cluster once it has no HSM left; succeeds when it is gone
-/// already. Polled until it answers `Ready`.
+/// already. Polled until it answers `Ready`; fails once the deletion lasts
+/// longer than AWS documents.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct DeleteCluster {
     /// The cluster.
     pub cluster_id: String,
+    /// When the deletion began.
+    pub since: String,
+    /// How long it may last.
+    pub timeout_minutes: u64,
 }
 
 impl Example for DeleteCluster {
     fn example() -> Self {
         Self {
             cluster_id: "cluster-abcdefghijk".into(),
+            since: EXAMPLE_TIME.into(),
+            timeout_minutes: 20,
         }
     }
 }
@@ -256,7 +263,17 @@ impl Step for DeleteCluster {
         };
         match cloudhsm::state_of(&found) {
             Some("DELETED") => return Ok(Progress { ready: true }),
-            Some("DELETE_IN_PROGRESS") => return Ok(Progress { ready: false }),
+            Some("DELETE_IN_PROGRESS") => {
+                let minutes = self.timeout_minutes;
+                if elapsed_minutes(&self.since)? >= minutes {
+                    return Err(HandlerError::PreconditionFailed(format!(
+                        "cluster {} is still DELETE_IN_PROGRESS after {minutes} minutes, longer than AWS \
+                         documents. Check it in the CloudHSM console; once it is DELETED, retry the stack's deletion",
+                        self.cluster_id
+                    )));
+                }
+                return Ok(Progress { ready: false });
+            }
             _ => {}
         }
         cloudhsm::delete_cluster(&ctx.clients.hsm, &self.cluster_id).await?;
@@ -272,7 +289,7 @@ mod tests {
     use aws_smithy_mocks::mock;
 
     use super::*;
-    use crate::steps::testing::ctx;
+    use crate::steps::testing::{ctx, now};
 
     fn cluster(id: &str, state: ClusterState, request_tag: Option<&str>) -> Cluster {
         let mut cluster = Cluster::builder().cluster_id(id).state(state);
@@ -327,9 +344,20 @@ mod tests {
         });
         let delete = mock!(Client::delete_cluster).then_output(|| unreachable!("deleted twice"));
         let ctx = ctx(&[&found, &delete], &[], &[]);
-        let progress = DeleteCluster::example().run(&ctx).await.unwrap();
+        let step = DeleteCluster {
+            since: now(),
+            ..DeleteCluster::example()
+        };
+        let progress = step.run(&ctx).await.unwrap();
         assert_eq!(progress, Progress { ready: false });
         assert_eq!(delete.num_calls(), 0);
+        // Past its deadline, the same wait fails with the reason.
+        let err = DeleteCluster::example().run(&ctx).await.unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("cluster cluster-abcdefghijk is still DELETE_IN_PROGRESS after 20 minutes"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
