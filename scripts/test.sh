@@ -13,6 +13,9 @@ timed "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 # The emulator conformance tests run from pytest, which starts the emulator for them.
 timed "cargo test" cargo test --workspace --locked --exclude emulator-conformance
 
+log "TypeScript: eslint"
+timed "eslint" npx eslint --max-warnings 0 construct/src construct/test cdk-app
+
 log "construct: type-check and tests"
 (cd construct && npx tsc -p tsconfig.dev.json && node --test --test-reporter=spec 'test/**/*.test.ts')
 

@@ -3,10 +3,10 @@
 // (handlers/contract-gen/tests/workflows.rs) reads the same file and checks
 // every payload against the step types. After a deliberate change, run
 //   UPDATE_SNAPSHOTS=1 node --test test/workflows.test.ts
-import { test, describe } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { test, describe } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';

@@ -1,6 +1,5 @@
 // Generated from handlers/cluster-tasks/src/contract.rs by `cargo run -p contract-gen`: do not edit.
 // The protocol between the state machines and the Rust handlers, which Rust owns.
-/* eslint-disable */
 
 /** A JSONPath that a state machine reads at run time, in place of a literal value. */
 export class JsonPathRef {
@@ -18,6 +17,12 @@ export const HANDLERS = {
 
 /** The architectures the handlers are built for. */
 export const ARCHITECTURES = ['arm64', 'x86_64'] as const;
+
+/** Where the binaries and their manifest are in the package's assets folder. */
+export const ASSETS = {
+  manifest: 'manifest.json',
+  path: '{handler}/{architecture}/bootstrap',
+} as const;
 
 /** The physical id prefix of a resource whose create made nothing. */
 export const NOT_CREATED_PREFIX = 'not-created-' as const;

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { AssetHashType } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { ARCHITECTURES, HANDLERS } from './contract.generated';
+import { ARCHITECTURES, ASSETS, HANDLERS } from './contract.generated';
 
 /** The folder with the prebuilt handler binaries and their manifest. */
 export const ASSETS_DIR = path.join(__dirname, '..', '..', 'assets');
@@ -21,7 +21,7 @@ let manifest: Manifest | undefined;
 
 function readManifest(): Manifest {
   if (!manifest) {
-    const file = path.join(ASSETS_DIR, 'manifest.json');
+    const file = path.join(ASSETS_DIR, ASSETS.manifest);
     if (!fs.existsSync(file)) {
       throw new Error(
         `cdk-cloudhsm: the prebuilt Lambda handlers are missing (no ${file}). ` +
@@ -48,8 +48,9 @@ function archDir(architecture: lambda.Architecture): ArchDir {
 export function handlerCode(name: HandlerName, architecture: lambda.Architecture): lambda.Code {
   const arch = archDir(architecture);
   const entry = readManifest().handlers[name]?.[arch];
-  const dir = path.join(ASSETS_DIR, name, arch);
-  if (!entry || !fs.existsSync(path.join(dir, 'bootstrap'))) {
+  const bootstrap = path.join(ASSETS_DIR, ASSETS.path.replace('{handler}', name).replace('{architecture}', arch));
+  const dir = path.dirname(bootstrap);
+  if (!entry || !fs.existsSync(bootstrap)) {
     throw new Error(
       `cdk-cloudhsm: the prebuilt handler ${name} for ${arch} is missing from ${ASSETS_DIR}. ` +
       'Run `npm run build` in a checkout of the source.',

@@ -110,7 +110,7 @@ export class WorkflowKit {
   constructor(
     private readonly scope: Construct,
     /** The function that runs the steps. */
-    private readonly tasks: lambda.IFunction,
+    private readonly tasksFunction: lambda.IFunction,
     /** The entry function, which answers CloudFormation. */
     private readonly entry: lambda.IFunction,
   ) {
@@ -135,7 +135,7 @@ export class WorkflowKit {
   /** A step of the tasks function. */
   public step<K extends StepName>(name: string, options: StepOptions<K>): sfn.TaskStateBase {
     const task = new tasks.LambdaInvoke(this.scope, name, {
-      lambdaFunction: this.tasks,
+      lambdaFunction: this.tasksFunction,
       payload: sfn.TaskInput.fromObject(toPayload({ [STEP_KEY]: options.step, ...options.input }) as Record<string, unknown>),
       payloadResponseOnly: true,
       resultPath: options.result?.path ?? sfn.JsonPath.DISCARD,

@@ -36,6 +36,10 @@ pub const STEP_KEY: &str = "Step";
 pub const HANDLERS: [(&str, &str); 2] = [("entry", "custom-resource"), ("tasks", "cluster-tasks")];
 /// The architectures the handlers are built for, as the asset folders name them.
 pub const ARCHITECTURES: [&str; 2] = ["arm64", "x86_64"];
+/// Where each handler binary lives in the construct package's `assets/`.
+pub const ASSET_PATH: &str = "{handler}/{architecture}/bootstrap";
+/// The file in `assets/` that lists each binary's input hash and size.
+pub const ASSET_MANIFEST: &str = "manifest.json";
 /// The CDK context key that sets how often workflows poll, in seconds.
 pub const POLL_SECONDS_CONTEXT: &str = "@cdk-cloudhsm/poll-seconds";
 
@@ -191,7 +195,14 @@ pub fn describe() -> Value {
         })
         .collect();
     let field_names = |example: Value| -> Value {
-        Value::Object(example.as_object().into_iter().flatten().map(|(k, _)| (k.clone(), json!(k))).collect())
+        Value::Object(
+            example
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, _)| (k.clone(), json!(k)))
+                .collect(),
+        )
     };
     let variants = |values: Vec<Value>, names: Vec<String>| -> Value {
         Value::Object(names.into_iter().zip(values).collect())
@@ -199,6 +210,7 @@ pub fn describe() -> Value {
     json!({
         "handlers": names(&HANDLERS),
         "architectures": ARCHITECTURES,
+        "assets": { "path": ASSET_PATH, "manifest": ASSET_MANIFEST },
         "notCreatedPrefix": NOT_CREATED_PREFIX,
         "pollSecondsContext": POLL_SECONDS_CONTEXT,
         "tags": { "clusterId": CLUSTER_TAG, "requestId": REQUEST_TAG },

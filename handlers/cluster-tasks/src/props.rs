@@ -26,7 +26,12 @@ pub enum PkiKind {
 
 impl PkiKind {
     /// Every kind.
-    pub const ALL: [Self; 4] = [Self::EphemeralCa, Self::PrivateCa, Self::CertificateAuthority, Self::External];
+    pub const ALL: [Self; 4] = [
+        Self::EphemeralCa,
+        Self::PrivateCa,
+        Self::CertificateAuthority,
+        Self::External,
+    ];
 }
 
 /// The `Pki` property.

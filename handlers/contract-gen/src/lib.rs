@@ -25,7 +25,10 @@ pub fn repository_root() -> PathBuf {
 #[must_use]
 pub fn render() -> Vec<(&'static str, String)> {
     let contract = cluster_tasks::contract::describe();
-    vec![(JSON_FILE, render_json(&contract)), (TS_FILE, render_ts(&contract))]
+    vec![
+        (JSON_FILE, render_json(&contract)),
+        (TS_FILE, render_ts(&contract)),
+    ]
 }
 
 /// The files under `root` whose content is not what [`render`] gives.
@@ -33,7 +36,9 @@ pub fn render() -> Vec<(&'static str, String)> {
 pub fn stale(root: &Path) -> Vec<&'static str> {
     render()
         .into_iter()
-        .filter(|(file, content)| std::fs::read_to_string(root.join(file)).ok().as_deref() != Some(content))
+        .filter(|(file, content)| {
+            std::fs::read_to_string(root.join(file)).ok().as_deref() != Some(content)
+        })
         .map(|(file, _)| file)
         .collect()
 }
@@ -52,9 +57,16 @@ fn quote(text: &str) -> String {
 
 /// A TypeScript object key: bare where it is an identifier.
 fn key(name: &str) -> String {
-    let identifier = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let identifier = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if identifier { name.to_owned() } else { quote(name) }
+    if identifier {
+        name.to_owned()
+    } else {
+        quote(name)
+    }
 }
 
 /// A JSON value as a TypeScript literal (`as const` makes it exact).
@@ -119,58 +131,146 @@ fn output_paths(example: &Value, prefix: &str) -> Value {
     }
     if let Value::Object(fields) = example {
         for (name, value) in fields {
-            let path = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+            let path = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}.{name}")
+            };
             let nested = matches!(value, Value::Object(inner)
                 if inner.keys().all(|k| k.starts_with(|c: char| c.is_ascii_uppercase())) && !inner.is_empty());
-            let entry = if nested { output_paths(value, &path) } else { Value::String(path) };
+            let entry = if nested {
+                output_paths(value, &path)
+            } else {
+                Value::String(path)
+            };
             paths.insert(name.clone(), entry);
         }
     }
     Value::Object(paths)
 }
 
+/// The protocol's values as `as const` objects.
+fn constants(contract: &Value) -> String {
+    let mut ts = String::new();
+    let constants = [
+        ("HANDLERS", "handlers", "The handler binaries, by role."),
+        (
+            "ARCHITECTURES",
+            "architectures",
+            "The architectures the handlers are built for.",
+        ),
+        (
+            "ASSETS",
+            "assets",
+            "Where the binaries and their manifest are in the package's assets folder.",
+        ),
+        (
+            "NOT_CREATED_PREFIX",
+            "notCreatedPrefix",
+            "The physical id prefix of a resource whose create made nothing.",
+        ),
+        (
+            "POLL_SECONDS_CONTEXT",
+            "pollSecondsContext",
+            "The context key that sets how often workflows poll, in seconds.",
+        ),
+        ("TAGS", "tags", "Tag keys the handlers put on resources."),
+        (
+            "RESOURCE_TYPES",
+            "resourceTypes",
+            "The custom resource types.",
+        ),
+        (
+            "REQUEST_KEY",
+            "requestKey",
+            "The state machine input key of the CloudFormation request.",
+        ),
+        (
+            "COMPLETION_KEY",
+            "completionKey",
+            "The entry function payload key of a workflow's completion.",
+        ),
+        (
+            "STEP_KEY",
+            "stepKey",
+            "The step payload key that names the step.",
+        ),
+        (
+            "REQUEST_FIELDS",
+            "requestFields",
+            "The fields of a CloudFormation request.",
+        ),
+        (
+            "REQUEST_TYPES",
+            "requestTypes",
+            "CloudFormation's request types.",
+        ),
+        (
+            "PKI_KINDS",
+            "pkiKinds",
+            "Who issues the cluster certificate, as the `Pki` property's `Kind` says.",
+        ),
+        (
+            "CLUSTER_PROPERTY_FIELDS",
+            "propertyFields.cluster",
+            "The properties of a `Custom::CloudHsmCluster`, by name.",
+        ),
+        (
+            "HSMS_PROPERTY_FIELDS",
+            "propertyFields.hsms",
+            "The properties of a `Custom::CloudHsmHsms`, by name.",
+        ),
+        (
+            "ERRORS",
+            "errors",
+            "The Lambda error types the handlers raise.",
+        ),
+        (
+            "EXPECT",
+            "expect",
+            "What an AwaitCluster step can wait for.",
+        ),
+        (
+            "TASKS_ENV",
+            "tasksEnv",
+            "The tasks function's environment variables, by configuration field.",
+        ),
+    ];
+    for (name, field, doc) in constants {
+        let value = field.split('.').fold(contract, |value, part| &value[part]);
+        let _ = writeln!(
+            ts,
+            "/** {doc} */\nexport const {name} = {} as const;\n",
+            literal(value, 0)
+        );
+    }
+    ts
+}
+
 fn render_ts(contract: &Value) -> String {
     let mut ts = String::from(
         "// Generated from handlers/cluster-tasks/src/contract.rs by `cargo run -p contract-gen`: do not edit.\n\
          // The protocol between the state machines and the Rust handlers, which Rust owns.\n\
-         /* eslint-disable */\n\n\
+         \n\
          /** A JSONPath that a state machine reads at run time, in place of a literal value. */\n\
          export class JsonPathRef {\n  constructor(public readonly path: string) {}\n}\n\n\
          /** A payload field: a literal value or a JSONPath. */\n\
          export type Field<T> = T | JsonPathRef;\n\n",
     );
-    let constants = [
-        ("HANDLERS", "handlers", "The handler binaries, by role."),
-        ("ARCHITECTURES", "architectures", "The architectures the handlers are built for."),
-        ("NOT_CREATED_PREFIX", "notCreatedPrefix", "The physical id prefix of a resource whose create made nothing."),
-        ("POLL_SECONDS_CONTEXT", "pollSecondsContext", "The context key that sets how often workflows poll, in seconds."),
-        ("TAGS", "tags", "Tag keys the handlers put on resources."),
-        ("RESOURCE_TYPES", "resourceTypes", "The custom resource types."),
-        ("REQUEST_KEY", "requestKey", "The state machine input key of the CloudFormation request."),
-        ("COMPLETION_KEY", "completionKey", "The entry function payload key of a workflow's completion."),
-        ("STEP_KEY", "stepKey", "The step payload key that names the step."),
-        ("REQUEST_FIELDS", "requestFields", "The fields of a CloudFormation request."),
-        ("REQUEST_TYPES", "requestTypes", "CloudFormation's request types."),
-        ("PKI_KINDS", "pkiKinds", "Who issues the cluster certificate, as the `Pki` property's `Kind` says."),
-        ("CLUSTER_PROPERTY_FIELDS", "propertyFields.cluster", "The properties of a `Custom::CloudHsmCluster`, by name."),
-        ("HSMS_PROPERTY_FIELDS", "propertyFields.hsms", "The properties of a `Custom::CloudHsmHsms`, by name."),
-        ("ERRORS", "errors", "The Lambda error types the handlers raise."),
-        ("EXPECT", "expect", "What an AwaitCluster step can wait for."),
-        ("TASKS_ENV", "tasksEnv", "The tasks function's environment variables, by configuration field."),
-    ];
-    for (name, field, doc) in constants {
-        let value = field.split('.').fold(contract, |value, part| &value[part]);
-        let _ = writeln!(ts, "/** {doc} */\nexport const {name} = {} as const;\n", literal(value, 0));
-    }
+    ts.push_str(&constants(contract));
     let steps = contract["steps"].as_object().cloned().unwrap_or_default();
-    ts.push_str("/** Each step's payload, without the step key. */\nexport interface StepInputs {\n");
+    ts.push_str(
+        "/** Each step's payload, without the step key. */\nexport interface StepInputs {\n",
+    );
     for (name, spec) in &steps {
         let body = interface(&spec["input"], |kind| field_type(kind).to_owned());
         let _ = writeln!(ts, "  readonly {name}: {};", body.replace('\n', "\n  "));
     }
     ts.push_str("}\n\n/** A step's name. */\nexport type StepName = keyof StepInputs;\n\n");
-    let step_outputs: Map<String, Value> =
-        steps.iter().map(|(name, spec)| (name.clone(), spec["output"].clone())).collect();
+    let step_outputs: Map<String, Value> = steps
+        .iter()
+        .map(|(name, spec)| (name.clone(), spec["output"].clone()))
+        .collect();
     let _ = writeln!(
         ts,
         "/** The output type of each step. */\nexport const STEP_OUTPUTS = {} as const;\n",

@@ -11,7 +11,11 @@ fn main() -> ExitCode {
         for file in &stale {
             eprintln!("{file} is stale: run `cargo run -p contract-gen`");
         }
-        return if stale.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE };
+        return if stale.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
     }
     for (file, content) in contract_gen::render() {
         if stale.contains(&file) {

@@ -67,7 +67,9 @@ fn resolve(parameters: &Value, doc: &Value) -> Result<Value, String> {
             let mut resolved = Map::new();
             for (key, value) in fields {
                 if let Some(name) = key.strip_suffix(".$") {
-                    let path = value.as_str().ok_or_else(|| format!("{key} is not a path"))?;
+                    let path = value
+                        .as_str()
+                        .ok_or_else(|| format!("{key} is not a path"))?;
                     resolved.insert(name.to_owned(), read(path, doc)?);
                 } else {
                     resolved.insert(key.clone(), resolve(value, doc)?);
@@ -75,7 +77,11 @@ fn resolve(parameters: &Value, doc: &Value) -> Result<Value, String> {
             }
             Ok(Value::Object(resolved))
         }
-        Value::Array(items) => items.iter().map(|i| resolve(i, doc)).collect::<Result<_, _>>().map(Value::Array),
+        Value::Array(items) => items
+            .iter()
+            .map(|i| resolve(i, doc))
+            .collect::<Result<_, _>>()
+            .map(Value::Array),
         other => Ok(other.clone()),
     }
 }
@@ -112,7 +118,8 @@ struct Walk<'a> {
 
 impl Walk<'_> {
     fn fail(&mut self, state: &str, problem: impl std::fmt::Display) {
-        self.problems.push(format!("{}: state \"{state}\": {problem}", self.machine));
+        self.problems
+            .push(format!("{}: state \"{state}\": {problem}", self.machine));
     }
 
     fn visit(&mut self, name: &str, doc: &Value) {
@@ -164,7 +171,10 @@ impl Walk<'_> {
                 }
             }
             "Succeed" | "Fail" => {}
-            other => self.fail(name, format!("has a state type this test does not know: {other}")),
+            other => self.fail(
+                name,
+                format!("has a state type this test does not know: {other}"),
+            ),
         }
     }
 
@@ -176,20 +186,34 @@ impl Walk<'_> {
         let output = if parameters.get(STEP_KEY).is_some() {
             match serde_json::from_value::<StepRequest>(parameters.clone()) {
                 Ok(step) => {
-                    self.steps.insert(parameters[STEP_KEY].as_str().unwrap_or_default().to_owned());
+                    self.steps
+                        .insert(parameters[STEP_KEY].as_str().unwrap_or_default().to_owned());
                     step.example_output()
                 }
-                Err(e) => return self.fail(name, format!("its payload is not a step the tasks function reads: {e}")),
+                Err(e) => {
+                    return self.fail(
+                        name,
+                        format!("its payload is not a step the tasks function reads: {e}"),
+                    );
+                }
             }
         } else if let Some(completion) = parameters.get(COMPLETION_KEY) {
             if let Err(e) = serde_json::from_value::<Completion>(completion.clone()) {
-                return self.fail(name, format!("its completion is not what the entry function reads: {e}"));
+                return self.fail(
+                    name,
+                    format!("its completion is not what the entry function reads: {e}"),
+                );
             }
             json!({})
         } else {
             json!({})
         };
-        for catch in state.get("Catch").and_then(Value::as_array).into_iter().flatten() {
+        for catch in state
+            .get("Catch")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let caught = put(doc, catch.get("ResultPath"), WorkflowError::example_json());
             if let Some(target) = catch["Next"].as_str() {
                 self.visit(target, &caught);
@@ -221,7 +245,10 @@ fn request(resource_type: &str, properties: &Value) -> Value {
 #[test]
 fn every_path_through_every_workflow_speaks_the_step_contract() {
     let snapshot = snapshot();
-    let functions = snapshot["functions"].as_object().cloned().unwrap_or_default();
+    let functions = snapshot["functions"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     let routes = functions
         .values()
         .find_map(|env| env["Variables"]["WORKFLOWS"].as_str())
@@ -231,9 +258,16 @@ fn every_path_through_every_workflow_speaks_the_step_contract() {
     let mut problems = Vec::new();
     let mut steps_sent = HashSet::new();
     for (resource_type, arn) in &routes {
-        let machine_name = arn.as_str().unwrap_or_default().rsplit(':').next().unwrap_or_default();
+        let machine_name = arn
+            .as_str()
+            .unwrap_or_default()
+            .rsplit(':')
+            .next()
+            .unwrap_or_default();
         let definition = &snapshot["stateMachines"][machine_name];
-        let states = definition["States"].as_object().unwrap_or_else(|| panic!("no definition for {machine_name}"));
+        let states = definition["States"]
+            .as_object()
+            .unwrap_or_else(|| panic!("no definition for {machine_name}"));
         let properties = &snapshot["properties"][resource_type];
         let mut walk = Walk {
             machine: machine_name,
@@ -242,16 +276,27 @@ fn every_path_through_every_workflow_speaks_the_step_contract() {
             problems: Vec::new(),
             steps: HashSet::new(),
         };
-        walk.visit(definition["StartAt"].as_str().unwrap_or_default(), &request(resource_type, properties));
-        let unreached: Vec<_> = states.keys().filter(|s| !walk.seen.iter().any(|(n, _)| n == *s)).collect();
+        walk.visit(
+            definition["StartAt"].as_str().unwrap_or_default(),
+            &request(resource_type, properties),
+        );
+        let unreached: Vec<_> = states
+            .keys()
+            .filter(|s| !walk.seen.iter().any(|(n, _)| n == *s))
+            .collect();
         problems.extend(walk.problems);
         if !unreached.is_empty() {
-            problems.push(format!("{machine_name}: states never reached: {unreached:?}"));
+            problems.push(format!(
+                "{machine_name}: states never reached: {unreached:?}"
+            ));
         }
         steps_sent.extend(walk.steps);
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
-    let every_step: HashSet<String> = cluster_tasks::contract::steps().iter().map(|s| s.name.to_owned()).collect();
+    let every_step: HashSet<String> = cluster_tasks::contract::steps()
+        .iter()
+        .map(|s| s.name.to_owned())
+        .collect();
     let unused: Vec<_> = every_step.difference(&steps_sent).collect();
     assert!(unused.is_empty(), "steps no workflow sends: {unused:?}");
 }
@@ -268,7 +313,8 @@ fn the_tasks_function_has_every_variable_the_steps_read() {
         .collect();
     assert_eq!(environments.len(), 1, "one tasks function per cluster");
     let vars = environments[0];
-    let config = Config::from_vars(|name| vars.get(name).and_then(Value::as_str).map(str::to_owned));
+    let config =
+        Config::from_vars(|name| vars.get(name).and_then(Value::as_str).map(str::to_owned));
     assert!(config.is_ok(), "{config:?}");
 }
 
@@ -285,5 +331,8 @@ fn a_payload_read_before_it_is_written_is_found() {
         steps: HashSet::new(),
     };
     walk.visit("Read", &json!({}));
-    assert_eq!(walk.problems, ["m: state \"Read\": reads $.Created.ClusterId, which nothing before it writes"]);
+    assert_eq!(
+        walk.problems,
+        ["m: state \"Read\": reads $.Created.ClusterId, which nothing before it writes"]
+    );
 }

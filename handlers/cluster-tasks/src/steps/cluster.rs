@@ -354,8 +354,9 @@ mod tests {
         // Past its deadline, the same wait fails with the reason.
         let err = DeleteCluster::example().run(&ctx).await.unwrap_err();
         assert!(
-            err.to_string()
-                .starts_with("cluster cluster-abcdefghijk is still DELETE_IN_PROGRESS after 20 minutes"),
+            err.to_string().starts_with(
+                "cluster cluster-abcdefghijk is still DELETE_IN_PROGRESS after 20 minutes"
+            ),
             "{err}"
         );
     }
