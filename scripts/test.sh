@@ -11,7 +11,7 @@ log "Rust: rustfmt, clippy, tests"
 cargo fmt --all --check
 timed "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 # The emulator conformance tests run from pytest, which starts the emulator for them.
-timed "cargo test" cargo test --workspace --locked --exclude emulator-conformance
+timed "cargo test" cargo test --workspace --locked --no-fail-fast --exclude emulator-conformance
 
 log "TypeScript: eslint"
 timed "eslint" npx eslint --max-warnings 0 construct/src construct/test cdk-app
