@@ -62,7 +62,6 @@ export class ManagementClient extends Construct {
       userData,
       role,
       securityGroup: this.securityGroup,
-      requireImdsv2: true,
       associatePublicIpAddress: false,
       blockDevices: [{
         deviceName: '/dev/xvda',
@@ -73,6 +72,15 @@ export class ManagementClient extends Construct {
         }),
       }],
     });
+
+    // IMDSv2 only, through a launch template of our own: the one that
+    // `requireImdsv2` makes has a fixed name (`InstanceLaunchTemplate`), so a
+    // second cluster in the region could not be created.
+    const launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', { requireImdsv2: true });
+    (this.instance.node.defaultChild as ec2.CfnInstance).launchTemplate = {
+      launchTemplateId: launchTemplate.launchTemplateId,
+      version: launchTemplate.latestVersionNumber,
+    };
 
     this.activateDocument = shellDocument(this, 'ActivateDocument',
       'cdk-cloudhsm: configure cloudhsm-cli for the cluster and activate it. '
