@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import { CloudHsmCluster } from '../lib/index.js';
 
 describe('CloudHsmCluster management client', () => {
@@ -25,5 +26,35 @@ describe('CloudHsmCluster management client', () => {
     assert.equal(instances.length, 2);
     const used = instances.map((instance) => instance.Properties.LaunchTemplate.LaunchTemplateId.Ref).sort();
     assert.deepEqual(used, Object.keys(launchTemplates).sort(), 'each instance uses its own launch template');
+  });
+});
+
+describe('CloudHsmCluster encryption key', () => {
+  test('the key policy lets CloudWatch Logs of the account and region encrypt the log groups, once', () => {
+    const stack = new Stack(new App(), 'Keyed', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [
+      { name: 'hsm', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+    ] });
+    const encryptionKey = new kms.Key(stack, 'Key');
+    new CloudHsmCluster(stack, 'Hsm', { vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }, encryptionKey });
+    const template = Template.fromStack(stack);
+    const key = Object.values(template.findResources('AWS::KMS::Key'))[0];
+    interface Statement { Principal?: { Service?: string }; Action: string[]; Condition?: unknown }
+    const logs = (key.Properties.KeyPolicy.Statement as Statement[])
+      .filter((s) => s.Principal?.Service === 'logs.eu-west-1.amazonaws.com');
+    assert.equal(logs.length, 1, 'one statement for the logs service');
+    assert.ok(logs[0].Action.includes('kms:GenerateDataKey*'));
+    assert.deepEqual(logs[0].Condition, {
+      ArnLike: {
+        'kms:EncryptionContext:aws:logs:arn': {
+          'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':logs:eu-west-1:123456789012:log-group:*']],
+        },
+      },
+    });
+    const groups = Object.values(template.findResources('AWS::Logs::LogGroup'));
+    assert.ok(groups.length >= 4, 'entry, tasks and both workflows log');
+    for (const group of groups) {
+      assert.deepEqual(group.Properties.KmsKeyId, { 'Fn::GetAtt': [Object.keys(template.findResources('AWS::KMS::Key'))[0], 'Arn'] });
+    }
   });
 });

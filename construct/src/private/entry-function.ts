@@ -2,10 +2,10 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { HANDLERS } from './contract.generated';
 import { handlerCode } from './handlers';
+import { newLogGroup } from './log-group';
 import { Workflow } from './workflow';
 
 export interface EntryFunctionProps {
@@ -23,10 +23,7 @@ export class EntryFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: EntryFunctionProps) {
     super(scope, id);
-    const logGroup = new logs.LogGroup(this, 'Logs', {
-      retention: logs.RetentionDays.ONE_YEAR,
-      encryptionKey: props.encryptionKey,
-    });
+    const logGroup = newLogGroup(this, 'Logs', props.encryptionKey);
     this.function = new lambda.Function(this, 'Function', {
       description: 'cdk-cloudhsm: starts the workflow of each CloudFormation request and answers CloudFormation',
       runtime: lambda.Runtime.PROVIDED_AL2023,

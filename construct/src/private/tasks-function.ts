@@ -2,12 +2,12 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ManagementClient } from './client';
 import { ClusterSecrets } from './cluster-secrets';
 import { HANDLERS, TAGS, TASKS_ENV } from './contract.generated';
 import { handlerCode } from './handlers';
+import { newLogGroup } from './log-group';
 
 export interface TasksFunctionProps {
   readonly architecture: lambda.Architecture;
@@ -31,10 +31,7 @@ export class TasksFunction extends Construct {
       code: handlerCode(HANDLERS.tasks, props.architecture),
       memorySize: 256,
       timeout: Duration.minutes(2),
-      logGroup: new logs.LogGroup(this, 'Logs', {
-        retention: logs.RetentionDays.ONE_YEAR,
-        encryptionKey: props.encryptionKey,
-      }),
+      logGroup: newLogGroup(this, 'Logs', props.encryptionKey),
       loggingFormat: lambda.LoggingFormat.JSON,
       // What is fixed for the cluster; workflow payloads carry only what
       // changes per execution.

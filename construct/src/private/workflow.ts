@@ -1,8 +1,8 @@
 import { ArnFormat, Duration, Names, Stack } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { newLogGroup } from './log-group';
 
 export interface WorkflowProps {
   /** Builds the states, in the scope given. */
@@ -29,12 +29,7 @@ export class Workflow extends Construct {
       resourceName: name,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
-    // No fixed name: the log group is kept when the stack goes, and a fixed
-    // name would then block creating the same stack again.
-    const logGroup = new logs.LogGroup(this, 'Logs', {
-      retention: logs.RetentionDays.ONE_YEAR,
-      encryptionKey: props.encryptionKey,
-    });
+    const logGroup = newLogGroup(this, 'Logs', props.encryptionKey);
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName: name,
       definitionBody: sfn.DefinitionBody.fromChainable(props.definition(this)),
