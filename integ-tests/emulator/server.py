@@ -8,9 +8,11 @@ from typing import Any
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from . import lambda_runtime, state
-from .app import EmulatorApp, install_handlers, reset_all
-from .runtime import RUNTIME, DEFAULT_TIME_SCALE
+from .app import EmulatorApp, install_handlers
+from .awslambda import models as lambda_models
+from .core.runtime import DEFAULT_TIME_SCALE, RUNTIME
+from .emulator_api import state
+from .emulator_api.responses import reset_all
 
 
 class QuietRequestHandler(MotoRequestHandler):
@@ -56,13 +58,13 @@ class Emulator:
         self, function_name: str, bootstrap: str, environment: dict[str, str] | None = None, timeout: float | None = None
     ) -> dict[str, Any]:
         """Same as POST /_emulator/lambda/register; answers {"FunctionName", "LogFile"}."""
-        return lambda_runtime.register(
+        return lambda_models.register(
             {"FunctionName": function_name, "Bootstrap": bootstrap, "Environment": environment, "Timeout": timeout}
         )
 
     def stop(self) -> None:
         """Stop serving and the Lambda processes, wait for the server thread, remove the SSM sandboxes."""
-        lambda_runtime.stop_all()
+        lambda_models.stop_all()
         self._server.shutdown()
         self._thread.join()
         self._server.server_close()

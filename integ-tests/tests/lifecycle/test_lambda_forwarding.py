@@ -18,7 +18,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from emulator import lambda_runtime
+from emulator.awslambda import models as lambda_models
 
 FAKE = Path(__file__).resolve().parent / "fixtures" / "fake_bootstrap.py"
 
@@ -94,7 +94,7 @@ def test_the_function_timeout_is_enforced(client, function):
 def test_event_invocations_answer_202_and_run_in_the_background(emulator, client, function):
     response = client("lambda").invoke(FunctionName="fake", InvocationType="Event", Payload=b'{"echo": "async-42"}')
     assert response["StatusCode"] == 202
-    log_file = lambda_runtime.log_path("fake")
+    log_file = lambda_models.log_path("fake")
     deadline = time.monotonic() + 5
     while "async-42" not in log_file.read_text() and time.monotonic() < deadline:
         time.sleep(0.05)

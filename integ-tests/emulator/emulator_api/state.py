@@ -2,8 +2,10 @@
 
 from typing import Any
 
-from . import cloudhsm_models, kms_stores, ssm_commands
-from .runtime import RUNTIME
+from ..cloudhsmv2.models import cloudhsmv2_backends
+from ..core.runtime import RUNTIME
+from ..kms.models import key_store_backends
+from ..ssm.models import run_command_backends
 
 
 def snapshot() -> dict[str, Any]:
@@ -11,7 +13,7 @@ def snapshot() -> dict[str, Any]:
     with RUNTIME.lock:
         RUNTIME.advance()
         clusters, backups = [], []
-        for hsm_backend in cloudhsm_models.all_backends():
+        for _, _, hsm_backend in cloudhsmv2_backends.iter_backends():
             for cluster in hsm_backend.clusters.values():
                 entry = cluster.to_json()
                 entry["Users"] = [
@@ -20,13 +22,14 @@ def snapshot() -> dict[str, Any]:
                 clusters.append(entry)
             backups += [backup.to_json() for backup in hsm_backend.backups.values()]
         stores = []
-        for store_backend in kms_stores.all_backends():
+        for _, _, store_backend in key_store_backends.iter_backends():
             for store in store_backend.stores.values():
                 keys = [k for k, owner in store_backend.key_store_of.items() if owner == store.store_id]
                 stores.append({**store.to_json(), "KeyIds": keys})
         commands = [
             {"CommandId": command_id, "InstanceId": run.instance_id, "Status": run.status, "ResponseCode": run.response_code}
-            for command_id, runs in ssm_commands.all_runs().items()
+            for _, _, commands_backend in run_command_backends.iter_backends()
+            for command_id, runs in commands_backend.runs.items()
             for run in runs
         ]
         return {
