@@ -33,8 +33,7 @@ class Emulator:
 
     @property
     def endpoint(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self._server.host}:{self._server.port}"
 
     def configure(self, time_scale: float | None = None, faults: dict[str, Any] | None = None) -> dict[str, Any]:
         """Same as POST /_emulator/config; returns the resulting config."""
@@ -81,7 +80,6 @@ def start_emulator(port: int = 0, time_scale: float = DEFAULT_TIME_SCALE, verbos
     server = make_server("127.0.0.1", port, EmulatorApp(), threaded=True, request_handler=handler)
     RUNTIME.default_time_scale = time_scale
     reset_all()
-    host, bound_port = server.server_address[:2]
-    RUNTIME.endpoint = f"http://{host}:{bound_port}"
+    RUNTIME.endpoint = f"http://{server.host}:{server.port}"
     RUNTIME.sandbox_root = tempfile.mkdtemp(prefix="cloudhsm-emulator-")
     return Emulator(server, RUNTIME.sandbox_root)

@@ -64,4 +64,4 @@ def install() -> None:
     """Patch moto: forward invocations and point the Step Functions interpreter here."""
     LambdaFunction.invoke = _invoke  # type: ignore[method-assign]
     LambdaBackend.delete_function = _delete_function  # type: ignore[method-assign]
-    boto_client.moto_server_port = _emulator_port  # type: ignore[attr-defined]
+    boto_client.moto_server_port = _emulator_port

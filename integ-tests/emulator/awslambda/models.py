@@ -1,7 +1,6 @@
 """Lambda forwarding state: the registered functions, their warm instances (one
 bootstrap process each, under its own Runtime API server) and their invocations."""
 
-import json
 import os
 import subprocess
 import tempfile
@@ -84,7 +83,7 @@ class Instance:
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         reg = self.registration
-        host, port = self.server.server_address[:2]
+        host, port = "127.0.0.1", self.server.server_port
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             **reg.environment,

@@ -97,7 +97,13 @@ def _activate(cluster: Cluster, args: dict[str, Any], credentials: Any) -> str:
 
 def _user_list(cluster: Cluster, args: dict[str, Any], credentials: Any) -> dict[str, Any]:
     users = [user.public_json() for user in cluster.users.values()]
-    appliance = {"username": "app_user", "role": "internal(APPLIANCE_USER)", "locked": "false", "mfa": [], "cluster-coverage": "full"}
+    appliance = {
+        "username": "app_user",
+        "role": "internal(APPLIANCE_USER)",
+        "locked": "false",
+        "mfa": [],
+        "cluster-coverage": "full",
+    }
     return {"users": users + [appliance]}
 
 
@@ -148,7 +154,13 @@ def _logout(cluster: Cluster, args: dict[str, Any], credentials: Any) -> str:
 def _hsm_info(cluster: Cluster, args: dict[str, Any], credentials: Any) -> dict[str, Any]:
     return {
         "hsms": [
-            {"vendor": "Marvell Semiconductors, Inc.", "model": cluster.hsm_type, "hsm-id": h.hsm_id, "ip": h.eni_ip, "state": h.state}
+            {
+                "vendor": "Marvell Semiconductors, Inc.",
+                "model": cluster.hsm_type,
+                "hsm-id": h.hsm_id,
+                "ip": h.eni_ip,
+                "state": h.state,
+            }
             for h in cluster.hsms
         ]
     }

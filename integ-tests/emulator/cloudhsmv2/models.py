@@ -254,7 +254,9 @@ class CloudHsmV2Backend(BaseBackend):
         vpc_id, mapping = self._subnet_mapping(params.get("SubnetIds") or [], network_type)
         live = [c for c in self.clusters.values() if c.state not in ("DELETE_IN_PROGRESS", "DELETED")]
         if len(live) >= CLUSTER_QUOTA:
-            raise CloudHsmResourceLimitExceededException(f"The account already has {CLUSTER_QUOTA} clusters in {self.region_name} (quota)")
+            raise CloudHsmResourceLimitExceededException(
+                f"The account already has {CLUSTER_QUOTA} clusters in {self.region_name} (quota)"
+            )
         cluster_id = new_id("cluster")
         cluster = Cluster(
             cluster_id=cluster_id,
@@ -299,9 +301,13 @@ class CloudHsmV2Backend(BaseBackend):
                 raise CloudHsmInvalidRequestException(f"Subnet {subnet_id} does not exist") from err
             zone = subnet.availability_zone
             if zone in mapping:
-                raise CloudHsmInvalidRequestException(f"Subnets {mapping[zone]} and {subnet_id} are both in {zone}; give one subnet per Availability Zone")
+                raise CloudHsmInvalidRequestException(
+                    f"Subnets {mapping[zone]} and {subnet_id} are both in {zone}; give one subnet per Availability Zone"
+                )
             if network_type == "DUALSTACK" and not subnet.ipv6_cidr_block_associations:
-                raise CloudHsmInvalidRequestException(f"NetworkType DUALSTACK needs IPv6 CIDR blocks; subnet {subnet_id} has none")
+                raise CloudHsmInvalidRequestException(
+                    f"NetworkType DUALSTACK needs IPv6 CIDR blocks; subnet {subnet_id} has none"
+                )
             mapping[zone] = subnet_id
             vpcs.add(subnet.vpc_id)
         if len(vpcs) != 1:
@@ -313,7 +319,9 @@ class CloudHsmV2Backend(BaseBackend):
         group = self.ec2.create_security_group(name, f"Security group for {cluster_id}", vpc_id=vpc_id)
         self_ref = [{"GroupId": group.id}]
         for authorize in (self.ec2.authorize_security_group_ingress, self.ec2.authorize_security_group_egress):
-            authorize(group.id, "tcp", str(HSM_PORTS[0]), str(HSM_PORTS[1]), [], source_groups=copy.deepcopy(self_ref), vpc_id=vpc_id)
+            authorize(
+                group.id, "tcp", str(HSM_PORTS[0]), str(HSM_PORTS[1]), [], source_groups=copy.deepcopy(self_ref), vpc_id=vpc_id
+            )
         return group.id
 
     def _cluster_created(self, cluster: Cluster) -> None:
@@ -355,10 +363,12 @@ class CloudHsmV2Backend(BaseBackend):
         cluster.csr_key = None
         self._launch_hsm(cluster, old.availability_zone, None)
 
-    def initialize_cluster(self, cluster_id: str, signed_cert: str, trust_anchor: str) -> Cluster:
+    def initialize_cluster(self, cluster_id: str | None, signed_cert: str, trust_anchor: str) -> Cluster:
         cluster = self.get_cluster(cluster_id)
         if cluster.state != "UNINITIALIZED":
-            raise CloudHsmInvalidRequestException(f"Cluster {cluster_id} is {cluster.state}; only an UNINITIALIZED cluster can be initialized")
+            raise CloudHsmInvalidRequestException(
+                f"Cluster {cluster_id} is {cluster.state}; only an UNINITIALIZED cluster can be initialized"
+            )
         if cluster.csr_key is None:
             raise CloudHsmInvalidRequestException(f"Cluster {cluster_id} has no CSR yet: wait until its first HSM is ACTIVE")
         if not signed_cert or not trust_anchor:
@@ -378,7 +388,7 @@ class CloudHsmV2Backend(BaseBackend):
         if cluster.state == "INITIALIZE_IN_PROGRESS":
             cluster.state = "INITIALIZED"
 
-    def modify_cluster(self, cluster_id: str, retention: Any, hsm_type: str | None) -> Cluster:
+    def modify_cluster(self, cluster_id: str | None, retention: Any, hsm_type: str | None) -> Cluster:
         cluster = self.get_cluster(cluster_id)
         if hsm_type and hsm_type != cluster.hsm_type:
             raise CloudHsmInvalidRequestException("Changing HsmType is not emulated; create a cluster with the wanted type")
@@ -386,7 +396,7 @@ class CloudHsmV2Backend(BaseBackend):
             cluster.backup_retention = validate_retention(retention)
         return cluster
 
-    def delete_cluster(self, cluster_id: str) -> Cluster:
+    def delete_cluster(self, cluster_id: str | None) -> Cluster:
         cluster = self.get_cluster(cluster_id)
         if cluster.hsms:
             raise CloudHsmInvalidRequestException(f"Cluster {cluster_id} still has {len(cluster.hsms)} HSM(s); delete them first")
@@ -406,7 +416,7 @@ class CloudHsmV2Backend(BaseBackend):
 
     # HSMs
 
-    def create_hsm(self, cluster_id: str, availability_zone: str, ip_address: str | None) -> Hsm:
+    def create_hsm(self, cluster_id: str | None, availability_zone: str | None, ip_address: str | None) -> Hsm:
         cluster = self.get_cluster(cluster_id)
         if cluster.state == "UNINITIALIZED" and cluster.hsms:
             raise CloudHsmInvalidRequestException(
@@ -414,7 +424,9 @@ class CloudHsmV2Backend(BaseBackend):
                 "initialize and activate the cluster before adding more HSMs"
             )
         if cluster.state not in ("UNINITIALIZED", "ACTIVE"):
-            raise CloudHsmInvalidRequestException(f"Cluster {cluster_id} is {cluster.state}: HSMs can be added only when it is ACTIVE")
+            raise CloudHsmInvalidRequestException(
+                f"Cluster {cluster_id} is {cluster.state}: HSMs can be added only when it is ACTIVE"
+            )
         if availability_zone not in cluster.subnet_mapping:
             raise CloudHsmInvalidRequestException(
                 f"Cluster {cluster_id} has no subnet in {availability_zone}; its zones are {sorted(cluster.subnet_mapping)}"
@@ -424,7 +436,9 @@ class CloudHsmV2Backend(BaseBackend):
         quota = RUNTIME.faults.hsm_quota if RUNTIME.faults.hsm_quota is not None else HSM_QUOTA
         in_account = sum(len(c.hsms) for c in self.clusters.values())
         if in_account >= quota:
-            raise CloudHsmResourceLimitExceededException(f"The account already has {in_account} HSMs in {self.region_name} (quota {quota})")
+            raise CloudHsmResourceLimitExceededException(
+                f"The account already has {in_account} HSMs in {self.region_name} (quota {quota})"
+            )
         if cluster.state == "ACTIVE" and not cluster.hsms:
             self._restore_latest_backup(cluster)
         return self._launch_hsm(cluster, availability_zone, ip_address)
@@ -484,7 +498,7 @@ class CloudHsmV2Backend(BaseBackend):
                 "ManufacturerHardwareCertificate": pki.self_signed("HSM manufacturer (emulated)"),
             }
 
-    def delete_hsm(self, cluster_id: str, hsm_id: str | None, eni_id: str | None, eni_ip: str | None) -> Hsm:
+    def delete_hsm(self, cluster_id: str | None, hsm_id: str | None, eni_id: str | None, eni_ip: str | None) -> Hsm:
         cluster = self.get_cluster(cluster_id)
         if not (hsm_id or eni_id or eni_ip):
             raise CloudHsmInvalidRequestException("Give one of HsmId, EniId or EniIp")
@@ -562,7 +576,7 @@ class CloudHsmV2Backend(BaseBackend):
         result = [b for b in self.backups.values() if matches(b)]
         return sorted(result, key=lambda b: b.create_timestamp, reverse=not ascending)
 
-    def delete_backup(self, backup_id: str) -> Backup:
+    def delete_backup(self, backup_id: str | None) -> Backup:
         backup = self.get_backup(backup_id)
         if backup.state != "READY":
             raise CloudHsmInvalidRequestException(f"Backup {backup_id} is {backup.state}; only READY backups can be deleted")
@@ -570,10 +584,12 @@ class CloudHsmV2Backend(BaseBackend):
         backup.delete_timestamp = RUNTIME.now() + 7 * 86400
         return backup
 
-    def restore_backup(self, backup_id: str) -> Backup:
+    def restore_backup(self, backup_id: str | None) -> Backup:
         backup = self.get_backup(backup_id)
         if backup.state != "PENDING_DELETION":
-            raise CloudHsmInvalidRequestException(f"Backup {backup_id} is {backup.state}; only PENDING_DELETION backups can be restored")
+            raise CloudHsmInvalidRequestException(
+                f"Backup {backup_id} is {backup.state}; only PENDING_DELETION backups can be restored"
+            )
         backup.state = "READY"
         backup.delete_timestamp = None
         return backup

@@ -25,4 +25,4 @@ def emulated(handler: Callable[[R], dict[str, Any]]) -> Callable[[R], str]:
 
 def json_params(response: BaseResponse) -> dict[str, Any]:
     """The request's JSON body as a dict (`{}` when empty)."""
-    return json.loads(response.body or "{}")  # type: ignore[no-any-return]
+    return json.loads(response.body or "{}")

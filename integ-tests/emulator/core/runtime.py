@@ -45,7 +45,7 @@ class Runtime:
         self.counters: dict[str, float] = {}
         self.endpoint = ""  # set by the server: where the stand-in CLI reaches the emulator
         self.sandbox_root = ""  # set by the server: per-emulator directory for SSM sandboxes
-        self._queue: list[tuple[float, int, Callable[[], None]]] = []
+        self._queue: list[tuple[float, int, Callable[[], object]]] = []
         self._sequence = itertools.count()
         self._reset_hooks: list[Callable[[], None]] = []
 
@@ -58,7 +58,7 @@ class Runtime:
         """Real seconds the emulator waits for the named AWS latency."""
         return LATENCY[latency] * multiplier / self.time_scale
 
-    def schedule(self, latency: str, callback: Callable[[], None], multiplier: float = 1.0) -> float:
+    def schedule(self, latency: str, callback: Callable[[], object], multiplier: float = 1.0) -> float:
         """Run `callback` once the named latency has elapsed; returns the due time."""
         due = self.now() + self.delay(latency, multiplier)
         with self.lock:

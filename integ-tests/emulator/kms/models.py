@@ -105,7 +105,8 @@ class KeyStoreBackend(BaseBackend):
             raise CloudHsmClusterNotActiveException(f"Cluster {cluster.cluster_id} is {cluster.state}, not ACTIVE")
         zones = {hsm.availability_zone for hsm in cluster.active_hsms()}
         if len(zones) < 2:
-            raise CloudHsmClusterInvalidConfigurationException(f"Cluster {cluster.cluster_id} needs at least two ACTIVE HSMs in different Availability Zones; "
+            raise CloudHsmClusterInvalidConfigurationException(
+                f"Cluster {cluster.cluster_id} needs at least two ACTIVE HSMs in different Availability Zones; "
                 f"it has ACTIVE HSMs in {len(zones)} zone(s)",
             )
 
@@ -119,12 +120,14 @@ class KeyStoreBackend(BaseBackend):
         name, password = params.get("CustomKeyStoreName") or "", params.get("KeyStorePassword") or ""
         anchor = params.get("TrustAnchorCertificate") or ""
         if not name or not anchor or not 7 <= len(password) <= 32:
-            raise ValidationException("CustomKeyStoreName, TrustAnchorCertificate and a 7-32 character KeyStorePassword are required",
+            raise ValidationException(
+                "CustomKeyStoreName, TrustAnchorCertificate and a 7-32 character KeyStorePassword are required",
             )
         self._check_name_free(name)
         cluster = self._cluster(params.get("CloudHsmClusterId"))
         if any(store.lineage == cluster.lineage for store in self.stores.values()):
-            raise CloudHsmClusterInUseException(f"Cluster {cluster.cluster_id} (or one sharing its backup history) already has a custom key store",
+            raise CloudHsmClusterInUseException(
+                f"Cluster {cluster.cluster_id} (or one sharing its backup history) already has a custom key store",
             )
         self._check_usable(cluster)
         if not pki.same_certificate(anchor, cluster.trust_anchor or ""):
@@ -151,12 +154,13 @@ class KeyStoreBackend(BaseBackend):
             return found
         return list(self.stores.values())
 
-    def connect(self, store_id: str) -> None:
+    def connect(self, store_id: str | None) -> None:
         store = self.get(store_id)
         if store.state in ("CONNECTED", "CONNECTING"):
             return
         if store.state != "DISCONNECTED":
-            raise CustomKeyStoreInvalidStateException(f"Custom key store {store_id} is {store.state}; disconnect it before connecting again",
+            raise CustomKeyStoreInvalidStateException(
+                f"Custom key store {store_id} is {store.state}; disconnect it before connecting again",
             )
         cluster = self._cluster(store.cluster_id)
         if cluster.state != "ACTIVE":
@@ -192,7 +196,7 @@ class KeyStoreBackend(BaseBackend):
             return "INVALID_CREDENTIALS"
         return None
 
-    def disconnect(self, store_id: str) -> None:
+    def disconnect(self, store_id: str | None) -> None:
         store = self.get(store_id)
         if store.state == "DISCONNECTED":
             return
@@ -213,22 +217,24 @@ class KeyStoreBackend(BaseBackend):
         if params.get("CloudHsmClusterId"):
             cluster = self._cluster(params["CloudHsmClusterId"])
             if cluster.lineage != store.lineage:
-                raise CloudHsmClusterNotRelatedException(f"Cluster {cluster.cluster_id} does not share a backup history with cluster {store.cluster_id}",
+                raise CloudHsmClusterNotRelatedException(
+                    f"Cluster {cluster.cluster_id} does not share a backup history with cluster {store.cluster_id}",
                 )
             self._check_usable(cluster)
         store.name = new_name or store.name
         store.password = store.password if password is None else password
         store.cluster_id = cluster.cluster_id if cluster else store.cluster_id
 
-    def delete(self, store_id: str, live_keys: set[str]) -> None:
+    def delete(self, store_id: str | None, live_keys: set[str]) -> None:
         store = self.get(store_id)
         if store.state != "DISCONNECTED":
             raise CustomKeyStoreInvalidStateException(f"Custom key store {store_id} must be DISCONNECTED to delete it")
         keys = [key for key, owner in self.key_store_of.items() if owner == store_id and key in live_keys]
         if keys:
-            raise CustomKeyStoreHasCMKsException(f"Custom key store {store_id} still holds {len(keys)} KMS key(s), including keys pending deletion",
+            raise CustomKeyStoreHasCMKsException(
+                f"Custom key store {store_id} still holds {len(keys)} KMS key(s), including keys pending deletion",
             )
-        del self.stores[store_id]
+        del self.stores[store.store_id]
 
     def check_new_key(self, store_id: str, params: dict[str, Any]) -> KeyStore:
         store = self.get(store_id)

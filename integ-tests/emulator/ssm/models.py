@@ -121,7 +121,7 @@ class RunCommandBackend(BaseBackend):
         threading.Event().wait(RUNTIME.delay("ssm_delivery"))
         with RUNTIME.lock:
             invocation.status = invocation.details = "InProgress"
-            invocation.started = datetime.datetime.now(datetime.timezone.utc)
+            invocation.started = datetime.datetime.now(datetime.UTC)
             script = "\n".join(commands)
             failure = next((rule for rule in RUNTIME.faults.command_fails if rule.match in script), None)
         if failure:
@@ -130,7 +130,7 @@ class RunCommandBackend(BaseBackend):
             home = sandbox.prepare(RUNTIME.sandbox_root, invocation.instance_id)
             outcome = sandbox.run(home, commands, env, timeout)
         with RUNTIME.lock:
-            invocation.ended = datetime.datetime.now(datetime.timezone.utc)
+            invocation.ended = datetime.datetime.now(datetime.UTC)
             invocation.stdout, invocation.stderr = outcome.stdout, outcome.stderr
             invocation.response_code = outcome.exit_code
             if outcome.timed_out:

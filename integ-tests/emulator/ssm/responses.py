@@ -8,7 +8,6 @@ instances.
 """
 
 import datetime
-from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.ec2.models import ec2_backends
@@ -76,7 +75,7 @@ class SsmWithRunCommandResponse(SimpleSystemManagerResponse):
             if entry.get("key") == "InstanceIds":
                 wanted |= set(entry.get("valueSet", []))
         ec2 = ec2_backends[self.current_account][self.region]
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         instances = [
             {
                 "InstanceId": instance.id,

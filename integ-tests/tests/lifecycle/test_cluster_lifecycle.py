@@ -6,7 +6,6 @@ cluster-tasks binaries run the synthesized workflows on moto's Step Functions, a
 the activation script runs on the emulated management client.
 """
 
-import json
 import subprocess
 from pathlib import Path
 

@@ -78,7 +78,17 @@ def test_create_fails_with_the_handler_reason_and_rolls_back(emulator, example_t
 
 
 def test_the_cli_reports_the_failure_and_exits_non_zero(emulator, example_template, capsys, tmp_path):
-    status = main(["create", "--template", str(example_template.path), "--endpoint", emulator.endpoint, "--state", str(tmp_path / "state.json")])
+    status = main(
+        [
+            "create",
+            "--template",
+            str(example_template.path),
+            "--endpoint",
+            emulator.endpoint,
+            "--state",
+            str(tmp_path / "state.json"),
+        ]
+    )
     out = capsys.readouterr().out
     assert status == 1
     assert "== CREATE FAILED after" in out and REASON in out
