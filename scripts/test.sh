@@ -13,6 +13,10 @@ timed "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 # The emulator conformance tests run from pytest, which starts the emulator for them.
 timed "cargo test" cargo test --workspace --locked --exclude emulator-conformance
 
+log "Python: ruff, mypy"
+ruff check --config integ-tests/pyproject.toml integ-tests construct/test/python
+mypy --config-file integ-tests/pyproject.toml
+
 log "construct: type-check and tests"
 (cd construct && npx tsc -p tsconfig.dev.json && node --test --test-reporter=spec 'test/**/*.test.ts')
 
