@@ -16,6 +16,10 @@ timed "cargo test" cargo test --workspace --locked --no-fail-fast --exclude emul
 log "TypeScript: eslint"
 timed "eslint" npx eslint --max-warnings 0 construct/src construct/test cdk-app
 
+log "Python: ruff, mypy"
+ruff check --config integ-tests/pyproject.toml integ-tests construct/test/python
+mypy --config-file integ-tests/pyproject.toml
+
 log "construct: type-check and tests"
 (cd construct && npx tsc -p tsconfig.dev.json && node --test --test-reporter=spec 'test/**/*.test.ts')
 

@@ -9,7 +9,7 @@
 See README.md for the knobs and what is not emulated.
 """
 
-from .runtime import DEFAULT_TIME_SCALE
+from .core.runtime import DEFAULT_TIME_SCALE
 from .server import Emulator, start_emulator
 
 __all__ = ["DEFAULT_TIME_SCALE", "Emulator", "start_emulator"]

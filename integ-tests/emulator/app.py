@@ -1,8 +1,8 @@
 """The WSGI application: moto's dispatcher with our handlers, behind the `/_emulator` knobs.
 
 `install_handlers()` swaps the url handlers moto reads for cloudhsmv2, kms and ssm
-(moto reads `moto.<service>.urls.url_paths` lazily when it builds a service app) and
-installs Lambda forwarding (lambda_runtime.py).
+for ours (`<service>/urls.py`; moto reads `moto.<service>.urls.url_paths` lazily when
+it builds a service app) and installs Lambda forwarding (awslambda/forwarding.py).
 `EmulatorApp` applies due state changes before every request, answers `/_emulator/*`
 itself, injects throttling faults, and passes everything else to moto.
 """
@@ -13,28 +13,22 @@ from typing import Any
 import moto.cloudhsmv2.urls
 import moto.kms.urls
 import moto.ssm.urls
-from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from . import hsm_cli, lambda_runtime, state
-from .cloudhsm_responses import CloudHsmV2Response
-from .kms_stores import KmsWithKeyStoresResponse
-from .runtime import RUNTIME, ConfigError
-from .ssm_commands import SsmWithRunCommandResponse
+from .awslambda import forwarding
+from .cloudhsmv2 import urls as cloudhsmv2_urls
+from .core.runtime import RUNTIME
+from .emulator_api import responses as emulator_api
+from .kms import urls as kms_urls
+from .ssm import urls as ssm_urls
 
 
 def install_handlers() -> None:
     """Register the emulator's handlers in place of moto's for the extended services."""
-    moto.cloudhsmv2.urls.url_paths = {"{0}/$": CloudHsmV2Response.dispatch}
-    moto.kms.urls.url_paths = {"{0}/$": KmsWithKeyStoresResponse.dispatch}
-    moto.ssm.urls.url_paths = {"{0}/$": SsmWithRunCommandResponse.dispatch}
-    lambda_runtime.install()
-
-
-def reset_all() -> None:
-    """Drop the emulator's state and moto's (same as POST /moto-api/reset)."""
-    RUNTIME.reset()
-    moto_api_backend.reset()
+    moto.cloudhsmv2.urls.url_paths = cloudhsmv2_urls.url_paths
+    moto.kms.urls.url_paths = kms_urls.url_paths
+    moto.ssm.urls.url_paths = ssm_urls.url_paths
+    forwarding.install()
 
 
 def _signing_service(environ: dict[str, Any]) -> str | None:
@@ -66,7 +60,7 @@ class EmulatorApp:
         path = environ.get("PATH_INFO", "")
         RUNTIME.advance()
         if path.startswith("/_emulator/"):
-            status, payload = self._knob(environ, path)
+            status, payload = emulator_api.handle(environ, path)
             body = json.dumps(payload).encode()
             start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
@@ -78,26 +72,3 @@ class EmulatorApp:
             start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
             return [body]
         return self.moto_app(environ, start_response)
-
-    def _knob(self, environ: dict[str, Any], path: str) -> tuple[str, Any]:
-        method = environ.get("REQUEST_METHOD", "GET")
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            body = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
-            if path == "/_emulator/config" and method == "POST":
-                RUNTIME.configure(body)
-                return "200 OK", RUNTIME.config_json()
-            if path == "/_emulator/config" and method == "GET":
-                return "200 OK", RUNTIME.config_json()
-            if path == "/_emulator/reset" and method == "POST":
-                reset_all()
-                return "200 OK", {"reset": True}
-            if path == "/_emulator/state" and method == "GET":
-                return "200 OK", state.snapshot()
-            if path == "/_emulator/hsm-cli" and method == "POST":
-                return "200 OK", hsm_cli.handle(body)
-            if path == "/_emulator/lambda/register" and method == "POST":
-                return "200 OK", lambda_runtime.register(body)
-        except (ConfigError, lambda_runtime.RegistrationError, json.JSONDecodeError) as err:
-            return "400 Bad Request", {"error": str(err)}
-        return "404 Not Found", {"error": f"no emulator endpoint {method} {path}"}

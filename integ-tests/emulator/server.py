@@ -8,9 +8,11 @@ from typing import Any
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from . import lambda_runtime, state
-from .app import EmulatorApp, install_handlers, reset_all
-from .runtime import RUNTIME, DEFAULT_TIME_SCALE
+from .app import EmulatorApp, install_handlers
+from .awslambda import models as lambda_models
+from .core.runtime import DEFAULT_TIME_SCALE, RUNTIME
+from .emulator_api import state
+from .emulator_api.responses import reset_all
 
 
 class QuietRequestHandler(MotoRequestHandler):
@@ -31,8 +33,7 @@ class Emulator:
 
     @property
     def endpoint(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self._server.host}:{self._server.port}"
 
     def configure(self, time_scale: float | None = None, faults: dict[str, Any] | None = None) -> dict[str, Any]:
         """Same as POST /_emulator/config; returns the resulting config."""
@@ -56,13 +57,13 @@ class Emulator:
         self, function_name: str, bootstrap: str, environment: dict[str, str] | None = None, timeout: float | None = None
     ) -> dict[str, Any]:
         """Same as POST /_emulator/lambda/register; answers {"FunctionName", "LogFile"}."""
-        return lambda_runtime.register(
+        return lambda_models.register(
             {"FunctionName": function_name, "Bootstrap": bootstrap, "Environment": environment, "Timeout": timeout}
         )
 
     def stop(self) -> None:
         """Stop serving and the Lambda processes, wait for the server thread, remove the SSM sandboxes."""
-        lambda_runtime.stop_all()
+        lambda_models.stop_all()
         self._server.shutdown()
         self._thread.join()
         self._server.server_close()
@@ -79,7 +80,6 @@ def start_emulator(port: int = 0, time_scale: float = DEFAULT_TIME_SCALE, verbos
     server = make_server("127.0.0.1", port, EmulatorApp(), threaded=True, request_handler=handler)
     RUNTIME.default_time_scale = time_scale
     reset_all()
-    host, bound_port = server.server_address[:2]
-    RUNTIME.endpoint = f"http://{host}:{bound_port}"
+    RUNTIME.endpoint = f"http://{server.host}:{server.port}"
     RUNTIME.sandbox_root = tempfile.mkdtemp(prefix="cloudhsm-emulator-")
     return Emulator(server, RUNTIME.sandbox_root)

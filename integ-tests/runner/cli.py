@@ -34,7 +34,9 @@ DEFAULT_TEMPLATE = REPO_ROOT / "cdk-app" / "cdk.out" / "CloudHsmExample.template
 
 
 def _post_json(url: str, body: dict[str, Any]) -> Any:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read() or b"null")
 
@@ -139,7 +141,9 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="python -m runner", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    top = argparse.ArgumentParser(
+        prog="python -m runner", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = top.add_subparsers(dest="command", required=True)
     helps = {
         "create": "provision the template and send Create to its custom resources",
@@ -151,11 +155,18 @@ def parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text, description=text)
         sub.add_argument("--template", help=f"template file (default: {DEFAULT_TEMPLATE}); for update: the new template")
         sub.add_argument("--endpoint", help="use this running emulator instead of starting one")
-        sub.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds to wait for each custom resource response (default 600)")
+        sub.add_argument(
+            "--timeout",
+            type=float,
+            default=DEFAULT_TIMEOUT,
+            help="seconds to wait for each custom resource response (default 600)",
+        )
         sub.add_argument("--time-scale", type=float, default=300.0, help="time scale of the emulator the runner starts")
         sub.add_argument("--state", help="stack state file between commands (default: <cdk.out>/.lifecycle-state.json)")
         if name in ("update", "lifecycle"):
-            sub.add_argument("--set", action="append", metavar="LogicalId.Prop=value", help="change a property (JSON or text); repeatable")
+            sub.add_argument(
+                "--set", action="append", metavar="LogicalId.Prop=value", help="change a property (JSON or text); repeatable"
+            )
         if name == "lifecycle":
             sub.add_argument("--update-template", help="the template to update to")
     return top

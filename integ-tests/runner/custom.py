@@ -63,7 +63,9 @@ def validate(body: bytes, request: dict[str, Any]) -> Outcome:
     for key in ("RequestId", "LogicalResourceId", "StackId"):
         if response.get(key) != request[key]:
             return Outcome(
-                "FAILED", None, reason=f"Invalid response object: {key} {response.get(key)!r} does not echo the request's {request[key]!r}"
+                "FAILED",
+                None,
+                reason=f"Invalid response object: {key} {response.get(key)!r} does not echo the request's {request[key]!r}",
             )
     physical_id = response.get("PhysicalResourceId")
     if not isinstance(physical_id, str) or not physical_id:
@@ -95,7 +97,7 @@ class ResponseServer:
         signature = secrets.token_hex(32)
         with self._lock:
             self._pending[request_id] = (signature, threading.Event())
-        host, port = self._server.server_address[:2]
+        host, port = "127.0.0.1", self._server.server_port
         return f"http://{host}:{port}/cloudformation-responses/{request_id}?X-Amz-Signature={signature}"
 
     def wait(self, request_id: str, timeout: float) -> bytes | None:

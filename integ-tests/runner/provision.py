@@ -424,7 +424,11 @@ def _delete_role(aws: Aws, res: Provisioned, _props: dict[str, Any]) -> None:
 def _role(req: Request) -> Provisioned:
     iam, props = req.aws.client("iam"), req.properties
     name = props.get("RoleName") or req.aws.physical_name(req.logical_id, 64)
-    args = {"RoleName": name, "AssumeRolePolicyDocument": _json_text(props["AssumeRolePolicyDocument"]), "Path": props.get("Path", "/")}
+    args = {
+        "RoleName": name,
+        "AssumeRolePolicyDocument": _json_text(props["AssumeRolePolicyDocument"]),
+        "Path": props.get("Path", "/"),
+    }
     if "Description" in props:
         args["Description"] = props["Description"]
     role = iam.create_role(**args)["Role"]
@@ -467,7 +471,8 @@ def _delete_managed_policy(aws: Aws, res: Provisioned, props: dict[str, Any]) ->
 def _managed_policy(req: Request) -> Provisioned:
     iam, props = req.aws.client("iam"), req.properties
     name = props.get("ManagedPolicyName") or req.aws.physical_name(req.logical_id, 128)
-    arn = iam.create_policy(PolicyName=name, PolicyDocument=_json_text(props["PolicyDocument"]), Path=props.get("Path", "/"))["Policy"]["Arn"]
+    document = _json_text(props["PolicyDocument"])
+    arn = iam.create_policy(PolicyName=name, PolicyDocument=document, Path=props.get("Path", "/"))["Policy"]["Arn"]
     for role in props.get("Roles", []):
         iam.attach_role_policy(RoleName=role, PolicyArn=arn)
     return Provisioned(arn, {"PolicyArn": arn})
@@ -519,7 +524,9 @@ def _delete_function(aws: Aws, res: Provisioned, _props: dict[str, Any]) -> None
     aws.client("lambda").delete_function(FunctionName=res.physical_id)
 
 
-def register_forwarding(endpoint: str, function_name: str, bootstrap: Path, environment: dict[str, str], timeout: float) -> dict[str, Any]:
+def register_forwarding(
+    endpoint: str, function_name: str, bootstrap: Path, environment: dict[str, str], timeout: float
+) -> dict[str, Any]:
     """POST /_emulator/lambda/register; answers {"FunctionName", "LogFile"}."""
     body = json.dumps(
         {"FunctionName": function_name, "Bootstrap": str(bootstrap), "Environment": environment, "Timeout": timeout}
@@ -596,7 +603,14 @@ def _generated_secret(aws: Aws, spec: dict[str, Any]) -> str:
     for name in ("ExcludeCharacters",):
         if name in spec:
             options[name] = spec[name]
-    for name in ("ExcludeNumbers", "ExcludePunctuation", "ExcludeUppercase", "ExcludeLowercase", "IncludeSpace", "RequireEachIncludedType"):
+    for name in (
+        "ExcludeNumbers",
+        "ExcludePunctuation",
+        "ExcludeUppercase",
+        "ExcludeLowercase",
+        "IncludeSpace",
+        "RequireEachIncludedType",
+    ):
         if name in spec:
             options[name] = spec[name] in (True, "true")
     password = aws.client("secretsmanager").get_random_password(**options)["RandomPassword"]
@@ -611,7 +625,9 @@ def _generated_secret(aws: Aws, spec: dict[str, Any]) -> str:
 def _secret(req: Request) -> Provisioned:
     props = req.properties
     name = props.get("Name") or req.aws.physical_name(req.logical_id, 256)
-    value = props["SecretString"] if "SecretString" in props else _generated_secret(req.aws, props.get("GenerateSecretString", {}))
+    value = (
+        props["SecretString"] if "SecretString" in props else _generated_secret(req.aws, props.get("GenerateSecretString", {}))
+    )
     args = {"Name": name, "SecretString": value, "Tags": _tags(props)}
     for key in ("Description", "KmsKeyId"):
         if key in props:
@@ -660,7 +676,10 @@ def _delete_key(aws: Aws, res: Provisioned, props: dict[str, Any]) -> None:
 @provisioner("AWS::KMS::Key", _delete_key)
 def _key(req: Request) -> Provisioned:
     kms, props = req.aws.client("kms"), req.properties
-    args: dict[str, Any] = {"KeyUsage": props.get("KeyUsage", "ENCRYPT_DECRYPT"), "KeySpec": props.get("KeySpec", "SYMMETRIC_DEFAULT")}
+    args: dict[str, Any] = {
+        "KeyUsage": props.get("KeyUsage", "ENCRYPT_DECRYPT"),
+        "KeySpec": props.get("KeySpec", "SYMMETRIC_DEFAULT"),
+    }
     if "Description" in props:
         args["Description"] = props["Description"]
     if "KeyPolicy" in props:

@@ -210,7 +210,9 @@ class Stack:
         self._hold(ResourceState(logical_id, resource["Type"], created.physical_id, created.attributes, properties, retain))
         self.progress.log(f"CREATE_COMPLETE {logical_id} ({resource['Type']}) {created.physical_id}")
 
-    def _send(self, request_type: str, logical_id: str, resource_type: str, properties: dict[str, Any], **kwargs: Any) -> Operation:
+    def _send(
+        self, request_type: str, logical_id: str, resource_type: str, properties: dict[str, Any], **kwargs: Any
+    ) -> Operation:
         self.progress.log(f"{request_type} {logical_id} ({resource_type}): request sent to {properties['ServiceToken']}")
         operation = self.driver.send(
             request_type, logical_id, resource_type, properties, on_wait=self.progress.waiting, **kwargs
@@ -260,7 +262,13 @@ class Stack:
                 self.progress.log(f"DELETE_SKIPPED {resource.logical_id}: DeletionPolicy Retain")
             else:
                 try:
-                    provision.delete(self.aws, resource.logical_id, resource.type, provision.Provisioned(resource.physical_id, resource.attributes), resource.properties)
+                    provision.delete(
+                        self.aws,
+                        resource.logical_id,
+                        resource.type,
+                        provision.Provisioned(resource.physical_id, resource.attributes),
+                        resource.properties,
+                    )
                     self.progress.log(f"DELETE_COMPLETE {resource.logical_id} ({resource.type})")
                 except provision.ProvisionError as err:
                     errors.append(str(err))
@@ -342,20 +350,30 @@ class Stack:
             if resource.retain:
                 continue
             if resource.custom:
-                operation = self._send("Delete", resource.logical_id, resource.type, resource.properties, physical_id=resource.physical_id)
+                operation = self._send(
+                    "Delete", resource.logical_id, resource.type, resource.properties, physical_id=resource.physical_id
+                )
                 operations.append(operation)
                 if operation.outcome and operation.outcome.status != "SUCCESS":
                     errors.append(f"Delete {resource.logical_id} ({resource.physical_id}) FAILED: {operation.outcome.reason}")
             else:
                 try:
-                    provision.delete(self.aws, resource.logical_id, resource.type, provision.Provisioned(resource.physical_id, resource.attributes), resource.properties)
+                    provision.delete(
+                        self.aws,
+                        resource.logical_id,
+                        resource.type,
+                        provision.Provisioned(resource.physical_id, resource.attributes),
+                        resource.properties,
+                    )
                 except provision.ProvisionError as err:
                     errors.append(str(err))
             if self.resources.get(resource.logical_id) is resource:
                 del self.resources[resource.logical_id]
         return errors
 
-    def _roll_back_update(self, updated: list[tuple[ResourceState, dict[str, Any]]], created: list[str], operations: list[Operation]) -> None:
+    def _roll_back_update(
+        self, updated: list[tuple[ResourceState, dict[str, Any]]], created: list[str], operations: list[Operation]
+    ) -> None:
         """Send the updated custom resources back to their old properties; delete what the update created."""
         for previous, new_properties in reversed(updated):
             current = self.resources[previous.logical_id]

@@ -10,6 +10,8 @@ import textwrap
 import venv
 from pathlib import Path
 
+from runner.contract import CONTRACT
+
 CONSTRUCT = Path(__file__).resolve().parents[2]
 # The aws-cdk-lib the library is built and tested against.
 AWS_CDK_LIB = "aws-cdk-lib==2.257.0"
@@ -70,7 +72,7 @@ def test_wheel_synthesizes_from_python(tmp_path: Path) -> None:
     built = {sha256(path): path.parent.parent.name for path in (CONSTRUCT / "assets").glob("*/x86_64/bootstrap")}
     staged = [p / "bootstrap" for p in out.iterdir() if p.name.startswith("asset.")]
     assert all(os.access(bootstrap, os.X_OK) for bootstrap in staged), "bootstrap must be executable"
-    assert sorted(built[sha256(bootstrap)] for bootstrap in staged) == ["cluster-tasks", "custom-resource"]
+    assert sorted(built[sha256(bootstrap)] for bootstrap in staged) == sorted(CONTRACT.handlers)
 
 
 if __name__ == "__main__":

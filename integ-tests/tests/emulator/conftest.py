@@ -83,7 +83,7 @@ class CustomerCa:
     def __init__(self, name: str = "Customer Root CA"):
         self.key = ec.generate_private_key(ec.SECP256R1())
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         self.cert = (
             x509.CertificateBuilder()
             .subject_name(subject)
@@ -102,7 +102,7 @@ class CustomerCa:
 
     def sign(self, csr_pem: str) -> str:
         csr = x509.load_pem_x509_csr(csr_pem.encode())
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         cert = (
             x509.CertificateBuilder()
             .subject_name(csr.subject)
@@ -176,7 +176,9 @@ class Lab:
     def active_cluster(self, hsms: int = 2) -> tuple[str, str]:
         """An activated ACTIVE cluster with `hsms` ACTIVE HSMs in distinct zones."""
         cluster_id, ip = self.initialized_cluster()
-        result = self.run(f"sudo /opt/cloudhsm/bin/configure-cli -a {ip}", f"cloudhsm-cli cluster activate --password {ADMIN_PASSWORD}")
+        result = self.run(
+            f"sudo /opt/cloudhsm/bin/configure-cli -a {ip}", f"cloudhsm-cli cluster activate --password {ADMIN_PASSWORD}"
+        )
         assert result["Status"] == "Success", result["StandardErrorContent"] + result["StandardOutputContent"]
         self.wait_cluster(cluster_id, "ACTIVE")
         for zone in ZONES[1:hsms]:

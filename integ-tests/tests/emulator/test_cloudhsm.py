@@ -58,7 +58,7 @@ def test_cluster_shape_ids_security_group_and_epoch_timestamps(lab, emulator, ec
     assert re.fullmatch(r"cluster-[a-z2-7]{11}", cluster["ClusterId"])
     assert cluster["State"] == "CREATE_IN_PROGRESS"
     assert cluster["Mode"] == "NON_FIPS" and cluster["VpcId"] == lab.vpc_id
-    assert cluster["SubnetMapping"] == dict(zip(ZONES, lab.subnets))
+    assert cluster["SubnetMapping"] == dict(zip(ZONES, lab.subnets, strict=True))
     group = ec2.describe_security_groups(GroupIds=[cluster["SecurityGroup"]])["SecurityGroups"][0]
     assert group["GroupName"] == f"cloudhsm-cluster-{cluster['ClusterId']}-sg" and group["VpcId"] == lab.vpc_id
     [rule] = group["IpPermissions"]
@@ -70,7 +70,8 @@ def test_cluster_shape_ids_security_group_and_epoch_timestamps(lab, emulator, ec
         headers={
             "X-Amz-Target": "BaldrApiService.DescribeClusters",
             "Content-Type": "application/x-amz-json-1.1",
-            "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/cloudhsm/aws4_request, SignedHeaders=host, Signature=x",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/cloudhsm/aws4_request, "
+            "SignedHeaders=host, Signature=x",
         },
     )
     body = json.loads(urllib.request.urlopen(raw).read())
@@ -192,7 +193,10 @@ def test_delete_ordering_and_backup_on_last_hsm(lab, emulator):
 
 def test_hsm_added_to_emptied_cluster_restores_users_from_backup(lab):
     cluster_id, ip = lab.active_cluster(hsms=1)
-    assert lab.as_admin(ip, "cloudhsm-cli user create --username app --role crypto-user --password app-pass-1")["Status"] == "Success"
+    assert (
+        lab.as_admin(ip, "cloudhsm-cli user create --username app --role crypto-user --password app-pass-1")["Status"]
+        == "Success"
+    )
     lab.hsm.delete_hsm(ClusterId=cluster_id, HsmId=lab.cluster(cluster_id)["Hsms"][0]["HsmId"])
     wait_for(lambda: not lab.cluster(cluster_id)["Hsms"], what="cluster empty")
     hsm = lab.hsm.create_hsm(ClusterId=cluster_id, AvailabilityZone=ZONES[1])["Hsm"]

@@ -61,7 +61,10 @@ def test_create_checks_trust_anchor_name_and_one_store_per_cluster(lab, kms):
     cluster_id, _ = store_ready_cluster(lab, kmsuser=False)
     with pytest.raises(ClientError) as excinfo:
         kms.create_custom_key_store(
-            CustomKeyStoreName="s", CloudHsmClusterId=cluster_id, TrustAnchorCertificate=CustomerCa().pem, KeyStorePassword="password1"
+            CustomKeyStoreName="s",
+            CloudHsmClusterId=cluster_id,
+            TrustAnchorCertificate=CustomerCa().pem,
+            KeyStorePassword="password1",
         )
     assert error_code(excinfo) == "IncorrectTrustAnchorException"
     store_id = create_store(lab, kms, cluster_id, name="first")
@@ -104,7 +107,9 @@ def test_connect_fails_invalid_credentials(lab, kms):
 def test_connect_fails_user_logged_in(lab, kms):
     cluster_id, _ = store_ready_cluster(lab)
     store_id = create_store(lab, kms, cluster_id)
-    assert lab.run(f"cloudhsm-cli login --username kmsuser --role crypto-user --password {KMSUSER_PASSWORD}")["Status"] == "Success"
+    assert (
+        lab.run(f"cloudhsm-cli login --username kmsuser --role crypto-user --password {KMSUSER_PASSWORD}")["Status"] == "Success"
+    )
     assert connect_and_wait(kms, store_id)["ConnectionErrorCode"] == "USER_LOGGED_IN"
     disconnect_and_wait(kms, store_id)
     assert lab.run("cloudhsm-cli logout")["Status"] == "Success"

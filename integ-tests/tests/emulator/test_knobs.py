@@ -19,7 +19,9 @@ INTEG_TESTS = Path(__file__).resolve().parents[2]
 
 
 def post(endpoint: str, path: str, body: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(endpoint + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        endpoint + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request) as response:
             return response.status, json.loads(response.read())

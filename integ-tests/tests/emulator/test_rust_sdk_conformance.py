@@ -37,7 +37,8 @@ def test_rust_sdk_conformance(name, emulator, ec2):
         ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.1.{i}.0/24", AvailabilityZone=zone)["Subnet"]["SubnetId"]
         for i, zone in enumerate(ZONES)
     ]
-    instance = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=subnets[0])["Instances"][0]["InstanceId"]
+    launched = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=subnets[0])
+    instance = launched["Instances"][0]["InstanceId"]
     env = {
         **os.environ,
         "EMULATOR_ENDPOINT": emulator.endpoint,

@@ -51,7 +51,9 @@ def test_invocation_pending_then_listed(lab, ssm):
 
 def test_send_command_to_unknown_instance_refused(ssm):
     with pytest.raises(ClientError) as excinfo:
-        ssm.send_command(InstanceIds=["i-0123456789abcdef0"], DocumentName="AWS-RunShellScript", Parameters={"commands": ["true"]})
+        ssm.send_command(
+            InstanceIds=["i-0123456789abcdef0"], DocumentName="AWS-RunShellScript", Parameters={"commands": ["true"]}
+        )
     assert excinfo.value.response["Error"]["Code"] == "InvalidInstanceId"
 
 
@@ -67,7 +69,9 @@ def test_activation_through_ssm_sets_admin_password(lab):
     before = lab.run(f"sudo /opt/cloudhsm/bin/configure-cli -a {ip}", "cloudhsm-cli user list")
     roles = {u["username"]: u["role"] for u in cli_output(before)[0]["data"]["users"]}
     assert roles["admin"] == "unactivated-admin"
-    activated = lab.run(f"printf '%s\\n%s\\n' {ADMIN_PASSWORD} {ADMIN_PASSWORD} | /opt/cloudhsm/bin/cloudhsm-cli cluster activate")
+    activated = lab.run(
+        f"printf '%s\\n%s\\n' {ADMIN_PASSWORD} {ADMIN_PASSWORD} | /opt/cloudhsm/bin/cloudhsm-cli cluster activate"
+    )
     assert activated["Status"] == "Success", activated["StandardOutputContent"]
     assert cli_output(activated) == [{"error_code": 0, "data": "Cluster activation successful"}]
     lab.wait_cluster(cluster_id, "ACTIVE")
@@ -130,7 +134,10 @@ def _shell_document(ssm, name: str, lines: list[str]) -> None:
             "schemaVersion": "2.2",
             "description": "test",
             "parameters": {
-                "SecretArn": {"type": "String", "allowedPattern": "^arn:aws:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$"},
+                "SecretArn": {
+                    "type": "String",
+                    "allowedPattern": "^arn:aws:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$",
+                },
                 "Greeting": {"type": "String", "default": "hello"},
             },
             "mainSteps": [{"action": "aws:runShellScript", "name": "run", "inputs": {"runCommand": lines}}],

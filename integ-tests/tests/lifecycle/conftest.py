@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from runner.assets import HANDLER_ASSETS
+from runner.assets import HANDLER_ASSETS, HOST_ARCH
 from runner.cli import open_stack
+from runner.contract import CONTRACT
 from runner.stack import Stack
 from runner.template import Template
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-ENTRY_BOOTSTRAP = HANDLER_ASSETS / "custom-resource" / "x86_64" / "bootstrap"
+ENTRY_BOOTSTRAP = HANDLER_ASSETS / CONTRACT.entry_handler / HOST_ARCH / "bootstrap"
 
 
 @pytest.fixture(autouse=True)
@@ -23,7 +24,7 @@ def fresh(emulator):
 
 @pytest.fixture
 def entry_bootstrap() -> Path:
-    """The real custom-resource handler, built for this host."""
+    """The real entry handler, built for this host."""
     if not ENTRY_BOOTSTRAP.is_file():
         pytest.fail(f"{ENTRY_BOOTSTRAP} is missing: run `bash scripts/build-handlers.sh`")
     return ENTRY_BOOTSTRAP

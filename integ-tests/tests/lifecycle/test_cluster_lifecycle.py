@@ -6,7 +6,6 @@ cluster-tasks binaries run the synthesized workflows on moto's Step Functions, a
 the activation script runs on the emulated management client.
 """
 
-import json
 import subprocess
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from botocore.config import Config
 
 from runner.assets import REPO_ROOT
+from runner.contract import CONTRACT
 from runner.stack import OperationFailed, Stack
 from runner.template import Template
 
@@ -26,7 +26,7 @@ HSMS = "HsmHsms20B6A642"
 
 def synth(out: Path, **context: str) -> Template:
     """The example app synthesized with these context values (and 1 s polling)."""
-    args = " ".join(f"-c {k}={v}" for k, v in {"@cdk-cloudhsm/poll-seconds": "1", **context}.items())
+    args = " ".join(f"-c {k}={v}" for k, v in {CONTRACT.poll_seconds_context: "1", **context}.items())
     done = subprocess.run(
         ["bash", "-c", f"source scripts/lib.sh && cd cdk-app && npx cdk synth --quiet {args} -o {out}"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=180,

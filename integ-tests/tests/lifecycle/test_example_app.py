@@ -17,6 +17,7 @@ import pytest
 
 from runner.assets import REPO_ROOT
 from runner.cli import main
+from runner.contract import CONTRACT
 from runner.stack import OperationFailed
 from runner.template import Template
 
@@ -65,9 +66,9 @@ def test_create_fails_with_the_handler_reason_and_rolls_back(emulator, example_t
     assert (create.request_type, create.logical_id, create.outcome.status) == ("Create", "Hsm2CBA3DD8", "FAILED")
     assert REASON in create.outcome.reason
     assert create.duration < 10
-    assert create.outcome.physical_id == f"not-created-{create.request_id}"
+    assert create.outcome.physical_id == CONTRACT.not_created(create.request_id)
     assert (delete.request_type, delete.outcome.status) == ("Delete", "SUCCESS")
-    assert delete.outcome.physical_id == f"not-created-{create.request_id}"
+    assert delete.outcome.physical_id == CONTRACT.not_created(create.request_id)
     # The rollback left nothing but the retained log group, as CloudFormation would.
     assert stack.resources == {}
     assert emulator.state()["clusters"] == []
@@ -77,7 +78,17 @@ def test_create_fails_with_the_handler_reason_and_rolls_back(emulator, example_t
 
 
 def test_the_cli_reports_the_failure_and_exits_non_zero(emulator, example_template, capsys, tmp_path):
-    status = main(["create", "--template", str(example_template.path), "--endpoint", emulator.endpoint, "--state", str(tmp_path / "state.json")])
+    status = main(
+        [
+            "create",
+            "--template",
+            str(example_template.path),
+            "--endpoint",
+            emulator.endpoint,
+            "--state",
+            str(tmp_path / "state.json"),
+        ]
+    )
     out = capsys.readouterr().out
     assert status == 1
     assert "== CREATE FAILED after" in out and REASON in out

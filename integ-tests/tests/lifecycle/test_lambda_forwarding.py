@@ -18,7 +18,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from emulator import lambda_runtime
+from emulator.awslambda import models as lambda_models
 
 FAKE = Path(__file__).resolve().parent / "fixtures" / "fake_bootstrap.py"
 
@@ -94,7 +94,7 @@ def test_the_function_timeout_is_enforced(client, function):
 def test_event_invocations_answer_202_and_run_in_the_background(emulator, client, function):
     response = client("lambda").invoke(FunctionName="fake", InvocationType="Event", Payload=b'{"echo": "async-42"}')
     assert response["StatusCode"] == 202
-    log_file = lambda_runtime.log_path("fake")
+    log_file = lambda_models.log_path("fake")
     deadline = time.monotonic() + 5
     while "async-42" not in log_file.read_text() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -112,7 +112,9 @@ def test_step_functions_tasks_reach_the_bootstrap(emulator, client, function):
                             "Parameters": {"FunctionName": "fake", "Payload": {"echo.$": "$.value"}},
                             "OutputPath": "$.Payload", "End": True}},
     }
-    arn = sfn.create_state_machine(name="calls-fake", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn")["stateMachineArn"]
+    arn = sfn.create_state_machine(
+        name="calls-fake", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn"
+    )["stateMachineArn"]
     execution = sfn.start_execution(stateMachineArn=arn, name="run-1", input='{"value": "from-sfn"}')["executionArn"]
     deadline = time.monotonic() + 10
     while (described := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING" and time.monotonic() < deadline:
@@ -124,7 +126,9 @@ def test_step_functions_tasks_reach_the_bootstrap(emulator, client, function):
 def test_registration_errors_and_reset_stops_the_processes(emulator, client, function):
     with pytest.raises(ValueError, match="absolute path to an executable"):
         emulator.register_lambda("fake", "relative/bootstrap")
-    request = urllib.request.Request(f"{emulator.endpoint}/_emulator/lambda/register", data=b'{"FunctionName": "x"}', method="POST")
+    request = urllib.request.Request(
+        f"{emulator.endpoint}/_emulator/lambda/register", data=b'{"FunctionName": "x"}', method="POST"
+    )
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request)
     assert refused.value.code == 400

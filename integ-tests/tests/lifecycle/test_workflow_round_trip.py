@@ -56,11 +56,17 @@ def test_the_request_carries_string_properties(emulator, workflow_template):
 
 
 def test_lifecycle_command(emulator, workflow_template, capsys):
-    status = main(["lifecycle", "--template", str(workflow_template.path), "--endpoint", emulator.endpoint, "--set", "Thing.Size=5"])
+    status = main(
+        ["lifecycle", "--template", str(workflow_template.path), "--endpoint", emulator.endpoint, "--set", "Thing.Size=5"]
+    )
     out = capsys.readouterr().out
     assert status == 0, out
     for step in ("CREATE", "UPDATE", "DELETE"):
         assert f"== {step} COMPLETE" in out
     summary = out[out.index("Operation  "):].splitlines()
-    assert [line.split("  ")[0] for line in summary[1:4]] == ["Create Thing (Custom::Thing)", "Update Thing (Custom::Thing)", "Delete Thing (Custom::Thing)"]
+    assert [line.split("  ")[0] for line in summary[1:4]] == [
+        "Create Thing (Custom::Thing)",
+        "Update Thing (Custom::Thing)",
+        "Delete Thing (Custom::Thing)",
+    ]
     assert all("SUCCESS" in line for line in summary[1:4])

@@ -1,9 +1,22 @@
 """`GET /_emulator/state`: a JSON snapshot of the emulated resources (no secrets)."""
 
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, TypeVar
 
-from . import cloudhsm_models, kms_stores, ssm_commands
-from .runtime import RUNTIME
+from moto.core.base_backend import BackendDict, BaseBackend
+
+from ..cloudhsmv2.models import cloudhsmv2_backends
+from ..core.runtime import RUNTIME
+from ..kms.models import key_store_backends
+from ..ssm.models import run_command_backends
+
+B = TypeVar("B", bound=BaseBackend)
+
+
+def _all(backends: BackendDict[B]) -> Iterator[B]:
+    """The backends of every account and region in use."""
+    for account in backends.values():
+        yield from account.values()
 
 
 def snapshot() -> dict[str, Any]:
@@ -11,7 +24,7 @@ def snapshot() -> dict[str, Any]:
     with RUNTIME.lock:
         RUNTIME.advance()
         clusters, backups = [], []
-        for hsm_backend in cloudhsm_models.all_backends():
+        for hsm_backend in _all(cloudhsmv2_backends):
             for cluster in hsm_backend.clusters.values():
                 entry = cluster.to_json()
                 entry["Users"] = [
@@ -20,13 +33,14 @@ def snapshot() -> dict[str, Any]:
                 clusters.append(entry)
             backups += [backup.to_json() for backup in hsm_backend.backups.values()]
         stores = []
-        for store_backend in kms_stores.all_backends():
+        for store_backend in _all(key_store_backends):
             for store in store_backend.stores.values():
                 keys = [k for k, owner in store_backend.key_store_of.items() if owner == store.store_id]
                 stores.append({**store.to_json(), "KeyIds": keys})
         commands = [
             {"CommandId": command_id, "InstanceId": run.instance_id, "Status": run.status, "ResponseCode": run.response_code}
-            for command_id, runs in ssm_commands.all_runs().items()
+            for commands_backend in _all(run_command_backends)
+            for command_id, runs in commands_backend.runs.items()
             for run in runs
         ]
         return {

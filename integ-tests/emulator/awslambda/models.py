@@ -1,28 +1,6 @@
-"""Lambda forwarding: invocations of registered functions run the real `bootstrap` binary.
+"""Lambda forwarding state: the registered functions, their warm instances (one
+bootstrap process each, under its own Runtime API server) and their invocations."""
 
-moto's Lambda never runs user code without Docker. For a function registered here
-(`POST /_emulator/lambda/register` or `Emulator.register_lambda`), every invocation,
-whatever the path (the Invoke API, InvokeAsync, or moto's Step Functions interpreter,
-which calls the Invoke API of this emulator), runs the function's `bootstrap` under a
-minimal Lambda Runtime API served on 127.0.0.1:
-
-    GET  /2018-06-01/runtime/invocation/next
-    POST /2018-06-01/runtime/invocation/{id}/response
-    POST /2018-06-01/runtime/invocation/{id}/error
-    POST /2018-06-01/runtime/init/error
-
-Like Lambda, each function has warm instances (one process each, started on first use,
-restarted when it dies, at most `MAX_INSTANCES` at once; an instance handles one
-invocation at a time), the function timeout is enforced (the process is killed), and a
-failure is answered with `FunctionError: Unhandled` and the `{"errorType",
-"errorMessage"}` payload the runtime posted. `Event` invocations run in a background
-thread and answer 202 at once; they are not retried. Processes write stdout and stderr,
-with Lambda's START/END/REPORT lines, to one log file per function (`log_path`).
-DeleteFunction stops the processes and drops the registration. Unregistered functions
-keep moto's behaviour.
-"""
-
-import json
 import os
 import subprocess
 import tempfile
@@ -30,18 +8,15 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from moto.awslambda.models import LambdaBackend, LambdaFunction
-from moto.stepfunctions.parser.asl.utils import boto_client
-
-from .runtime import RUNTIME
+from ..core.runtime import RUNTIME
+from .runtime_api import error_payload, runtime_api_handler
 
 REGION = "us-east-1"
 MAX_INSTANCES = 4
-API_PREFIX = "/2018-06-01/runtime"
 
 
 class RegistrationError(ValueError):
@@ -70,10 +45,6 @@ class Invocation:
         return True
 
 
-def _error_payload(error_type: str, message: str) -> bytes:
-    return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
-
-
 @dataclass
 class Registration:
     """How to run one function."""
@@ -95,7 +66,7 @@ class Instance:
         self.current: Invocation | None = None
         self.init_error: bytes | None = None
         self.stopped = False
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _runtime_handler(self))
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), runtime_api_handler(self))
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, name="lambda-runtime-api", daemon=True).start()
         try:
@@ -112,7 +83,7 @@ class Instance:
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         reg = self.registration
-        host, port = self.server.server_address[:2]
+        host, port = "127.0.0.1", self.server.server_port
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             **reg.environment,
@@ -152,7 +123,7 @@ class Instance:
             invocation = self.current
             self.cond.notify_all()
         if invocation is not None:
-            payload = self.init_error or _error_payload(
+            payload = self.init_error or error_payload(
                 "Runtime.ExitError",
                 f"RequestId: {invocation.request_id} Error: Runtime exited with error: exit status {code}",
             )
@@ -167,7 +138,7 @@ class Instance:
             self.cond.notify_all()
         if not invocation.done.wait(timeout):
             message = f"RequestId: {invocation.request_id} Error: Task timed out after {timeout:.2f} seconds"
-            if invocation.finish(_error_payload("Sandbox.Timedout", message), error=True):
+            if invocation.finish(error_payload("Sandbox.Timedout", message), error=True):
                 self.stop()  # Lambda discards the environment of a timed-out invocation
         with self.cond:
             self.current = None
@@ -190,60 +161,6 @@ class Instance:
             self.cond.notify_all()
         if self.process.poll() is None:
             self.process.kill()
-
-
-def _runtime_handler(instance: Instance) -> type[BaseHTTPRequestHandler]:
-    """The Runtime API of one instance."""
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-            pass
-
-        def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-            self.send_response(status)
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_GET(self) -> None:  # noqa: N802 - stdlib name
-            if self.path != f"{API_PREFIX}/invocation/next":
-                self._reply(404, _error_payload("NotFound", f"no Runtime API endpoint GET {self.path}"))
-                return
-            invocation = instance.next_invocation()
-            if invocation is None:  # the process is being killed: just hang up
-                self.close_connection = True
-                return
-            headers = {
-                "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
-                "Lambda-Runtime-Deadline-Ms": str(int(invocation.deadline * 1000)),
-                "Lambda-Runtime-Invoked-Function-Arn": invocation.function_arn,
-                "Lambda-Runtime-Trace-Id": f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0",
-            }
-            self._reply(200, invocation.payload, headers)
-
-        def do_POST(self) -> None:  # noqa: N802 - stdlib name
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            parts = self.path[len(API_PREFIX) :].strip("/").split("/")
-            if parts == ["init", "error"]:
-                instance.init_error = body or _error_payload("Runtime.Unknown", "init failed")
-                self._reply(202, b'{"status":"OK"}')
-                return
-            if len(parts) == 3 and parts[0] == "invocation" and parts[2] in ("response", "error"):
-                invocation = instance.current
-                if invocation is None or invocation.request_id != parts[1]:
-                    self._reply(400, _error_payload("InvalidRequestID", f"unknown request id {parts[1]}"))
-                    return
-                invocation.finish(body, error=parts[2] == "error")
-                self._reply(202, b'{"status":"OK"}')
-                return
-            self._reply(404, _error_payload("NotFound", f"no Runtime API endpoint POST {self.path}"))
-
-    return Handler
 
 
 class Function:
@@ -300,10 +217,10 @@ class Function:
             if rule.nth <= count < rule.nth + rule.times:
                 if rule.mode == "crash":
                     message = f"RequestId: {invocation.request_id} Error: Runtime exited with error: signal: killed"
-                    invocation.finish(_error_payload("Runtime.ExitError", message), error=True)
+                    invocation.finish(error_payload("Runtime.ExitError", message), error=True)
                 else:
                     message = f"{invocation.request_id} Task timed out after {timeout:.2f} seconds"
-                    invocation.finish(_error_payload("Sandbox.Timedout", message), error=True)
+                    invocation.finish(error_payload("Sandbox.Timedout", message), error=True)
                 return True
         return False
 
@@ -330,7 +247,7 @@ class Function:
             instance = self._acquire(memory_size)
         except OSError as err:
             message = f"RequestId: {invocation.request_id} Error: cannot start {self.registration.bootstrap}: {err}"
-            invocation.finish(_error_payload("Runtime.InvalidEntrypoint", message), error=True)
+            invocation.finish(error_payload("Runtime.InvalidEntrypoint", message), error=True)
         else:
             try:
                 instance.run(invocation, timeout)
@@ -395,6 +312,11 @@ def unregister(function_name: str) -> None:
         function.close()
 
 
+def registered(function_name: str) -> Function | None:
+    """The registered function of this name, if any."""
+    return _functions.get(function_name)
+
+
 def log_path(function_name: str) -> Path | None:
     """The log file of a registered function."""
     function = _functions.get(function_name)
@@ -408,58 +330,6 @@ def stop_all() -> None:
         _functions.clear()
     for function in functions:
         function.close()
-
-
-def _header(headers: Any, name: str, default: str) -> str:
-    """A request header, whatever the case of its name."""
-    for key, value in dict(headers or {}).items():
-        if key.lower() == name:
-            return value
-    return default
-
-
-_moto_invoke = LambdaFunction.invoke
-
-
-def _invoke(self: LambdaFunction, body: Any, request_headers: Any, response_headers: Any) -> str | bytes:
-    """LambdaFunction.invoke, forwarded to the bootstrap when the function is registered."""
-    function = _functions.get(self.function_name)
-    if function is None:
-        return _moto_invoke(self, body, request_headers, response_headers)
-    payload = body.encode() if isinstance(body, str) else (body or b"{}")
-    timeout = function.registration.timeout or float(self.timeout)
-    args = (payload, self.function_arn, timeout, int(self.memory_size))
-    if _header(request_headers, "x-amz-invocation-type", "RequestResponse") == "Event":
-        threading.Thread(target=function.invoke, args=args, name=f"lambda-event-{self.function_name}", daemon=True).start()
-        return b""
-    invocation = function.invoke(*args)
-    if invocation.error:
-        response_headers["x-amz-function-error"] = "Unhandled"
-    response_headers["x-amz-executed-version"] = "$LATEST"
-    return invocation.result
-
-
-_moto_delete_function = LambdaBackend.delete_function
-
-
-def _delete_function(self: LambdaBackend, function_name: str, qualifier: str | None = None) -> None:
-    """LambdaBackend.delete_function that also stops the forwarded processes of an unqualified delete."""
-    name = self.get_function(function_name, qualifier).function_name
-    _moto_delete_function(self, function_name, qualifier)
-    if qualifier is None:
-        unregister(name)
-
-
-def _emulator_port() -> str:
-    """moto's Step Functions interpreter calls `localhost:<port>`: make that this emulator."""
-    return RUNTIME.endpoint.rsplit(":", 1)[-1]
-
-
-def install() -> None:
-    """Patch moto: forward invocations and point the Step Functions interpreter here."""
-    LambdaFunction.invoke = _invoke  # type: ignore[method-assign]
-    LambdaBackend.delete_function = _delete_function  # type: ignore[method-assign]
-    boto_client.moto_server_port = _emulator_port  # type: ignore[attr-defined]
 
 
 RUNTIME.on_reset(stop_all)

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-CLI_DIR = Path(__file__).resolve().parent / "cli"
+CLI_DIR = Path(__file__).resolve().parents[1] / "cli"
 SUDO_SHIM = """#!/bin/bash
 # Stand-in sudo: drop options (and -u/-g arguments), run the command as is.
 while [[ $# -gt 0 && $1 == -* ]]; do

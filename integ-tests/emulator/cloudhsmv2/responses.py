@@ -4,26 +4,12 @@ Timestamps are epoch-second numbers, as the SDKs expect. Actions not listed here
 (resource policies, CopyBackupToRegion, ModifyBackupAttributes) are not emulated.
 """
 
-import functools
-import json
-from collections.abc import Callable
 from typing import Any
 
 from moto.core.responses import BaseResponse
 
-from .cloudhsm_models import CloudHsmBackend, backend, paginate
-from .runtime import RUNTIME
-
-
-def emulated(handler: Callable[[Any], dict[str, Any]]) -> Callable[[Any], str]:
-    """Run an action under the runtime lock and return its JSON body."""
-
-    @functools.wraps(handler)
-    def wrapper(self: Any) -> str:
-        with RUNTIME.lock:
-            return json.dumps(handler(self))
-
-    return wrapper
+from ..core.responses import emulated, json_params
+from .models import CloudHsmV2Backend, cloudhsmv2_backends
 
 
 class CloudHsmV2Response(BaseResponse):
@@ -34,11 +20,11 @@ class CloudHsmV2Response(BaseResponse):
 
     @property
     def params(self) -> dict[str, Any]:
-        return json.loads(self.body or "{}")
+        return json_params(self)
 
     @property
-    def hsm_backend(self) -> CloudHsmBackend:
-        return backend(self.current_account, self.region)
+    def hsm_backend(self) -> CloudHsmV2Backend:
+        return cloudhsmv2_backends[self.current_account][self.region]
 
     @emulated
     def create_cluster(self) -> dict[str, Any]:
@@ -47,8 +33,9 @@ class CloudHsmV2Response(BaseResponse):
     @emulated
     def describe_clusters(self) -> dict[str, Any]:
         params = self.params
-        clusters = self.hsm_backend.describe_clusters(params.get("Filters") or {})
-        page, token = paginate(clusters, params.get("NextToken"), params.get("MaxResults"))
+        page, token = self.hsm_backend.describe_clusters(
+            filters=params.get("Filters") or {}, next_token=params.get("NextToken"), max_results=params.get("MaxResults")
+        )
         result = [cluster.to_json() for cluster in page]
         for cluster in page:
             self.hsm_backend.note_csr_read(cluster)
@@ -91,10 +78,13 @@ class CloudHsmV2Response(BaseResponse):
     @emulated
     def describe_backups(self) -> dict[str, Any]:
         params = self.params
-        backups = self.hsm_backend.describe_backups(
-            params.get("Filters") or {}, bool(params.get("Shared")), bool(params.get("SortAscending"))
+        page, token = self.hsm_backend.describe_backups(
+            filters=params.get("Filters") or {},
+            shared=bool(params.get("Shared")),
+            ascending=bool(params.get("SortAscending")),
+            next_token=params.get("NextToken"),
+            max_results=params.get("MaxResults"),
         )
-        page, token = paginate(backups, params.get("NextToken"), params.get("MaxResults"))
         return {"Backups": [b.to_json() for b in page], "NextToken": token}
 
     @emulated
@@ -120,6 +110,7 @@ class CloudHsmV2Response(BaseResponse):
     @emulated
     def list_tags(self) -> dict[str, Any]:
         params = self.params
-        tags = self.hsm_backend.list_tags(params.get("ResourceId", ""))
-        page, token = paginate(tags, params.get("NextToken"), params.get("MaxResults"))
+        page, token = self.hsm_backend.list_tags(
+            resource_id=params.get("ResourceId", ""), next_token=params.get("NextToken"), max_results=params.get("MaxResults")
+        )
         return {"TagList": page, "NextToken": token}

@@ -13,11 +13,17 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from moto.core.exceptions import JsonRESTError
+from moto.core.base_backend import BackendDict, BaseBackend
 from moto.ec2.models import ec2_backends
+from moto.utilities.paginator import paginate
 
-from . import pki
-from .runtime import RUNTIME
+from ..core import pki
+from ..core.runtime import RUNTIME
+from .exceptions import (
+    CloudHsmInvalidRequestException,
+    CloudHsmResourceLimitExceededException,
+    CloudHsmResourceNotFoundException,
+)
 
 HSM_TYPES = {"hsm2m.medium"}
 RETIRED_HSM_TYPES = {"hsm1.medium"}
@@ -26,27 +32,6 @@ HSM_QUOTA = 6
 HSMS_PER_CLUSTER = 28
 HSM_PORTS = (2223, 2225)
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
-
-
-class CloudHsmError(JsonRESTError):
-    """Base of the CloudHSM v2 errors: HTTP 400 with `{"__type", "message"}`."""
-
-    code = 400
-
-
-class InvalidRequest(CloudHsmError):
-    def __init__(self, message: str):
-        super().__init__("CloudHsmInvalidRequestException", message)
-
-
-class ResourceNotFound(CloudHsmError):
-    def __init__(self, message: str):
-        super().__init__("CloudHsmResourceNotFoundException", message)
-
-
-class ResourceLimitExceeded(CloudHsmError):
-    def __init__(self, message: str):
-        super().__init__("CloudHsmResourceLimitExceededException", message)
 
 
 def new_id(prefix: str) -> str:
@@ -199,63 +184,79 @@ class Cluster:
 def validate_retention(policy: Any) -> dict[str, str]:
     """BackupRetentionPolicy must be {Type: DAYS, Value: "7".."379"}."""
     if not isinstance(policy, dict) or policy.get("Type") != "DAYS":
-        raise InvalidRequest("BackupRetentionPolicy.Type must be DAYS")
+        raise CloudHsmInvalidRequestException("BackupRetentionPolicy.Type must be DAYS")
     value = str(policy.get("Value", ""))
     if not value.isdigit() or not 7 <= int(value) <= 379:
-        raise InvalidRequest(f"BackupRetentionPolicy.Value must be between 7 and 379 days, got {value!r}")
+        raise CloudHsmInvalidRequestException(f"BackupRetentionPolicy.Value must be between 7 and 379 days, got {value!r}")
     return {"Type": "DAYS", "Value": value}
 
 
-def paginate(items: list[Any], next_token: str | None, max_results: int | None) -> tuple[list[Any], str | None]:
-    """Offset pagination with an opaque numeric token."""
-    start = int(next_token) if next_token and next_token.isdigit() else 0
-    if not max_results:
-        return items[start:], None
-    end = start + int(max_results)
-    return items[start:end], str(end) if end < len(items) else None
+class CloudHsmV2Backend(BaseBackend):
+    """CloudHSM v2 for one account and region (`cloudhsmv2_backends[account][region]`)."""
 
+    PAGINATION_MODEL = {
+        "describe_clusters": {
+            "input_token": "next_token",
+            "limit_key": "max_results",
+            "limit_default": 100,
+            "unique_attribute": "cluster_id",
+            "fail_on_invalid_token": False,
+        },
+        "describe_backups": {
+            "input_token": "next_token",
+            "limit_key": "max_results",
+            "limit_default": 100,
+            "unique_attribute": "backup_id",
+            "fail_on_invalid_token": False,
+        },
+        "list_tags": {
+            "input_token": "next_token",
+            "limit_key": "max_results",
+            "limit_default": 100,
+            "unique_attribute": "Key",
+            "fail_on_invalid_token": False,
+        },
+    }
 
-class CloudHsmBackend:
-    """CloudHSM v2 for one account and region."""
-
-    def __init__(self, account_id: str, region: str):
-        self.account_id = account_id
-        self.region = region
+    def __init__(self, region_name: str, account_id: str):
+        super().__init__(region_name, account_id)
         self.clusters: dict[str, Cluster] = {}
         self.backups: dict[str, Backup] = {}
 
     @property
     def ec2(self) -> Any:
-        return ec2_backends[self.account_id][self.region]
+        return ec2_backends[self.account_id][self.region_name]
 
     # Clusters
 
     def get_cluster(self, cluster_id: str | None) -> Cluster:
         cluster = self.clusters.get(cluster_id or "")
         if cluster is None or cluster.state == "DELETED":
-            raise ResourceNotFound(f"Cluster {cluster_id} not found in {self.region}")
+            raise CloudHsmResourceNotFoundException(f"Cluster {cluster_id} not found in {self.region_name}")
         return cluster
 
     def create_cluster(self, params: dict[str, Any]) -> Cluster:
         source = self._source_backup(params.get("SourceBackupId"))
         hsm_type = params.get("HsmType") or (source.hsm_type if source else None)
         if hsm_type in RETIRED_HSM_TYPES:
-            raise InvalidRequest(f"HsmType {hsm_type} can no longer be used for new clusters; use hsm2m.medium")
+            raise CloudHsmInvalidRequestException(f"HsmType {hsm_type} can no longer be used for new clusters; use hsm2m.medium")
         if hsm_type not in HSM_TYPES:
-            raise InvalidRequest(f"HsmType must be one of {sorted(HSM_TYPES)}, got {hsm_type!r}")
+            raise CloudHsmInvalidRequestException(f"HsmType must be one of {sorted(HSM_TYPES)}, got {hsm_type!r}")
         mode = params.get("Mode") or (source.mode if source else "FIPS")
         if mode not in ("FIPS", "NON_FIPS"):
-            raise InvalidRequest(f"Mode must be FIPS or NON_FIPS, got {mode!r}")
+            raise CloudHsmInvalidRequestException(f"Mode must be FIPS or NON_FIPS, got {mode!r}")
         if mode == "NON_FIPS" and not hsm_type.startswith("hsm2m."):
-            raise InvalidRequest("Mode NON_FIPS is available only with hsm2m HSM types")
+            raise CloudHsmInvalidRequestException("Mode NON_FIPS is available only with hsm2m HSM types")
         network_type = params.get("NetworkType") or "IPV4"
         if network_type not in ("IPV4", "DUALSTACK"):
-            raise InvalidRequest(f"NetworkType must be IPV4 or DUALSTACK, got {network_type!r}")
+            raise CloudHsmInvalidRequestException(f"NetworkType must be IPV4 or DUALSTACK, got {network_type!r}")
         retention = validate_retention(params.get("BackupRetentionPolicy") or {"Type": "DAYS", "Value": "90"})
         vpc_id, mapping = self._subnet_mapping(params.get("SubnetIds") or [], network_type)
         live = [c for c in self.clusters.values() if c.state not in ("DELETE_IN_PROGRESS", "DELETED")]
         if len(live) >= CLUSTER_QUOTA:
-            raise ResourceLimitExceeded(f"The account already has {CLUSTER_QUOTA} clusters in {self.region} (quota)")
+            raise CloudHsmResourceLimitExceededException(
+                f"The account already has {CLUSTER_QUOTA} clusters in {self.region_name} (quota)"
+            )
         cluster_id = new_id("cluster")
         cluster = Cluster(
             cluster_id=cluster_id,
@@ -283,30 +284,34 @@ class CloudHsmBackend:
             return None
         backup = self.backups.get(backup_id)
         if backup is None:
-            raise ResourceNotFound(f"Backup {backup_id} not found")
+            raise CloudHsmResourceNotFoundException(f"Backup {backup_id} not found")
         if backup.state != "READY":
-            raise InvalidRequest(f"Backup {backup_id} is {backup.state}; only READY backups can be restored")
+            raise CloudHsmInvalidRequestException(f"Backup {backup_id} is {backup.state}; only READY backups can be restored")
         return backup
 
     def _subnet_mapping(self, subnet_ids: list[str], network_type: str) -> tuple[str, dict[str, str]]:
         if not subnet_ids:
-            raise InvalidRequest("SubnetIds must name at least one subnet")
+            raise CloudHsmInvalidRequestException("SubnetIds must name at least one subnet")
         mapping: dict[str, str] = {}
         vpcs = set()
         for subnet_id in subnet_ids:
             try:
                 subnet = self.ec2.get_subnet(subnet_id)
             except Exception as err:  # moto raises InvalidSubnetIdError
-                raise InvalidRequest(f"Subnet {subnet_id} does not exist") from err
+                raise CloudHsmInvalidRequestException(f"Subnet {subnet_id} does not exist") from err
             zone = subnet.availability_zone
             if zone in mapping:
-                raise InvalidRequest(f"Subnets {mapping[zone]} and {subnet_id} are both in {zone}; give one subnet per Availability Zone")
+                raise CloudHsmInvalidRequestException(
+                    f"Subnets {mapping[zone]} and {subnet_id} are both in {zone}; give one subnet per Availability Zone"
+                )
             if network_type == "DUALSTACK" and not subnet.ipv6_cidr_block_associations:
-                raise InvalidRequest(f"NetworkType DUALSTACK needs IPv6 CIDR blocks; subnet {subnet_id} has none")
+                raise CloudHsmInvalidRequestException(
+                    f"NetworkType DUALSTACK needs IPv6 CIDR blocks; subnet {subnet_id} has none"
+                )
             mapping[zone] = subnet_id
             vpcs.add(subnet.vpc_id)
         if len(vpcs) != 1:
-            raise InvalidRequest(f"All subnets must be in one VPC, got {sorted(vpcs)}")
+            raise CloudHsmInvalidRequestException(f"All subnets must be in one VPC, got {sorted(vpcs)}")
         return vpcs.pop(), mapping
 
     def _create_security_group(self, cluster_id: str, vpc_id: str) -> str:
@@ -314,17 +319,20 @@ class CloudHsmBackend:
         group = self.ec2.create_security_group(name, f"Security group for {cluster_id}", vpc_id=vpc_id)
         self_ref = [{"GroupId": group.id}]
         for authorize in (self.ec2.authorize_security_group_ingress, self.ec2.authorize_security_group_egress):
-            authorize(group.id, "tcp", str(HSM_PORTS[0]), str(HSM_PORTS[1]), [], source_groups=copy.deepcopy(self_ref), vpc_id=vpc_id)
+            authorize(
+                group.id, "tcp", str(HSM_PORTS[0]), str(HSM_PORTS[1]), [], source_groups=copy.deepcopy(self_ref), vpc_id=vpc_id
+            )
         return group.id
 
     def _cluster_created(self, cluster: Cluster) -> None:
         if cluster.state == "CREATE_IN_PROGRESS":
             cluster.state = "ACTIVE" if cluster.source_backup_id else "UNINITIALIZED"
 
+    @paginate(PAGINATION_MODEL)
     def describe_clusters(self, filters: dict[str, list[str]]) -> list[Cluster]:
         unknown = set(filters) - {"clusterIds", "vpcIds", "states"}
         if unknown:
-            raise InvalidRequest(f"Unsupported filter(s) {sorted(unknown)}; use clusterIds, vpcIds, states")
+            raise CloudHsmInvalidRequestException(f"Unsupported filter(s) {sorted(unknown)}; use clusterIds, vpcIds, states")
         result = []
         for cluster in self.clusters.values():
             if "clusterIds" in filters and cluster.cluster_id not in filters["clusterIds"]:
@@ -355,18 +363,20 @@ class CloudHsmBackend:
         cluster.csr_key = None
         self._launch_hsm(cluster, old.availability_zone, None)
 
-    def initialize_cluster(self, cluster_id: str, signed_cert: str, trust_anchor: str) -> Cluster:
+    def initialize_cluster(self, cluster_id: str | None, signed_cert: str, trust_anchor: str) -> Cluster:
         cluster = self.get_cluster(cluster_id)
         if cluster.state != "UNINITIALIZED":
-            raise InvalidRequest(f"Cluster {cluster_id} is {cluster.state}; only an UNINITIALIZED cluster can be initialized")
+            raise CloudHsmInvalidRequestException(
+                f"Cluster {cluster_id} is {cluster.state}; only an UNINITIALIZED cluster can be initialized"
+            )
         if cluster.csr_key is None:
-            raise InvalidRequest(f"Cluster {cluster_id} has no CSR yet: wait until its first HSM is ACTIVE")
+            raise CloudHsmInvalidRequestException(f"Cluster {cluster_id} has no CSR yet: wait until its first HSM is ACTIVE")
         if not signed_cert or not trust_anchor:
-            raise InvalidRequest("SignedCert and TrustAnchor are required")
+            raise CloudHsmInvalidRequestException("SignedCert and TrustAnchor are required")
         try:
             pki.check_signed_cluster_cert(signed_cert, trust_anchor, cluster.csr_key)
         except pki.CertificateError as err:
-            raise InvalidRequest(str(err)) from err
+            raise CloudHsmInvalidRequestException(str(err)) from err
         cluster.state = "INITIALIZE_IN_PROGRESS"
         cluster.trust_anchor = trust_anchor
         cluster.certificates["ClusterCertificate"] = signed_cert
@@ -378,20 +388,20 @@ class CloudHsmBackend:
         if cluster.state == "INITIALIZE_IN_PROGRESS":
             cluster.state = "INITIALIZED"
 
-    def modify_cluster(self, cluster_id: str, retention: Any, hsm_type: str | None) -> Cluster:
+    def modify_cluster(self, cluster_id: str | None, retention: Any, hsm_type: str | None) -> Cluster:
         cluster = self.get_cluster(cluster_id)
         if hsm_type and hsm_type != cluster.hsm_type:
-            raise InvalidRequest("Changing HsmType is not emulated; create a cluster with the wanted type")
+            raise CloudHsmInvalidRequestException("Changing HsmType is not emulated; create a cluster with the wanted type")
         if retention is not None:
             cluster.backup_retention = validate_retention(retention)
         return cluster
 
-    def delete_cluster(self, cluster_id: str) -> Cluster:
+    def delete_cluster(self, cluster_id: str | None) -> Cluster:
         cluster = self.get_cluster(cluster_id)
         if cluster.hsms:
-            raise InvalidRequest(f"Cluster {cluster_id} still has {len(cluster.hsms)} HSM(s); delete them first")
+            raise CloudHsmInvalidRequestException(f"Cluster {cluster_id} still has {len(cluster.hsms)} HSM(s); delete them first")
         if cluster.state == "DELETE_IN_PROGRESS":
-            raise InvalidRequest(f"Cluster {cluster_id} is already being deleted")
+            raise CloudHsmInvalidRequestException(f"Cluster {cluster_id} is already being deleted")
         cluster.state = "DELETE_IN_PROGRESS"
         RUNTIME.schedule("cluster_delete", lambda: self._cluster_deleted(cluster))
         return cluster
@@ -406,25 +416,29 @@ class CloudHsmBackend:
 
     # HSMs
 
-    def create_hsm(self, cluster_id: str, availability_zone: str, ip_address: str | None) -> Hsm:
+    def create_hsm(self, cluster_id: str | None, availability_zone: str | None, ip_address: str | None) -> Hsm:
         cluster = self.get_cluster(cluster_id)
         if cluster.state == "UNINITIALIZED" and cluster.hsms:
-            raise InvalidRequest(
+            raise CloudHsmInvalidRequestException(
                 f"Cluster {cluster_id} is UNINITIALIZED and already has an HSM: "
                 "initialize and activate the cluster before adding more HSMs"
             )
         if cluster.state not in ("UNINITIALIZED", "ACTIVE"):
-            raise InvalidRequest(f"Cluster {cluster_id} is {cluster.state}: HSMs can be added only when it is ACTIVE")
+            raise CloudHsmInvalidRequestException(
+                f"Cluster {cluster_id} is {cluster.state}: HSMs can be added only when it is ACTIVE"
+            )
         if availability_zone not in cluster.subnet_mapping:
-            raise InvalidRequest(
+            raise CloudHsmInvalidRequestException(
                 f"Cluster {cluster_id} has no subnet in {availability_zone}; its zones are {sorted(cluster.subnet_mapping)}"
             )
         if len(cluster.hsms) >= HSMS_PER_CLUSTER:
-            raise ResourceLimitExceeded(f"Cluster {cluster_id} already has {HSMS_PER_CLUSTER} HSMs (quota)")
+            raise CloudHsmResourceLimitExceededException(f"Cluster {cluster_id} already has {HSMS_PER_CLUSTER} HSMs (quota)")
         quota = RUNTIME.faults.hsm_quota if RUNTIME.faults.hsm_quota is not None else HSM_QUOTA
         in_account = sum(len(c.hsms) for c in self.clusters.values())
         if in_account >= quota:
-            raise ResourceLimitExceeded(f"The account already has {in_account} HSMs in {self.region} (quota {quota})")
+            raise CloudHsmResourceLimitExceededException(
+                f"The account already has {in_account} HSMs in {self.region_name} (quota {quota})"
+            )
         if cluster.state == "ACTIVE" and not cluster.hsms:
             self._restore_latest_backup(cluster)
         return self._launch_hsm(cluster, availability_zone, ip_address)
@@ -434,7 +448,7 @@ class CloudHsmBackend:
         source = self.backups.get(cluster.source_backup_id or "")
         candidates = own or ([source] if source else [])
         if not candidates:
-            raise InvalidRequest(f"Cluster {cluster.cluster_id} has no HSM and no backup to restore from")
+            raise CloudHsmInvalidRequestException(f"Cluster {cluster.cluster_id} has no HSM and no backup to restore from")
         latest = max(candidates, key=lambda b: b.create_timestamp)
         cluster.users = copy.deepcopy(latest.users)
 
@@ -464,11 +478,11 @@ class CloudHsmBackend:
         try:
             inside = ipaddress.ip_address(ip_address) in ipaddress.ip_network(subnet.cidr_block)
         except ValueError as err:
-            raise InvalidRequest(f"IpAddress {ip_address!r} is not an IPv4 address") from err
+            raise CloudHsmInvalidRequestException(f"IpAddress {ip_address!r} is not an IPv4 address") from err
         if not inside:
-            raise InvalidRequest(f"IpAddress {ip_address} is not in subnet {subnet.id} ({subnet.cidr_block})")
+            raise CloudHsmInvalidRequestException(f"IpAddress {ip_address} is not in subnet {subnet.id} ({subnet.cidr_block})")
         if any(eni.private_ip_address == ip_address for eni in self.ec2.enis.values()):
-            raise InvalidRequest(f"IpAddress {ip_address} is already in use in subnet {subnet.id}")
+            raise CloudHsmInvalidRequestException(f"IpAddress {ip_address} is already in use in subnet {subnet.id}")
 
     def _hsm_created(self, cluster: Cluster, hsm: Hsm) -> None:
         if hsm not in cluster.hsms or hsm.state != "CREATE_IN_PROGRESS":
@@ -484,13 +498,13 @@ class CloudHsmBackend:
                 "ManufacturerHardwareCertificate": pki.self_signed("HSM manufacturer (emulated)"),
             }
 
-    def delete_hsm(self, cluster_id: str, hsm_id: str | None, eni_id: str | None, eni_ip: str | None) -> Hsm:
+    def delete_hsm(self, cluster_id: str | None, hsm_id: str | None, eni_id: str | None, eni_ip: str | None) -> Hsm:
         cluster = self.get_cluster(cluster_id)
         if not (hsm_id or eni_id or eni_ip):
-            raise InvalidRequest("Give one of HsmId, EniId or EniIp")
+            raise CloudHsmInvalidRequestException("Give one of HsmId, EniId or EniIp")
         hsm = cluster.find_hsm(hsm_id, eni_id, eni_ip)
         if hsm is None:
-            raise ResourceNotFound(f"No HSM {hsm_id or eni_id or eni_ip} in cluster {cluster_id}")
+            raise CloudHsmResourceNotFoundException(f"No HSM {hsm_id or eni_id or eni_ip} in cluster {cluster_id}")
         if hsm.state == "DELETE_IN_PROGRESS":
             return hsm
         remaining = [h for h in cluster.hsms if h.state != "DELETE_IN_PROGRESS" and h is not hsm]
@@ -503,7 +517,7 @@ class CloudHsmBackend:
         backup = Backup(
             backup_id=new_id("backup"),
             account_id=self.account_id,
-            region=self.region,
+            region=self.region_name,
             cluster_id=cluster.cluster_id,
             hsm_type=cluster.hsm_type,
             mode=cluster.mode,
@@ -533,13 +547,14 @@ class CloudHsmBackend:
     def get_backup(self, backup_id: str | None) -> Backup:
         backup = self.backups.get(backup_id or "")
         if backup is None:
-            raise ResourceNotFound(f"Backup {backup_id} not found")
+            raise CloudHsmResourceNotFoundException(f"Backup {backup_id} not found")
         return backup
 
+    @paginate(PAGINATION_MODEL)
     def describe_backups(self, filters: dict[str, list[str]], shared: bool, ascending: bool) -> list[Backup]:
         unknown = set(filters) - {"backupIds", "sourceBackupIds", "clusterIds", "states", "neverExpires"}
         if unknown:
-            raise InvalidRequest(f"Unsupported filter(s) {sorted(unknown)}")
+            raise CloudHsmInvalidRequestException(f"Unsupported filter(s) {sorted(unknown)}")
         if shared:
             return []
         # Emulated backups are never copies (no source backup) and always expire.
@@ -561,18 +576,20 @@ class CloudHsmBackend:
         result = [b for b in self.backups.values() if matches(b)]
         return sorted(result, key=lambda b: b.create_timestamp, reverse=not ascending)
 
-    def delete_backup(self, backup_id: str) -> Backup:
+    def delete_backup(self, backup_id: str | None) -> Backup:
         backup = self.get_backup(backup_id)
         if backup.state != "READY":
-            raise InvalidRequest(f"Backup {backup_id} is {backup.state}; only READY backups can be deleted")
+            raise CloudHsmInvalidRequestException(f"Backup {backup_id} is {backup.state}; only READY backups can be deleted")
         backup.state = "PENDING_DELETION"
         backup.delete_timestamp = RUNTIME.now() + 7 * 86400
         return backup
 
-    def restore_backup(self, backup_id: str) -> Backup:
+    def restore_backup(self, backup_id: str | None) -> Backup:
         backup = self.get_backup(backup_id)
         if backup.state != "PENDING_DELETION":
-            raise InvalidRequest(f"Backup {backup_id} is {backup.state}; only PENDING_DELETION backups can be restored")
+            raise CloudHsmInvalidRequestException(
+                f"Backup {backup_id} is {backup.state}; only PENDING_DELETION backups can be restored"
+            )
         backup.state = "READY"
         backup.delete_timestamp = None
         return backup
@@ -589,30 +606,16 @@ class CloudHsmBackend:
         keys = {tag["Key"] for tag in tags}
         merged = [t for t in current if t["Key"] not in keys] + list(tags)
         if len(merged) > 50:
-            raise InvalidRequest(f"Resource {resource_id} would have more than 50 tags")
+            raise CloudHsmInvalidRequestException(f"Resource {resource_id} would have more than 50 tags")
         current[:] = merged
 
     def untag_resource(self, resource_id: str, keys: list[str]) -> None:
         current = self._taggable(resource_id)
         current[:] = [t for t in current if t["Key"] not in keys]
 
+    @paginate(PAGINATION_MODEL)
     def list_tags(self, resource_id: str) -> list[dict[str, str]]:
         return list(self._taggable(resource_id))
 
 
-_BACKENDS: dict[tuple[str, str], CloudHsmBackend] = {}
-
-
-def backend(account_id: str, region: str) -> CloudHsmBackend:
-    """The CloudHSM backend of an account and region (created on first use)."""
-    key = (account_id, region)
-    if key not in _BACKENDS:
-        _BACKENDS[key] = CloudHsmBackend(account_id, region)
-    return _BACKENDS[key]
-
-
-def all_backends() -> list[CloudHsmBackend]:
-    return list(_BACKENDS.values())
-
-
-RUNTIME.on_reset(_BACKENDS.clear)
+cloudhsmv2_backends = BackendDict(CloudHsmV2Backend, "cloudhsmv2")

@@ -1,6 +1,6 @@
 """Server side of the stand-in `cloudhsm-cli`: the HSM user database operations.
 
-The CLI script (cli/cloudhsm_cli.py) parses arguments like AWS CloudHSM CLI (SDK 5)
+The CLI script (../cli/cloudhsm_cli.py) parses arguments like AWS CloudHSM CLI (SDK 5)
 and POSTs one operation to `/_emulator/hsm-cli`; this module answers it with the
 CLI's JSON shape `{"error_code": 0, "data": ...}` (non-zero error_code on failure).
 """
@@ -8,8 +8,9 @@ CLI's JSON shape `{"error_code": 0, "data": ...}` (non-zero error_code on failur
 import re
 from typing import Any
 
-from .cloudhsm_models import Cluster, CloudHsmError, HsmUser, backend
-from .runtime import RUNTIME
+from ..core.runtime import RUNTIME
+from .exceptions import CloudHsmClientError
+from .models import Cluster, HsmUser, cloudhsmv2_backends
 
 ROLES = ("admin", "crypto-user")
 _USERNAME = re.compile(r"^[A-Za-z0-9_]{1,31}$")
@@ -34,12 +35,15 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
 
 def _connect(request: dict[str, Any]) -> Cluster:
     """The cluster the CLI is configured for, reachable through at least one ACTIVE HSM."""
-    hsm_backend = backend(request.get("account_id", ""), request.get("region", ""))
+    account_id, region = str(request.get("account_id", "")), str(request.get("region", ""))
+    if region not in cloudhsmv2_backends[account_id]:
+        raise CliError(f"Failed to connect: no CloudHSM in region {region!r}")
+    hsm_backend = cloudhsmv2_backends[account_id][region]
     cluster_id, hsm_ip = request.get("cluster_id"), request.get("hsm_ip")
     if cluster_id:
         try:
             cluster = hsm_backend.get_cluster(cluster_id)
-        except CloudHsmError as err:
+        except CloudHsmClientError as err:
             raise CliError(f"Cluster {cluster_id} not found") from err
     elif hsm_ip:
         found = [c for c in hsm_backend.clusters.values() if c.find_hsm(eni_ip=hsm_ip)]
@@ -93,7 +97,13 @@ def _activate(cluster: Cluster, args: dict[str, Any], credentials: Any) -> str:
 
 def _user_list(cluster: Cluster, args: dict[str, Any], credentials: Any) -> dict[str, Any]:
     users = [user.public_json() for user in cluster.users.values()]
-    appliance = {"username": "app_user", "role": "internal(APPLIANCE_USER)", "locked": "false", "mfa": [], "cluster-coverage": "full"}
+    appliance = {
+        "username": "app_user",
+        "role": "internal(APPLIANCE_USER)",
+        "locked": "false",
+        "mfa": [],
+        "cluster-coverage": "full",
+    }
     return {"users": users + [appliance]}
 
 
@@ -144,7 +154,13 @@ def _logout(cluster: Cluster, args: dict[str, Any], credentials: Any) -> str:
 def _hsm_info(cluster: Cluster, args: dict[str, Any], credentials: Any) -> dict[str, Any]:
     return {
         "hsms": [
-            {"vendor": "Marvell Semiconductors, Inc.", "model": cluster.hsm_type, "hsm-id": h.hsm_id, "ip": h.eni_ip, "state": h.state}
+            {
+                "vendor": "Marvell Semiconductors, Inc.",
+                "model": cluster.hsm_type,
+                "hsm-id": h.hsm_id,
+                "ip": h.eni_ip,
+                "state": h.state,
+            }
             for h in cluster.hsms
         ]
     }

@@ -1,0 +1,106 @@
+"""The fault knobs: what `POST /_emulator/config {"faults": ...}` accepts.
+
+Each fault makes the emulator fail the way AWS sometimes does (throttling, a DEGRADED
+or replaced HSM, a failing SSM command, a quota, a crashing or hanging Lambda), so
+that the product's handling of it can be tested. See README.md for the JSON shapes.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A knob was given a value the emulator does not understand."""
+
+
+@dataclass
+class CommandFailure:
+    """Fault: SSM commands whose text contains `match` exit `exit_code` with `stderr`."""
+
+    match: str
+    stderr: str = "emulated failure"
+    exit_code: int = 1
+
+
+@dataclass
+class LambdaFailure:
+    """Fault: invocations `nth` to `nth + times - 1` of the functions whose name
+    contains `function` crash (`mode` "crash") or time out (`mode` "timeout")."""
+
+    function: str
+    nth: int = 1
+    times: int = 1
+    mode: str = "crash"
+
+
+@dataclass
+class Faults:
+    """Fault knobs (see README.md for the JSON shape of each)."""
+
+    throttle: dict[str, float] = field(default_factory=dict)
+    hsm_degraded: int | None = None
+    hsm_replaced_before_init: int | None = None
+    command_fails: list[CommandFailure] = field(default_factory=list)
+    hsm_quota: int | None = None
+    lambda_fails: list[LambdaFailure] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, raw: Any) -> "Faults":
+        """Validate and build the faults from their JSON form."""
+        if not isinstance(raw, dict):
+            raise ConfigError("faults must be a JSON object")
+        unknown = set(raw) - {f for f in cls.__dataclass_fields__}
+        if unknown:
+            raise ConfigError(f"unknown fault(s): {sorted(unknown)}")
+        throttle = raw.get("throttle", {})
+        if not isinstance(throttle, dict) or not all(
+            isinstance(v, (int, float)) and 0 <= v <= 1 for v in throttle.values()
+        ):
+            raise ConfigError('throttle must map a service name to a fraction 0..1, e.g. {"kms": 0.5}')
+        fails = raw.get("command_fails", [])
+        if isinstance(fails, dict):
+            fails = [fails]
+        try:
+            command_fails = [CommandFailure(**rule) for rule in fails]
+        except TypeError as err:
+            raise ConfigError(f"command_fails rules take match, stderr, exit_code: {err}") from err
+        lambda_raw = raw.get("lambda_fails", [])
+        try:
+            lambda_fails = [LambdaFailure(**rule) for rule in ([lambda_raw] if isinstance(lambda_raw, dict) else lambda_raw)]
+        except TypeError as err:
+            raise ConfigError(f"lambda_fails rules take function, nth, times, mode: {err}") from err
+        if any(rule.mode not in ("crash", "timeout") or rule.nth < 1 or rule.times < 1 for rule in lambda_fails):
+            raise ConfigError('lambda_fails: mode is "crash" or "timeout"; nth and times are >= 1')
+        return cls(
+            lambda_fails=lambda_fails,
+            throttle={_service_alias(k): float(v) for k, v in throttle.items()},
+            hsm_degraded=_positive_int(raw, "hsm_degraded"),
+            hsm_replaced_before_init=_positive_int(raw, "hsm_replaced_before_init"),
+            command_fails=command_fails,
+            hsm_quota=_positive_int(raw, "hsm_quota", minimum=0),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The faults in the JSON form accepted by `from_json`."""
+        return {
+            "throttle": dict(self.throttle),
+            "hsm_degraded": self.hsm_degraded,
+            "hsm_replaced_before_init": self.hsm_replaced_before_init,
+            "command_fails": [vars(rule) for rule in self.command_fails],
+            "hsm_quota": self.hsm_quota,
+            "lambda_fails": [vars(rule) for rule in self.lambda_fails],
+        }
+
+
+def _positive_int(raw: dict[str, Any], name: str, minimum: int = 1) -> int | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _service_alias(name: str) -> str:
+    """CloudHSM v2 signs its requests as `cloudhsm`; accept both names."""
+    return "cloudhsm" if name == "cloudhsmv2" else name

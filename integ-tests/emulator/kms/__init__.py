@@ -1,0 +1,1 @@
+"""KMS custom key stores of type AWS_CLOUDHSM (moto has none), on top of moto's KMS."""

@@ -1,0 +1,114 @@
+"""SSM with Run Command that really runs: moto's SSM handlers plus SendCommand,
+GetCommandInvocation, ListCommandInvocations and DescribeInstanceInformation.
+
+SendCommand on instances that exist in moto's EC2 runs the script (see models.py and
+sandbox.py); other documents keep moto's behaviour (reported as Success at once,
+nothing runs). DescribeInstanceInformation shows running instances as Online managed
+instances.
+"""
+
+import datetime
+
+from moto.core.responses import ActionResult
+from moto.ec2.models import ec2_backends
+from moto.ssm.responses import SimpleSystemManagerResponse
+
+from ..core.runtime import RUNTIME
+from .exceptions import InvalidInstanceId, InvalidParameters, InvocationDoesNotExist
+from .models import DOCUMENT, PLUGIN, RunCommandBackend, document_commands, run_command_backends, shell_document
+
+
+class SsmWithRunCommandResponse(SimpleSystemManagerResponse):
+    """moto's SSM handlers, with SendCommand / Get- / ListCommandInvocations really running."""
+
+    @property
+    def run_command(self) -> RunCommandBackend:
+        return run_command_backends[self.current_account][self.region]
+
+    def send_command(self) -> ActionResult:
+        name = self._get_param("DocumentName")
+        parameters = self._get_param("Parameters", {})
+        if name == DOCUMENT:
+            commands = parameters.get("commands")
+            if not commands:
+                raise InvalidParameters("AWS-RunShellScript needs the parameter commands")
+        else:
+            content = shell_document(self.ssm_backend, name)
+            if content is None:
+                return super().send_command()
+            commands = document_commands(content, parameters)
+        ec2 = ec2_backends[self.current_account][self.region]
+        instances = {}
+        for instance_id in self._get_param("InstanceIds", []):
+            try:
+                instances[instance_id] = ec2.get_instance(instance_id)
+            except Exception as err:  # moto raises InvalidInstanceIdError
+                raise InvalidInstanceId(f"Instance {instance_id} does not exist") from err
+        timeout = float((parameters.get("executionTimeout") or ["3600"])[0])
+        result = super().send_command()
+        command = self.ssm_backend.get_command_by_id(result.result["Command"]["CommandId"])  # type: ignore[index]
+        envs = {}
+        for instance_id in command.instance_ids:
+            instance = instances.get(instance_id) or ec2.get_instance(instance_id)
+            envs[instance_id] = {
+                # The AWS CLI on the instance talks to the emulator.
+                "AWS_ENDPOINT_URL": RUNTIME.endpoint,
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "EMULATOR_ENDPOINT": RUNTIME.endpoint,
+                "EMULATOR_ACCOUNT_ID": self.current_account,
+                "EMULATOR_REGION": self.region,
+                "EMULATOR_INSTANCE_ID": instance_id,
+                "EMULATOR_VPC_ID": instance.vpc_id or "",
+            }
+        self.run_command.start(command, commands, envs, timeout)
+        return ActionResult({"Command": command.response_object()})
+
+    def describe_instance_information(self) -> ActionResult:
+        """Every running moto EC2 instance is an Online managed instance (Amazon Linux 2023)."""
+        wanted: set[str] = set()
+        for entry in self._get_param("Filters", []):
+            if entry.get("Key") == "InstanceIds":
+                wanted |= set(entry.get("Values", []))
+        for entry in self._get_param("InstanceInformationFilterList", []):
+            if entry.get("key") == "InstanceIds":
+                wanted |= set(entry.get("valueSet", []))
+        ec2 = ec2_backends[self.current_account][self.region]
+        now = datetime.datetime.now(datetime.UTC)
+        instances = [
+            {
+                "InstanceId": instance.id,
+                "PingStatus": "Online",
+                "LastPingDateTime": now,
+                "AgentVersion": "3.3.0.0",
+                "IsLatestVersion": True,
+                "PlatformType": "Linux",
+                "PlatformName": "Amazon Linux",
+                "PlatformVersion": "2023",
+                "ResourceType": "EC2Instance",
+                "IPAddress": instance.private_ip,
+                "ComputerName": instance.private_dns_name,
+            }
+            for instance in ec2.all_instances()
+            if instance.state == "running" and (not wanted or instance.id in wanted)
+        ]
+        return ActionResult({"InstanceInformationList": instances})
+
+    def get_command_invocation(self) -> ActionResult:
+        runs = self.run_command.runs.get(self._get_param("CommandId"))
+        if runs is None:
+            return super().get_command_invocation()
+        plugin = self._get_param("PluginName")
+        with RUNTIME.lock:
+            for run in runs:
+                if run.instance_id == self._get_param("InstanceId") and plugin in (None, PLUGIN):
+                    return ActionResult(run.to_json())
+        raise InvocationDoesNotExist()
+
+    def list_command_invocations(self) -> ActionResult:
+        command_id, instance_id = self._get_param("CommandId"), self._get_param("InstanceId")
+        details = bool(self._get_param("Details"))
+        with RUNTIME.lock:
+            runs = self.run_command.invocations(command_id, instance_id)
+            return ActionResult({"CommandInvocations": [run.list_json(details) for run in runs]})
