@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from .contract import CONTRACT
 from .intrinsics import TemplateError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -49,13 +50,13 @@ def asset_folder(asset_dir: Path, logical_id: str, resource: dict[str, Any]) -> 
 
 def handler_binaries(assets_root: Path = HANDLER_ASSETS) -> dict[str, tuple[str, str]]:
     """sha256 of every built bootstrap -> (handler, architecture)."""
-    manifest = assets_root / "manifest.json"
+    manifest = assets_root / CONTRACT.asset_manifest
     if not manifest.is_file():
         raise TemplateError(f"{manifest} is missing: build the handlers with `bash scripts/build-handlers.sh`")
     found = {}
     for handler, arches in json.loads(manifest.read_text())["handlers"].items():
         for arch in arches:
-            binary = assets_root / handler / arch / "bootstrap"
+            binary = CONTRACT.bootstrap(assets_root, handler, arch)
             if binary.is_file():
                 found[_sha256(binary)] = (handler, arch)
     return found
@@ -73,7 +74,7 @@ def host_bootstrap(asset_dir: Path, logical_id: str, resource: dict[str, Any], a
             "after the synth; synthesize the app again"
         )
     handler, _arch = match
-    host = assets_root / handler / HOST_ARCH / "bootstrap"
+    host = CONTRACT.bootstrap(assets_root, handler, HOST_ARCH)
     if not host.is_file():
         raise TemplateError(f"{logical_id}: handler {handler} has no {HOST_ARCH} build at {host}")
     return host

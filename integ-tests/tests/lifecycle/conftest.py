@@ -13,7 +13,7 @@ from runner.stack import Stack
 from runner.template import Template
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-ENTRY_BOOTSTRAP = HANDLER_ASSETS / CONTRACT.entry_handler / HOST_ARCH / "bootstrap"
+ENTRY_BOOTSTRAP = CONTRACT.bootstrap(HANDLER_ASSETS, CONTRACT.entry_handler, HOST_ARCH)
 
 
 @pytest.fixture(autouse=True)
