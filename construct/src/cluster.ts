@@ -1,18 +1,16 @@
-import { CfnOutput, CustomResource, Duration, Fn, IResource, RemovalPolicy, Resource, Token } from 'aws-cdk-lib';
+import { CfnOutput, CustomResource, Duration, Fn, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as acmpca from 'aws-cdk-lib/aws-acmpca';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { CloudHsmClusterAttributes, CloudHsmClusterBase, HSM_PORTS, ICloudHsmCluster } from './cluster-base';
 import { ClusterSecrets } from './private/cluster-secrets';
 import { ManagementClient } from './private/client';
 import { clusterMachinery } from './private/cluster-machinery';
-import { validateClusterProps } from './private/validate';
+import { validateClusterAttributes, validateClusterProps } from './private/validate';
 import { ClusterMode, ClusterPki, ClusterPkiKind, HsmType, NetworkType } from './types';
-
-/** The ports HSMs listen on, from clients and from each other. */
-const HSM_PORTS = ec2.Port.tcpRange(2223, 2225);
 
 /**
  * The management client: an EC2 instance in the VPC that activates the
@@ -119,38 +117,12 @@ export interface CloudHsmClusterProps {
   readonly handlerArchitecture?: lambda.Architecture;
 }
 
-/** A CloudHSM cluster, made in this stack or elsewhere. */
-export interface ICloudHsmCluster extends IResource, ec2.IConnectable {
-  /**
-   * The cluster id, `cluster-...`.
-   * @attribute
-   */
-  readonly clusterId: string;
-
-  /** The security group AWS made for the HSMs' network interfaces. */
-  readonly clusterSecurityGroup: ec2.ISecurityGroup;
-}
-
-/** What identifies a cluster made elsewhere. */
-export interface CloudHsmClusterAttributes {
-  /** The cluster id, `cluster-...`. */
-  readonly clusterId: string;
-
-  /** The id of the cluster's security group (`cloudhsm-cluster-<id>-sg`). */
-  readonly securityGroupId: string;
-}
-
-abstract class CloudHsmClusterBase extends Resource implements ICloudHsmCluster {
-  public abstract readonly clusterId: string;
-  public abstract readonly clusterSecurityGroup: ec2.ISecurityGroup;
-  public abstract readonly connections: ec2.Connections;
-}
-
 /**
  * An AWS CloudHSM cluster, created, initialized and activated, with
  * `hsmsPerSubnet` HSMs in each of its subnets.
  *
  * @resource Custom::CloudHsmCluster
+ * @stateful
  */
 export class CloudHsmCluster extends CloudHsmClusterBase {
   /** The CloudFormation type of the custom resource behind the cluster. */
@@ -159,7 +131,14 @@ export class CloudHsmCluster extends CloudHsmClusterBase {
   /** The CloudFormation type of the custom resource behind its HSMs. */
   public static readonly HSMS_RESOURCE_TYPE = 'Custom::CloudHsmHsms';
 
-  /** A cluster made elsewhere. */
+  /**
+   * A cluster made elsewhere. Ids that are tokens are taken as they are;
+   * resolved ids are checked.
+   *
+   * @param scope the scope of the reference
+   * @param id its construct id
+   * @param attrs what identifies the cluster
+   */
   public static fromClusterAttributes(scope: Construct, id: string, attrs: CloudHsmClusterAttributes): ICloudHsmCluster {
     class Imported extends CloudHsmClusterBase {
       public readonly clusterId = attrs.clusterId;
@@ -169,6 +148,7 @@ export class CloudHsmCluster extends CloudHsmClusterBase {
         defaultPort: HSM_PORTS,
       });
     }
+    validateClusterAttributes(attrs, `${scope.node.path}/${id}`);
     return new Imported(scope, id);
   }
 

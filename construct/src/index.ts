@@ -1,2 +1,3 @@
+export { ICloudHsmCluster, CloudHsmClusterAttributes } from './cluster-base';
 export * from './cluster';
 export * from './types';

@@ -20,6 +20,17 @@ export interface ResolvedClusterProps {
   readonly pki: ClusterPki;
 }
 
+/** What the attributes of an imported cluster must look like. */
+export interface ClusterAttributes {
+  readonly clusterId: string;
+  readonly securityGroupId: string;
+}
+
+/** A cluster id, as AWS makes them. */
+const CLUSTER_ID = /^cluster-[2-7a-zA-Z]{11,16}$/;
+/** A security group id: 8 or 17 hexadecimal digits. */
+const SECURITY_GROUP_ID = /^sg-([0-9a-f]{8}|[0-9a-f]{17})$/;
+
 /**
  * Checks the cluster props and throws one error listing every problem.
  * Values that are tokens are passed through unchecked.
@@ -32,8 +43,34 @@ export function validateClusterProps(props: ResolvedClusterProps, path: string):
     ...checkMode(props),
     ...checkSource(props),
   ];
+  fail(`invalid CloudHsmCluster props at ${path}`, problems);
+}
+
+/**
+ * Checks the attributes of an imported cluster and throws one error listing
+ * every problem. Values that are tokens are passed through unchecked.
+ */
+export function validateClusterAttributes(attrs: ClusterAttributes, path: string): void {
+  const problems: string[] = [];
+  const { clusterId, securityGroupId } = attrs;
+  if (!Token.isUnresolved(clusterId) && !CLUSTER_ID.test(clusterId)) {
+    problems.push(
+      `clusterId must be a CloudHSM cluster id like cluster-abcdefghijk (cluster- and 11 to 16 letters or digits ` +
+      `2-7), got '${clusterId}': use the ClusterId that DescribeClusters lists`,
+    );
+  }
+  if (!Token.isUnresolved(securityGroupId) && !SECURITY_GROUP_ID.test(securityGroupId)) {
+    problems.push(
+      `securityGroupId must be a security group id like sg-0123456789abcdef0, got '${securityGroupId}': use the ` +
+      'SecurityGroup that DescribeClusters lists for the cluster (the group named cloudhsm-cluster-<id>-sg)',
+    );
+  }
+  fail(`invalid CloudHsmCluster attributes at ${path}`, problems);
+}
+
+function fail(heading: string, problems: string[]): void {
   if (problems.length > 0) {
-    throw new Error(`invalid CloudHsmCluster props at ${path}:\n${problems.map((p) => `- ${p}`).join('\n')}`);
+    throw new Error(`${heading}:\n${problems.map((p) => `- ${p}`).join('\n')}`);
   }
 }
 
