@@ -1,4 +1,4 @@
-import { CfnOutput, CustomResource, Duration, Fn, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { CfnOutput, CustomResource, Duration, Fn, RemovalPolicy } from 'aws-cdk-lib';
 import * as acmpca from 'aws-cdk-lib/aws-acmpca';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -238,7 +238,7 @@ export class CloudHsmCluster extends CloudHsmClusterBase {
         HsmType: hsmType.name,
         Mode: mode,
         NetworkType: props.networkType ?? NetworkType.IPV4,
-        BackupRetentionDays: Token.isUnresolved(backupRetention.toSeconds())
+        BackupRetentionDays: backupRetention.isUnresolved()
           ? backupRetention.toDays()
           : backupRetention.toDays({ integral: true }),
         SourceBackupId: props.sourceBackupId,

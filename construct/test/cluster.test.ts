@@ -379,10 +379,12 @@ describe('CloudHsmCluster validation', () => {
       vpc,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
       hsmsPerSubnet: Token.asNumber({ Ref: 'HsmCount' }),
+      backupRetention: Duration.days(Token.asNumber({ Ref: 'RetentionDays' })),
       sourceBackupId: Token.asString({ Ref: 'Backup' }),
     });
     Template.fromStack(stack).hasResourceProperties('Custom::CloudHsmCluster', {
       HsmsPerSubnet: { Ref: 'HsmCount' },
+      BackupRetentionDays: { Ref: 'RetentionDays' },
       SourceBackupId: { Ref: 'Backup' },
     });
   });

@@ -132,7 +132,7 @@ function describe(subnet: ec2.ISubnet): string {
 }
 
 function checkBackupRetention(retention: Duration): string[] {
-  if (Token.isUnresolved(retention.toSeconds())) return [];
+  if (retention.isUnresolved()) return [];
   const days = retention.toSeconds() / 86400;
   const shown = retention.toHumanString();
   if (!Number.isInteger(days)) {
