@@ -34,7 +34,7 @@ export interface CloudHsmClusterCommonProps {
 
   /**
    * HSMs in each subnet. 0 keeps the cluster (and its backups) without
-   * paying for HSMs; it is meant for an update of an existing cluster.
+   * paying for HSMs; it is allowed on update only.
    * @default 1
    */
   readonly hsmsPerSubnet?: number;
