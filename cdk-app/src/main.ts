@@ -6,10 +6,11 @@
 //   hsmsPerSubnet  HSMs in each subnet (default 1)
 //   azs            Availability Zones, so subnets, of the VPC (default 2)
 //   pki            ephemeral | private-ca | external (default ephemeral)
-//   sourceBackupId restore the cluster from this backup
+//   sourceBackupId restore the cluster from this backup (CloudHsmClusterFromBackup)
+//                  instead of making a new one; takes no pki
 import { App, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { CloudHsmCluster, ClusterPki } from 'cdk-cloudhsm';
+import { CloudHsmCluster, CloudHsmClusterFromBackup, ClusterPki } from 'cdk-cloudhsm';
 import type { Construct } from 'constructs';
 
 const PKIS: Record<string, () => ClusterPki> = {
@@ -35,16 +36,21 @@ export class CloudHsmExampleStack extends Stack {
       ],
     });
 
-    const pki = context('pki') ?? 'ephemeral';
-    if (!(pki in PKIS)) {
+    const hsmsPerSubnet = Number(context('hsmsPerSubnet') ?? 1);
+    const backupId = context('sourceBackupId');
+    const pki = context('pki');
+    if (backupId !== undefined) {
+      if (pki !== undefined) {
+        throw new Error('context pki cannot be combined with sourceBackupId: a restored cluster is already initialized; drop pki');
+      }
+      // The same construct id as a new cluster: both make the same resources.
+      new CloudHsmClusterFromBackup(this, 'Hsm', { vpc, hsmsPerSubnet, backupId });
+      return;
+    }
+    if (pki !== undefined && !Object.hasOwn(PKIS, pki)) {
       throw new Error(`context pki must be one of ${Object.keys(PKIS).join(', ')}, got '${pki}'`);
     }
-    new CloudHsmCluster(this, 'Hsm', {
-      vpc,
-      hsmsPerSubnet: Number(context('hsmsPerSubnet') ?? 1),
-      pki: PKIS[pki](),
-      sourceBackupId: context('sourceBackupId'),
-    });
+    new CloudHsmCluster(this, 'Hsm', { vpc, hsmsPerSubnet, pki: PKIS[pki ?? 'ephemeral']() });
   }
 }
 

@@ -1,2 +1,5 @@
+export { ICloudHsmCluster, CloudHsmClusterAttributes } from './cluster-base';
+export { CloudHsmClusterCommonProps } from './cluster-new';
 export * from './cluster';
+export * from './cluster-from-backup';
 export * from './types';

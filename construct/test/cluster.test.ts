@@ -2,7 +2,7 @@ import { test, describe } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { App, Duration, Stack, Token } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as acmpca from 'aws-cdk-lib/aws-acmpca';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -118,12 +118,6 @@ describe('CloudHsmCluster resource', () => {
     assert.equal(Object.keys(cluster().findOutputs('*')).length, 0, 'no output for the other PKIs');
   });
 
-  test('a cluster from a backup names the backup', () => {
-    cluster({ sourceBackupId: 'backup-abcdefghijk' }).hasResourceProperties('Custom::CloudHsmCluster', {
-      SourceBackupId: 'backup-abcdefghijk',
-    });
-  });
-
   test('the entry function runs the prebuilt Rust handler on arm64 by default', () => {
     const template = cluster();
     template.hasResourceProperties('AWS::Lambda::Function', {
@@ -189,6 +183,23 @@ describe('CloudHsmCluster resource', () => {
     assert.deepEqual(stack.resolve(hsm.hsmIpAddresses), {
       'Fn::Split': [',', { 'Fn::GetAtt': ['HsmHsms20B6A642', 'HsmIpAddresses'] }],
     });
+  });
+
+  test('RETAIN keeps the cluster, its HSMs and every secret', () => {
+    const template = cluster({ removalPolicy: RemovalPolicy.RETAIN });
+    for (const type of ['Custom::CloudHsmCluster', 'Custom::CloudHsmHsms', 'AWS::SecretsManager::Secret']) {
+      for (const [id, resource] of Object.entries(template.findResources(type))) {
+        assert.equal(resource.DeletionPolicy, 'Retain', `${id} is kept`);
+      }
+    }
+  });
+
+  test('DESTROY deletes every secret but the CA certificate', () => {
+    const secrets = cluster({ removalPolicy: RemovalPolicy.DESTROY }).findResources('AWS::SecretsManager::Secret');
+    const kept = Object.values(secrets).filter((s) => s.DeletionPolicy === 'Retain').map((s) => s.Properties.Description);
+    assert.equal(Object.keys(secrets).length, 4);
+    assert.equal(kept.length, 1);
+    assert.match(kept[0], /trust anchor/);
   });
 
   test('a cluster made elsewhere can be referenced', () => {
@@ -258,6 +269,38 @@ describe('CloudHsmCluster workflows', () => {
 });
 
 describe('CloudHsmCluster management client', () => {
+  test('defaults: a t4g.small on the latest Amazon Linux 2023 for arm64, in the first HSM subnet', () => {
+    const instance = Object.values(cluster().findResources('AWS::EC2::Instance'))[0].Properties;
+    assert.equal(instance.InstanceType, 't4g.small');
+    assert.match(JSON.stringify(instance.ImageId), /al2023amikernel[0-9]*arm64/);
+    assert.match(instance.NetworkInterfaces[0].SubnetId.Ref, /^VpchsmSubnet1/);
+  });
+
+  test('clientInstanceType, clientMachineImage and clientVpcSubnets reach the instance', () => {
+    const stack = new Stack(new App(), 'Client');
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [
+      { name: 'hsm', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      { name: 'admin', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+    ] });
+    new CloudHsmCluster(stack, 'Hsm', {
+      vpc,
+      vpcSubnets: { subnetGroupName: 'hsm' },
+      clientInstanceType: ec2.InstanceType.of(ec2.InstanceClass.M7G, ec2.InstanceSize.LARGE),
+      clientMachineImage: ec2.MachineImage.genericLinux({ 'us-east-1': 'ami-0123456789abcdef0' }),
+      clientVpcSubnets: { subnetGroupName: 'admin', availabilityZones: [vpc.availabilityZones[1]] },
+    });
+    const template = Template.fromStack(stack);
+    const instance = Object.values(template.findResources('AWS::EC2::Instance'))[0].Properties;
+    assert.equal(instance.InstanceType, 'm7g.large');
+    assert.equal(instance.ImageId['Fn::FindInMap'][1].Ref, 'AWS::Region');
+    assert.match(JSON.stringify(template.toJSON().Mappings), /ami-0123456789abcdef0/);
+    assert.match(instance.NetworkInterfaces[0].SubnetId.Ref, /^VpcadminSubnet2/);
+    // The HSMs stay in their own subnets.
+    template.hasResourceProperties('Custom::CloudHsmCluster', {
+      SubnetIds: [{ Ref: Match.stringLikeRegexp('VpchsmSubnet1') }, { Ref: Match.stringLikeRegexp('VpchsmSubnet2') }],
+    });
+  });
+
   test('IMDSv2 only, no public IP, no SSH key, encrypted disk, HTTPS-only egress', () => {
     const template = cluster();
     template.hasResourceProperties('AWS::EC2::LaunchTemplate', {
@@ -326,18 +369,6 @@ describe('CloudHsmCluster validation', () => {
       'hsm1.medium: use HsmType.HSM2M_MEDIUM or ClusterMode.FIPS');
   });
 
-  test('fails when sourceBackupId is not a backup id', () => {
-    assert.equal(clusterError({ sourceBackupId: 'cluster-abc' }),
-      "invalid CloudHsmCluster props at Test/Hsm:\n- sourceBackupId must be a CloudHSM backup id like " +
-      "backup-abcdefghijk, got 'cluster-abc'");
-  });
-
-  test('fails when an external PKI is combined with a backup', () => {
-    assert.equal(clusterError({ sourceBackupId: 'backup-abcdefghijk', pki: ClusterPki.external() }),
-      'invalid CloudHsmCluster props at Test/Hsm:\n- pki ClusterPki.external() cannot be combined with ' +
-      'sourceBackupId: a cluster restored from a backup is already initialized; remove one of them');
-  });
-
   test('fails when two subnets share an AZ', () => {
     const { stack, vpc } = regionalStack();
     assert.throws(() => new CloudHsmCluster(stack, 'Hsm', {
@@ -368,9 +399,9 @@ describe('CloudHsmCluster validation', () => {
 
   test('fails listing every problem at once', () => {
     const message = clusterError({
-      hsmsPerSubnet: -2, backupRetention: Duration.days(1), sourceBackupId: 'nope', pki: ClusterPki.external(),
+      hsmsPerSubnet: -2, backupRetention: Duration.days(1), mode: ClusterMode.NON_FIPS, hsmType: HsmType.of('hsm1.medium'),
     });
-    assert.equal(message.split('\n').filter((line) => line.startsWith('- ')).length, 4, message);
+    assert.equal(message.split('\n').filter((line) => line.startsWith('- ')).length, 3, message);
   });
 
   test('tokens pass through unchecked', () => {
@@ -379,11 +410,11 @@ describe('CloudHsmCluster validation', () => {
       vpc,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
       hsmsPerSubnet: Token.asNumber({ Ref: 'HsmCount' }),
-      sourceBackupId: Token.asString({ Ref: 'Backup' }),
+      backupRetention: Duration.days(Token.asNumber({ Ref: 'RetentionDays' })),
     });
     Template.fromStack(stack).hasResourceProperties('Custom::CloudHsmCluster', {
       HsmsPerSubnet: { Ref: 'HsmCount' },
-      SourceBackupId: { Ref: 'Backup' },
+      BackupRetentionDays: { Ref: 'RetentionDays' },
     });
   });
 });

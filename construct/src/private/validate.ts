@@ -1,6 +1,6 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { ClusterMode, ClusterPki, ClusterPkiKind, HsmType } from '../types';
+import { ClusterMode, HsmType } from '../types';
 
 /** AWS allows at most this many HSMs in one cluster. */
 export const MAX_HSMS_PER_CLUSTER = 28;
@@ -16,24 +16,63 @@ export interface ResolvedClusterProps {
   readonly hsmType: HsmType;
   readonly mode: ClusterMode;
   readonly backupRetention: Duration;
-  readonly sourceBackupId?: string;
-  readonly pki: ClusterPki;
+  /** The backup a restored cluster comes from. */
+  readonly backupId?: string;
 }
 
+/** What the attributes of an imported cluster must look like. */
+export interface ClusterAttributes {
+  readonly clusterId: string;
+  readonly securityGroupId: string;
+}
+
+/** A cluster id, as AWS makes them. */
+const CLUSTER_ID = /^cluster-[2-7a-zA-Z]{11,16}$/;
+/** A backup id, as AWS makes them. */
+const BACKUP_ID = /^backup-[2-7a-zA-Z]{11,16}$/;
+/** A security group id: 8 or 17 hexadecimal digits. */
+const SECURITY_GROUP_ID = /^sg-([0-9a-f]{8}|[0-9a-f]{17})$/;
+
 /**
- * Checks the cluster props and throws one error listing every problem.
- * Values that are tokens are passed through unchecked.
+ * Checks the props of a cluster (`className` says which kind) and throws
+ * one error listing every problem. Values that are tokens are passed
+ * through unchecked.
  */
-export function validateClusterProps(props: ResolvedClusterProps, path: string): void {
-  const problems = [
+export function validateClusterProps(className: string, props: ResolvedClusterProps, path: string): void {
+  fail(`invalid ${className} props at ${path}`, [
     ...checkHsmCount(props),
     ...checkSubnets(props),
     ...checkBackupRetention(props.backupRetention),
     ...checkMode(props),
-    ...checkSource(props),
-  ];
+    ...checkBackupId(props.backupId),
+  ]);
+}
+
+/**
+ * Checks the attributes of an imported cluster and throws one error listing
+ * every problem. Values that are tokens are passed through unchecked.
+ */
+export function validateClusterAttributes(attrs: ClusterAttributes, path: string): void {
+  const problems: string[] = [];
+  const { clusterId, securityGroupId } = attrs;
+  if (!Token.isUnresolved(clusterId) && !CLUSTER_ID.test(clusterId)) {
+    problems.push(
+      `clusterId must be a CloudHSM cluster id like cluster-abcdefghijk (cluster- and 11 to 16 letters or digits ` +
+      `2-7), got '${clusterId}': use the ClusterId that DescribeClusters lists`,
+    );
+  }
+  if (!Token.isUnresolved(securityGroupId) && !SECURITY_GROUP_ID.test(securityGroupId)) {
+    problems.push(
+      `securityGroupId must be a security group id like sg-0123456789abcdef0, got '${securityGroupId}': use the ` +
+      'SecurityGroup that DescribeClusters lists for the cluster (the group named cloudhsm-cluster-<id>-sg)',
+    );
+  }
+  fail(`invalid CloudHsmCluster attributes at ${path}`, problems);
+}
+
+function fail(heading: string, problems: string[]): void {
   if (problems.length > 0) {
-    throw new Error(`invalid CloudHsmCluster props at ${path}:\n${problems.map((p) => `- ${p}`).join('\n')}`);
+    throw new Error(`${heading}:\n${problems.map((p) => `- ${p}`).join('\n')}`);
   }
 }
 
@@ -95,7 +134,7 @@ function describe(subnet: ec2.ISubnet): string {
 }
 
 function checkBackupRetention(retention: Duration): string[] {
-  if (Token.isUnresolved(retention.toSeconds())) return [];
+  if (retention.isUnresolved()) return [];
   const days = retention.toSeconds() / 86400;
   const shown = retention.toHumanString();
   if (!Number.isInteger(days)) {
@@ -121,17 +160,10 @@ function checkMode({ mode, hsmType }: ResolvedClusterProps): string[] {
   return [];
 }
 
-function checkSource({ sourceBackupId, pki }: ResolvedClusterProps): string[] {
-  if (sourceBackupId === undefined || Token.isUnresolved(sourceBackupId)) return [];
-  const problems: string[] = [];
-  if (!/^backup-[a-z0-9]+$/.test(sourceBackupId)) {
-    problems.push(`sourceBackupId must be a CloudHSM backup id like backup-abcdefghijk, got '${sourceBackupId}'`);
-  }
-  if (pki.kind === ClusterPkiKind.EXTERNAL) {
-    problems.push(
-      'pki ClusterPki.external() cannot be combined with sourceBackupId: a cluster restored from a backup ' +
-      'is already initialized; remove one of them',
-    );
-  }
-  return problems;
+function checkBackupId(backupId: string | undefined): string[] {
+  if (backupId === undefined || Token.isUnresolved(backupId) || BACKUP_ID.test(backupId)) return [];
+  return [
+    `backupId must be a CloudHSM backup id like backup-abcdefghijk (backup- and 11 to 16 letters or digits 2-7), ` +
+    `got '${backupId}': use the BackupId that DescribeBackups lists (a backup ARN is not accepted)`,
+  ];
 }

@@ -1,0 +1,311 @@
+import { CfnOutput, CustomResource, Duration, Fn, RemovalPolicy } from 'aws-cdk-lib';
+import * as acmpca from 'aws-cdk-lib/aws-acmpca';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { CloudHsmClusterBase, HSM_PORTS } from './cluster-base';
+import { ManagementClient } from './private/client';
+import { clusterMachinery } from './private/cluster-machinery';
+import { ClusterSecrets } from './private/cluster-secrets';
+import { validateClusterProps } from './private/validate';
+import { ClusterMode, ClusterPki, ClusterPkiKind, HsmType, NetworkType } from './types';
+
+/** The CloudFormation type of the custom resource behind a cluster. */
+export const CLUSTER_RESOURCE_TYPE = 'Custom::CloudHsmCluster';
+
+/** The CloudFormation type of the custom resource behind a cluster's HSMs. */
+export const HSMS_RESOURCE_TYPE = 'Custom::CloudHsmHsms';
+
+/**
+ * Properties of every cluster this library makes, new or restored from a
+ * backup.
+ */
+export interface CloudHsmClusterCommonProps {
+  /** The VPC the HSMs' network interfaces are placed in. */
+  readonly vpc: ec2.IVpc;
+
+  /**
+   * The subnets for the HSMs, at most one per Availability Zone.
+   * @default - the VPC's private subnets with egress, one per Availability Zone
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+
+  /**
+   * HSMs in each subnet. 0 keeps the cluster (and its backups) without
+   * paying for HSMs; it is allowed on update only.
+   * @default 1
+   */
+  readonly hsmsPerSubnet?: number;
+
+  /**
+   * The HSM type.
+   * @default HsmType.HSM2M_MEDIUM
+   */
+  readonly hsmType?: HsmType;
+
+  /**
+   * FIPS or non-FIPS mode, fixed at creation.
+   * @default ClusterMode.FIPS
+   */
+  readonly mode?: ClusterMode;
+
+  /**
+   * How the HSMs are addressed.
+   * @default NetworkType.IPV4
+   */
+  readonly networkType?: NetworkType;
+
+  /**
+   * How long AWS keeps the cluster's backups: 7 to 379 whole days.
+   * @default Duration.days(90)
+   */
+  readonly backupRetention?: Duration;
+
+  /**
+   * The instance type of the management client, the EC2 instance in the VPC
+   * that activates the cluster and runs `cloudhsm-cli`, reached only through
+   * Systems Manager.
+   * @default - t4g.small with the default image, t3.small with your own image
+   */
+  readonly clientInstanceType?: ec2.InstanceType;
+
+  /**
+   * The image of the management client. It must be Amazon Linux 2023, for
+   * which CloudHSM ships the SDK 5 CLI, on the architecture of
+   * `clientInstanceType`.
+   * @default - the latest Amazon Linux 2023 image for arm64
+   */
+  readonly clientMachineImage?: ec2.IMachineImage;
+
+  /**
+   * Where the management client runs. It needs HTTPS to the AWS APIs (a NAT
+   * gateway or VPC endpoints) and must reach the HSMs' subnets.
+   * @default - the first of the HSMs' subnets
+   */
+  readonly clientVpcSubnets?: ec2.SubnetSelection;
+
+  /**
+   * A customer managed key for the secrets, the workflow logs and the
+   * client's disk.
+   * @default - AWS managed keys
+   */
+  readonly encryptionKey?: kms.IKey;
+
+  /**
+   * What happens to the cluster when it leaves the stack (deleted from the
+   * app, or replaced by an update).
+   *
+   * `RemovalPolicy.DESTROY` deletes every HSM, then the cluster, and deletes
+   * the admin password, CSR and cluster certificate secrets and the
+   * management client. AWS keeps the cluster's backups for `backupRetention`
+   * (deleting the last HSM makes one), and the CA certificate secret is
+   * always kept, whatever the policy, so that those backups stay restorable.
+   *
+   * `RemovalPolicy.RETAIN` keeps the cluster with its HSMs (which are billed
+   * while they exist) and the admin password, CSR and cluster certificate
+   * secrets; you delete them yourself. The policy does not cover the
+   * management client, the functions and the workflows: they are deleted
+   * with the stack.
+   *
+   * @default RemovalPolicy.DESTROY
+   */
+  readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * The architecture the handler functions run on.
+   * @default lambda.Architecture.ARM_64
+   */
+  readonly handlerArchitecture?: lambda.Architecture;
+}
+
+/**
+ * Where a cluster comes from, as the subclasses resolve it.
+ * @internal
+ */
+export interface ClusterSource {
+  /** The class name, for error messages. */
+  readonly className: string;
+  /** Who issues the cluster certificate of a new cluster. */
+  readonly pki: ClusterPki;
+  /** The backup a restored cluster comes from. */
+  readonly sourceBackupId?: string;
+}
+
+/**
+ * A cluster made by this library: the custom resources, their workflows,
+ * the secrets and the management client. Shared by a new cluster and a
+ * cluster restored from a backup.
+ *
+ * @internal
+ */
+export abstract class CloudHsmClusterNew extends CloudHsmClusterBase {
+  public readonly clusterId: string;
+  public readonly clusterSecurityGroup: ec2.ISecurityGroup;
+  public readonly connections: ec2.Connections;
+
+  /**
+   * The IP addresses of the cluster's ACTIVE HSMs, one each, in the order
+   * CloudHSM lists the HSMs (DescribeClusters), not grouped or sorted by
+   * subnet. A deploy-time list: the `HsmIpAddresses` attribute of the
+   * `Custom::CloudHsmHsms` resource, comma-separated, split with
+   * `Fn::Split`. With no HSM it holds one empty string.
+   */
+  public readonly hsmIpAddresses: string[];
+
+  /** The HSMs in each subnet. */
+  public readonly hsmsPerSubnet: number;
+
+  /** The subnets the HSMs are in. */
+  public readonly subnets: ec2.ISubnet[];
+
+  /** The management client, which activates the cluster and runs `cloudhsm-cli`. */
+  public readonly clientInstance: ec2.Instance;
+
+  /**
+   * The initial admin (crypto officer) password: change it, then delete it.
+   * Deleted with the cluster under `RemovalPolicy.DESTROY`.
+   */
+  public readonly adminPasswordSecret: secretsmanager.ISecret;
+
+  /**
+   * The CA certificate (trust anchor). Always kept when the cluster is
+   * deleted: restoring its backups needs it.
+   */
+  public readonly customerCaCertificateSecret: secretsmanager.ISecret;
+
+  /** The cluster CSR, published after the first HSM is created. */
+  public readonly clusterCsrSecret: secretsmanager.ISecret;
+
+  /** The cluster certificate; with an external PKI, put yours here. */
+  public readonly clusterCertificateSecret: secretsmanager.ISecret;
+
+  protected constructor(scope: Construct, id: string, props: CloudHsmClusterCommonProps, source: ClusterSource) {
+    super(scope, id);
+    const subnets = props.vpc.selectSubnets(
+      props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, onePerAz: true },
+    ).subnets;
+    const hsmsPerSubnet = props.hsmsPerSubnet ?? 1;
+    const hsmType = props.hsmType ?? HsmType.HSM2M_MEDIUM;
+    const mode = props.mode ?? ClusterMode.FIPS;
+    const backupRetention = props.backupRetention ?? Duration.days(90);
+    const { pki, sourceBackupId } = source;
+    validateClusterProps(source.className, {
+      vpc: props.vpc, subnets, hsmsPerSubnet, hsmType, mode, backupRetention, backupId: sourceBackupId,
+    }, this.node.path);
+
+    this.subnets = subnets;
+    this.hsmsPerSubnet = hsmsPerSubnet;
+
+    const architecture = props.handlerArchitecture ?? lambda.Architecture.ARM_64;
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
+
+    const secrets = new ClusterSecrets(this, 'Secrets', { encryptionKey: props.encryptionKey, removalPolicy });
+    this.adminPasswordSecret = secrets.adminPassword;
+    this.customerCaCertificateSecret = secrets.caCertificate;
+    this.clusterCsrSecret = secrets.csr;
+    this.clusterCertificateSecret = secrets.clusterCertificate;
+
+    const client = new ManagementClient(this, 'Client', {
+      vpc: props.vpc,
+      subnets: props.clientVpcSubnets ?? { subnets: [subnets[0]] },
+      instanceType: props.clientInstanceType,
+      machineImage: props.clientMachineImage,
+      encryptionKey: props.encryptionKey,
+    });
+    this.clientInstance = client.instance;
+    secrets.adminPassword.grantRead(client.instance);
+    secrets.caCertificate.grantRead(client.instance);
+
+    const privateCa = pki.kind === ClusterPkiKind.PRIVATE_CA ? newPrivateCa(this) : undefined;
+    const certificateAuthorityArn = privateCa?.ca.attrArn ?? pki.certificateAuthority?.certificateAuthorityArn;
+
+    const machinery = clusterMachinery(this, {
+      architecture,
+      encryptionKey: props.encryptionKey,
+      secrets,
+      client,
+      certificateAuthorityArn,
+    });
+    const clusterFlow = machinery.clusterWorkflow;
+    const hsmsFlow = machinery.hsmsWorkflow;
+
+    const resource = new CustomResource(this, 'Resource', {
+      serviceToken: machinery.serviceToken,
+      resourceType: CLUSTER_RESOURCE_TYPE,
+      removalPolicy,
+      properties: {
+        SubnetIds: subnets.map((s) => s.subnetId),
+        HsmsPerSubnet: hsmsPerSubnet,
+        HsmType: hsmType.name,
+        Mode: mode,
+        NetworkType: props.networkType ?? NetworkType.IPV4,
+        BackupRetentionDays: backupRetention.isUnresolved()
+          ? backupRetention.toDays()
+          : backupRetention.toDays({ integral: true }),
+        SourceBackupId: sourceBackupId,
+        Pki: {
+          Kind: pki.kind,
+          CertificateAuthorityArn: certificateAuthorityArn,
+        },
+      },
+    });
+    resource.node.addDependency(clusterFlow);
+    if (privateCa) resource.node.addDependency(privateCa.activation);
+
+    const hsms = new CustomResource(this, 'Hsms', {
+      serviceToken: machinery.serviceToken,
+      resourceType: HSMS_RESOURCE_TYPE,
+      removalPolicy,
+      properties: {
+        ClusterId: resource.getAttString('ClusterId'),
+        SubnetIds: subnets.map((s) => s.subnetId),
+        HsmsPerSubnet: hsmsPerSubnet,
+      },
+    });
+    hsms.node.addDependency(hsmsFlow);
+
+    if (pki.kind === ClusterPkiKind.EXTERNAL) {
+      new CfnOutput(this, 'NextStep', {
+        description: 'How to finish initializing the cluster with your own PKI',
+        value: Fn.join('', [
+          'The cluster waits for its certificate. 1. Read the CSR from secret ', secrets.csr.secretArn,
+          '. 2. Issue a certificate for it with your root CA. 3. Put the PEM certificate into secret ',
+          secrets.clusterCertificate.secretArn, ' and your root CA certificate into secret ',
+          secrets.caCertificate.secretArn, '. 4. Update the stack to initialize and activate the cluster.',
+        ]),
+      });
+    }
+
+    this.clusterId = resource.getAttString('ClusterId');
+    this.clusterSecurityGroup = ec2.SecurityGroup.fromSecurityGroupId(
+      this, 'ClusterSecurityGroup', resource.getAttString('SecurityGroupId'),
+    );
+    this.connections = new ec2.Connections({ securityGroups: [this.clusterSecurityGroup], defaultPort: HSM_PORTS });
+    this.hsmIpAddresses = Fn.split(',', hsms.getAttString('HsmIpAddresses'));
+  }
+}
+
+/** A new AWS Private CA root CA, activated with its own certificate. */
+function newPrivateCa(scope: Construct): { ca: acmpca.CfnCertificateAuthority; activation: acmpca.CfnCertificateAuthorityActivation } {
+  const ca = new acmpca.CfnCertificateAuthority(scope, 'PrivateCa', {
+    type: 'ROOT',
+    keyAlgorithm: 'RSA_2048',
+    signingAlgorithm: 'SHA256WITHRSA',
+    subject: { commonName: 'cdk-cloudhsm cluster root CA', organization: 'cdk-cloudhsm' },
+  });
+  const certificate = new acmpca.CfnCertificate(scope, 'PrivateCaCertificate', {
+    certificateAuthorityArn: ca.attrArn,
+    certificateSigningRequest: ca.attrCertificateSigningRequest,
+    signingAlgorithm: 'SHA256WITHRSA',
+    templateArn: 'arn:aws:acm-pca:::template/RootCACertificate/V1',
+    validity: { type: 'YEARS', value: 10 },
+  });
+  const activation = new acmpca.CfnCertificateAuthorityActivation(scope, 'PrivateCaActivation', {
+    certificateAuthorityArn: ca.attrArn,
+    certificate: certificate.attrCertificate,
+    status: 'ACTIVE',
+  });
+  return { ca, activation };
+}
