@@ -1,4 +1,4 @@
-import { CfnOutput, CustomResource, Duration, Fn, RemovalPolicy } from 'aws-cdk-lib';
+import { CfnOutput, CustomResource, Duration, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as acmpca from 'aws-cdk-lib/aws-acmpca';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -6,17 +6,19 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { CloudHsmClusterBase, HSM_PORTS } from './cluster-base';
+import { CLUSTER_ATTRIBUTES, HSMS_ATTRIBUTES } from './private/attributes';
 import { ManagementClient } from './private/client';
 import { clusterMachinery } from './private/cluster-machinery';
+import { ClusterResourceProperties, HsmsResourceProperties, RESOURCE_TYPES } from './private/contract.generated';
 import { ClusterSecrets } from './private/cluster-secrets';
 import { validateClusterProps } from './private/validate';
 import { ClusterMode, ClusterPki, ClusterPkiKind, HsmType, NetworkType } from './types';
 
 /** The CloudFormation type of the custom resource behind a cluster. */
-export const CLUSTER_RESOURCE_TYPE = 'Custom::CloudHsmCluster';
+export const CLUSTER_RESOURCE_TYPE = RESOURCE_TYPES.cluster;
 
 /** The CloudFormation type of the custom resource behind a cluster's HSMs. */
-export const HSMS_RESOURCE_TYPE = 'Custom::CloudHsmHsms';
+export const HSMS_RESOURCE_TYPE = RESOURCE_TYPES.hsms;
 
 /**
  * Properties of every cluster this library makes, new or restored from a
@@ -231,38 +233,41 @@ export abstract class CloudHsmClusterNew extends CloudHsmClusterBase {
     const clusterFlow = machinery.clusterWorkflow;
     const hsmsFlow = machinery.hsmsWorkflow;
 
+    // Typed by the Rust contract: the handlers read exactly these.
+    const clusterProperties: ClusterResourceProperties = {
+      SubnetIds: subnets.map((s) => s.subnetId),
+      HsmsPerSubnet: hsmsPerSubnet,
+      HsmType: hsmType.name,
+      Mode: mode,
+      NetworkType: props.networkType ?? NetworkType.IPV4,
+      BackupRetentionDays: backupRetention.isUnresolved()
+        ? backupRetention.toDays()
+        : backupRetention.toDays({ integral: true }),
+      SourceBackupId: sourceBackupId,
+      Pki: {
+        Kind: pki.kind,
+        CertificateAuthorityArn: certificateAuthorityArn,
+      },
+    };
     const resource = new CustomResource(this, 'Resource', {
       serviceToken: machinery.serviceToken,
       resourceType: CLUSTER_RESOURCE_TYPE,
       removalPolicy,
-      properties: {
-        SubnetIds: subnets.map((s) => s.subnetId),
-        HsmsPerSubnet: hsmsPerSubnet,
-        HsmType: hsmType.name,
-        Mode: mode,
-        NetworkType: props.networkType ?? NetworkType.IPV4,
-        BackupRetentionDays: backupRetention.isUnresolved()
-          ? backupRetention.toDays()
-          : backupRetention.toDays({ integral: true }),
-        SourceBackupId: sourceBackupId,
-        Pki: {
-          Kind: pki.kind,
-          CertificateAuthorityArn: certificateAuthorityArn,
-        },
-      },
+      properties: { ...clusterProperties },
     });
     resource.node.addDependency(clusterFlow);
     if (privateCa) resource.node.addDependency(privateCa.activation);
 
+    const hsmsProperties: HsmsResourceProperties = {
+      ClusterId: resource.getAttString(CLUSTER_ATTRIBUTES.ClusterId),
+      SubnetIds: subnets.map((s) => s.subnetId),
+      HsmsPerSubnet: hsmsPerSubnet,
+    };
     const hsms = new CustomResource(this, 'Hsms', {
       serviceToken: machinery.serviceToken,
       resourceType: HSMS_RESOURCE_TYPE,
       removalPolicy,
-      properties: {
-        ClusterId: resource.getAttString('ClusterId'),
-        SubnetIds: subnets.map((s) => s.subnetId),
-        HsmsPerSubnet: hsmsPerSubnet,
-      },
+      properties: { ...hsmsProperties },
     });
     hsms.node.addDependency(hsmsFlow);
 
@@ -278,12 +283,12 @@ export abstract class CloudHsmClusterNew extends CloudHsmClusterBase {
       });
     }
 
-    this.clusterId = resource.getAttString('ClusterId');
+    this.clusterId = resource.getAttString(CLUSTER_ATTRIBUTES.ClusterId);
     this.clusterSecurityGroup = ec2.SecurityGroup.fromSecurityGroupId(
-      this, 'ClusterSecurityGroup', resource.getAttString('SecurityGroupId'),
+      this, 'ClusterSecurityGroup', resource.getAttString(CLUSTER_ATTRIBUTES.SecurityGroupId),
     );
     this.connections = new ec2.Connections({ securityGroups: [this.clusterSecurityGroup], defaultPort: HSM_PORTS });
-    this.hsmIpAddresses = Fn.split(',', hsms.getAttString('HsmIpAddresses'));
+    this.hsmIpAddresses = Fn.split(',', hsms.getAttString(HSMS_ATTRIBUTES.HsmIpAddresses));
   }
 }
 
@@ -299,7 +304,7 @@ function newPrivateCa(scope: Construct): { ca: acmpca.CfnCertificateAuthority; a
     certificateAuthorityArn: ca.attrArn,
     certificateSigningRequest: ca.attrCertificateSigningRequest,
     signingAlgorithm: 'SHA256WITHRSA',
-    templateArn: 'arn:aws:acm-pca:::template/RootCACertificate/V1',
+    templateArn: `arn:${Stack.of(scope).partition}:acm-pca:::template/RootCACertificate/V1`,
     validity: { type: 'YEARS', value: 10 },
   });
   const activation = new acmpca.CfnCertificateAuthorityActivation(scope, 'PrivateCaActivation', {

@@ -1,9 +1,9 @@
 // The public API as jsii publishes it (construct/.jsii): every prop and
 // attribute documented, defaults stated, and the shape the design asks for.
-import { test, describe } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { test, describe } from 'node:test';
 
 interface Docs { summary?: string; remarks?: string; default?: string; custom?: Record<string, string> }
 interface Property { name: string; optional?: boolean; docs?: Docs }

@@ -1,5 +1,5 @@
-import { test, describe } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { test, describe } from 'node:test';
 import { App, Duration, Stack, Token } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';

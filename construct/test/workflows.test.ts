@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { CloudHsmCluster } from '../lib/index.js';
+import { CloudHsmCluster, ClusterPkiKind } from '../lib/index.js';
+import { PKI_KINDS } from '../lib/private/contract.generated.js';
 
 const SNAPSHOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '__snapshots__', 'workflows.json');
 
@@ -73,5 +74,11 @@ describe('workflow definitions', () => {
     assert.ok(!/SecretArn/.test(text), 'secret ARNs are in the tasks function environment, not in payloads');
     const environments = JSON.stringify(current.functions);
     assert.ok(environments.includes('CA_CERTIFICATE_SECRET_ARN'));
+  });
+});
+
+describe('public enums of the protocol', () => {
+  test('ClusterPkiKind has exactly the PKI kinds the handlers read', () => {
+    assert.deepEqual(Object.values(ClusterPkiKind).sort(), Object.values(PKI_KINDS).sort());
   });
 });

@@ -1,6 +1,7 @@
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { CLUSTER_ATTRIBUTES } from '../attributes';
 import { ERRORS, EXPECT, NOT_CREATED_PREFIX, OUTPUTS, PKI_KINDS, REQUEST_FIELDS, REQUEST_TYPES } from '../contract.generated';
 import { REQUEST, Slot, WorkflowKit, sdkParameters } from '../workflow-kit';
 
@@ -49,10 +50,10 @@ export function clusterWorkflow(scope: Construct, props: ClusterWorkflowProps): 
 /** The attributes of a cluster read into `slot`. */
 function attributes(clusterId: unknown, slot: Slot): Record<string, unknown> {
   return {
-    ClusterId: clusterId,
-    SecurityGroupId: slot.at(STATUS.Cluster.SecurityGroupId),
-    VpcId: slot.at(STATUS.Cluster.VpcId),
-    State: slot.at(STATUS.Cluster.State),
+    [CLUSTER_ATTRIBUTES.ClusterId]: clusterId,
+    [CLUSTER_ATTRIBUTES.SecurityGroupId]: slot.at(STATUS.Cluster.SecurityGroupId),
+    [CLUSTER_ATTRIBUTES.VpcId]: slot.at(STATUS.Cluster.VpcId),
+    [CLUSTER_ATTRIBUTES.State]: slot.at(STATUS.Cluster.State),
   };
 }
 

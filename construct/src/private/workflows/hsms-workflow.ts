@@ -1,5 +1,6 @@
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { HSMS_ATTRIBUTES } from '../attributes';
 import { EXPECT, HSMS_PROPERTY_FIELDS, OUTPUTS, REQUEST_FIELDS, REQUEST_TYPES } from '../contract.generated';
 import { REQUEST, Slot, WorkflowKit } from '../workflow-kit';
 
@@ -37,9 +38,9 @@ export function hsmsWorkflow(scope: Construct, props: HsmsWorkflowProps): sfn.IC
 function resizeFragment(scope: Construct, { kit }: HsmsWorkflowProps): sfn.IChainable {
   const clusterId = SLOTS.resized.at(OUTPUTS.Resized.ClusterId);
   const answer = kit.succeed('Answer: the HSMs are ACTIVE', {
-    ClusterId: clusterId,
-    HsmIpAddresses: SLOTS.hsms.at(STATUS.HsmIpAddresses),
-    HsmIds: SLOTS.hsms.at(STATUS.HsmIds),
+    [HSMS_ATTRIBUTES.ClusterId]: clusterId,
+    [HSMS_ATTRIBUTES.HsmIpAddresses]: SLOTS.hsms.at(STATUS.HsmIpAddresses),
+    [HSMS_ATTRIBUTES.HsmIds]: SLOTS.hsms.at(STATUS.HsmIds),
   });
   // The client follows the HSMs, so that it never points at a deleted one.
   const reconfigure = kit.waitUntil('Point the management client at the HSMs', {

@@ -1,0 +1,18 @@
+/**
+ * The attributes each custom resource answers CloudFormation with, which
+ * the constructs read with `getAttString`: written by the workflows, read
+ * by the constructs, named once here.
+ */
+export const CLUSTER_ATTRIBUTES = {
+  ClusterId: 'ClusterId',
+  SecurityGroupId: 'SecurityGroupId',
+  VpcId: 'VpcId',
+  State: 'State',
+} as const;
+
+/** The attributes of a `Custom::CloudHsmHsms`. */
+export const HSMS_ATTRIBUTES = {
+  ClusterId: 'ClusterId',
+  HsmIpAddresses: 'HsmIpAddresses',
+  HsmIds: 'HsmIds',
+} as const;
