@@ -89,8 +89,12 @@ export interface CloudHsmClusterCommonProps {
   readonly clientVpcSubnets?: ec2.SubnetSelection;
 
   /**
-   * A customer managed key for the secrets, the workflow logs and the
-   * client's disk.
+   * A customer managed key for the secrets, the function and workflow logs
+   * and the client's disk. A key made in the same stack gets the key policy
+   * statement CloudWatch Logs needs (the regional logs service, limited to
+   * this account's and region's log groups). An imported key's policy
+   * cannot be changed here: it must already allow that, or the log groups
+   * fail to create.
    * @default - AWS managed keys
    */
   readonly encryptionKey?: kms.IKey;
