@@ -538,6 +538,18 @@ def register_forwarding(
         return json.loads(response.read())
 
 
+def _runtime_environment(props: dict[str, Any]) -> dict[str, str]:
+    """The variables Lambda gives the process: the function's own, and those its logging
+    configuration sets (advanced logging controls: format, and with JSON the levels)."""
+    environment = {k: str(v) for k, v in props.get("Environment", {}).get("Variables", {}).items()}
+    logging = props.get("LoggingConfig", {})
+    if logging.get("LogFormat") == "JSON":
+        environment["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+        if "ApplicationLogLevel" in logging:
+            environment["AWS_LAMBDA_LOG_LEVEL"] = str(logging["ApplicationLogLevel"])
+    return environment
+
+
 @provisioner("AWS::Lambda::Function", _delete_function)
 def _function(req: Request) -> Provisioned:
     props = req.properties
@@ -559,7 +571,7 @@ def _function(req: Request) -> Provisioned:
         Environment={"Variables": environment},
         Architectures=props.get("Architectures", ["x86_64"]),
     )
-    forwarding = register_forwarding(req.aws.endpoint, name, bootstrap, environment, timeout)
+    forwarding = register_forwarding(req.aws.endpoint, name, bootstrap, _runtime_environment(props), timeout)
     return Provisioned(
         name, {"Arn": function["FunctionArn"], "Bootstrap": str(bootstrap), "LogFile": forwarding["LogFile"]}
     )

@@ -102,7 +102,6 @@ class Instance:
             "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}",
             "LAMBDA_TASK_ROOT": str(Path(reg.bootstrap).parent),
             "_HANDLER": "bootstrap",
-            "RUST_LOG": "info",
         }
         with reg.log_path.open("ab") as log:
             return subprocess.Popen(
