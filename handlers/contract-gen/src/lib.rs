@@ -21,10 +21,29 @@ pub fn repository_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The value with every object's keys in sorted order. `serde_json`'s map
+/// keeps insertion order when another crate in the build enables its
+/// `preserve_order` feature, so the files must not depend on it.
+fn sorted(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<_> = map.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted(&map[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
 /// Every generated file with its expected content.
 #[must_use]
 pub fn render() -> Vec<(&'static str, String)> {
-    let contract = cluster_tasks::contract::describe();
+    let contract = sorted(&cluster_tasks::contract::describe());
     vec![
         (JSON_FILE, render_json(&contract)),
         (TS_FILE, render_ts(&contract)),
@@ -329,6 +348,15 @@ mod tests {
             json!({"Ready": "Ready", "Cluster": {"$": "Cluster", "SecurityGroupId": "Cluster.SecurityGroupId",
                    "SubnetMapping": "Cluster.SubnetMapping"}})
         );
+    }
+
+    #[test]
+    fn rendering_sorts_keys_whatever_the_map_order() {
+        let mut map = Map::new();
+        map.insert("b".into(), json!({"z": 1, "a": 2}));
+        map.insert("a".into(), json!([{"y": 1, "x": 2}]));
+        let text = serde_json::to_string(&sorted(&Value::Object(map))).unwrap();
+        assert_eq!(text, r#"{"a":[{"x":2,"y":1}],"b":{"a":2,"z":1}}"#);
     }
 
     #[test]
