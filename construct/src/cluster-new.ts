@@ -9,8 +9,8 @@ import { CloudHsmClusterBase, HSM_PORTS } from './cluster-base';
 import { CLUSTER_ATTRIBUTES, HSMS_ATTRIBUTES } from './private/attributes';
 import { ManagementClient } from './private/client';
 import { clusterMachinery } from './private/cluster-machinery';
-import { ClusterResourceProperties, HsmsResourceProperties, RESOURCE_TYPES } from './private/contract.generated';
 import { ClusterSecrets } from './private/cluster-secrets';
+import { ClusterResourceProperties, HsmsResourceProperties, RESOURCE_TYPES } from './private/contract.generated';
 import { validateClusterProps } from './private/validate';
 import { ClusterMode, ClusterPki, ClusterPkiKind, HsmType, NetworkType } from './types';
 
