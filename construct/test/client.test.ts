@@ -2,17 +2,14 @@ import * as assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { CloudHsmCluster } from '../lib/index.js';
+import { ISOLATED, isolatedVpc, stackWithVpc } from './support.ts';
 
 describe('CloudHsmCluster management client', () => {
   test('its IMDSv2 launch template has no fixed name, so two clusters fit in one region', () => {
-    const stack = new Stack(new App(), 'Two');
-    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [
-      { name: 'hsm', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
-    ] });
-    const vpcSubnets = { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
+    const { stack, vpc } = stackWithVpc(2, 'Two');
+    const vpcSubnets = ISOLATED;
     new CloudHsmCluster(stack, 'First', { vpc, vpcSubnets });
     new CloudHsmCluster(stack, 'Second', { vpc, vpcSubnets });
     const template = Template.fromStack(stack);
@@ -32,11 +29,9 @@ describe('CloudHsmCluster management client', () => {
 describe('CloudHsmCluster encryption key', () => {
   test('the key policy lets CloudWatch Logs of the account and region encrypt the log groups, once', () => {
     const stack = new Stack(new App(), 'Keyed', { env: { account: '123456789012', region: 'eu-west-1' } });
-    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [
-      { name: 'hsm', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
-    ] });
+    const vpc = isolatedVpc(stack);
     const encryptionKey = new kms.Key(stack, 'Key');
-    new CloudHsmCluster(stack, 'Hsm', { vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }, encryptionKey });
+    new CloudHsmCluster(stack, 'Hsm', { vpc, vpcSubnets: ISOLATED, encryptionKey });
     const template = Template.fromStack(stack);
     const key = Object.values(template.findResources('AWS::KMS::Key'))[0];
     interface Statement { Principal?: { Service?: string }; Action: string[]; Condition?: unknown }

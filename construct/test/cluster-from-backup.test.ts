@@ -1,21 +1,14 @@
 import * as assert from 'node:assert/strict';
 import { test, describe } from 'node:test';
-import { App, Duration, Stack, Token } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import {
   CloudHsmCluster, CloudHsmClusterFromBackup, type CloudHsmClusterFromBackupProps, ClusterMode, HsmType, NetworkType,
 } from '../lib/index.js';
+import { errorOf, stackWithVpc } from './support.ts';
 
 const BACKUP = 'backup-abcdefghijk';
-
-function stackWithVpc(): { stack: Stack; vpc: ec2.Vpc } {
-  const stack = new Stack(new App(), 'Test');
-  const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [
-    { name: 'hsm', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
-  ] });
-  return { stack, vpc };
-}
 
 function restored(props: Partial<CloudHsmClusterFromBackupProps> = {}): { stack: Stack; cluster: CloudHsmClusterFromBackup } {
   const { stack, vpc } = stackWithVpc();
@@ -26,12 +19,7 @@ function restored(props: Partial<CloudHsmClusterFromBackupProps> = {}): { stack:
 }
 
 function restoreError(props: Partial<CloudHsmClusterFromBackupProps>): string {
-  try {
-    restored(props);
-  } catch (e) {
-    return (e as Error).message;
-  }
-  assert.fail('expected the props to be refused');
+  return errorOf(() => restored(props));
 }
 
 describe('CloudHsmClusterFromBackup', () => {

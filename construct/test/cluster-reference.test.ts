@@ -6,6 +6,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { CloudHsmCluster, type CloudHsmClusterAttributes, type ICloudHsmCluster } from '../lib/index.js';
+import { stackWithVpc } from './support.ts';
 
 const CLUSTER_ID = 'cluster-abcdefghijk';
 const SECURITY_GROUP_ID = 'sg-0123456789abcdef0';
@@ -27,10 +28,7 @@ const NAMED_METRICS: [NamedMetric, string, string][] = [
 
 /** A stack with a new cluster, and a second one with an imported cluster. */
 function clusters(): { stack: Stack; vpc: ec2.Vpc; made: ICloudHsmCluster; imported: ICloudHsmCluster } {
-  const stack = new Stack(new App(), 'Test');
-  const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [
-    { name: 'hsm', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
-  ] });
+  const { stack, vpc } = stackWithVpc();
   const made = new CloudHsmCluster(stack, 'Hsm', { vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED } });
   const imported = CloudHsmCluster.fromClusterAttributes(stack, 'Imported', {
     clusterId: CLUSTER_ID, securityGroupId: SECURITY_GROUP_ID,

@@ -10,15 +10,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import {
   CloudHsmCluster, type CloudHsmClusterProps, ClusterMode, ClusterPki, HsmType, NetworkType,
 } from '../lib/index.js';
-
-function stackWithVpc(maxAzs = 2): { app: App; stack: Stack; vpc: ec2.Vpc } {
-  const app = new App();
-  const stack = new Stack(app, 'Test');
-  const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs, natGateways: 0, subnetConfiguration: [
-    { name: 'hsm', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
-  ] });
-  return { app, stack, vpc };
-}
+import { errorOf, stackWithVpc } from './support.ts';
 
 /** A stack in a known region, so that subnets have real AZ names. */
 function regionalStack(): { stack: Stack; vpc: ec2.Vpc } {
@@ -41,12 +33,7 @@ function cluster(props: Partial<CloudHsmClusterProps> = {}): Template {
 }
 
 function clusterError(props: Partial<CloudHsmClusterProps>): string {
-  try {
-    cluster(props);
-  } catch (e) {
-    return (e as Error).message;
-  }
-  assert.fail('expected the props to be refused');
+  return errorOf(() => cluster(props));
 }
 
 describe('CloudHsmCluster resource', () => {

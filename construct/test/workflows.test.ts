@@ -10,9 +10,9 @@ import { test, describe } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { CloudHsmCluster, ClusterPkiKind } from '../lib/index.js';
 import { PKI_KINDS } from '../lib/private/contract.generated.js';
+import { ISOLATED, isolatedVpc } from './support.ts';
 
 const SNAPSHOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '__snapshots__', 'workflows.json');
 
@@ -33,10 +33,7 @@ function render(value: unknown): unknown {
 /** What the workflows and the handlers exchange, as synthesized for the default cluster. */
 function synthesized(): Record<string, unknown> {
   const stack = new Stack(new App(), 'Contract');
-  const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [
-    { name: 'hsm', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
-  ] });
-  new CloudHsmCluster(stack, 'Hsm', { vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED } });
+  new CloudHsmCluster(stack, 'Hsm', { vpc: isolatedVpc(stack), vpcSubnets: ISOLATED });
   const template = Template.fromStack(stack).toJSON() as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
   const snapshot: Record<string, unknown> = { stateMachines: {}, functions: {}, properties: {} };
   for (const [id, resource] of Object.entries(template.Resources)) {
