@@ -2,7 +2,8 @@
 
 `install_handlers()` swaps the url handlers moto reads for cloudhsmv2, kms, logs,
 ssm and stepfunctions for ours (`<service>/urls.py`; moto reads `moto.<service>.urls.url_paths` lazily when
-it builds a service app) and installs Lambda forwarding (awslambda/forwarding.py).
+it builds a service app) and installs Lambda forwarding (awslambda/forwarding.py) and the
+SendCommand targeting fix (ssm/models.py).
 `EmulatorApp` applies due state changes before every request, answers `/_emulator/*`
 itself, injects throttling faults, and passes everything else to moto.
 """
@@ -23,6 +24,7 @@ from .core.runtime import RUNTIME
 from .emulator_api import responses as emulator_api
 from .kms import urls as kms_urls
 from .logs import urls as logs_urls
+from .ssm import models as ssm_models
 from .ssm import urls as ssm_urls
 from .stepfunctions import urls as stepfunctions_urls
 
@@ -34,6 +36,7 @@ def install_handlers() -> None:
     moto.logs.urls.url_paths = logs_urls.url_paths
     moto.ssm.urls.url_paths = ssm_urls.url_paths
     moto.stepfunctions.urls.url_paths = stepfunctions_urls.url_paths
+    ssm_models.install()
     forwarding.install()
 
 
