@@ -51,6 +51,18 @@ def nothing_left(emulator) -> None:
     assert hsm_enis == [], "no HSM network interface is left"
 
 
+def create(stack: Stack, emulator) -> None:
+    """stack.create(); a failure also shows the output of every failed SSM command."""
+    try:
+        stack.create()
+    except OperationFailed as err:
+        ssm = client(emulator, "ssm")
+        failed = [i for i in ssm.list_command_invocations(Details=True)["CommandInvocations"] if i["Status"] != "Success"]
+        outputs = [f"{i['InstanceId']} {i['DocumentName']} {i.get('Comment', '')}: " + (p.get("Output") or "")
+                   for i in failed for p in i.get("CommandPlugins", [])]
+        raise AssertionError(f"{err}\nfailed commands' output:\n" + "\n---\n".join(outputs)) from err
+
+
 def active_hsms(cluster: dict[str, Any]) -> list[dict[str, Any]]:
     return [h for h in cluster["Hsms"] if h["State"] == "ACTIVE"]
 
@@ -63,7 +75,7 @@ def test_two_clusters_in_one_stack_both_become_active_and_are_deleted(emulator, 
     assert all("LaunchTemplateName" not in template.resources[lid]["Properties"] for lid in templates)
 
     stack, _ = stack_for(template, emulator, timeout=180)
-    stack.create()
+    create(stack, emulator)
     clusters = emulator.state()["clusters"]
     assert [c["State"] for c in clusters] == ["ACTIVE", "ACTIVE"]
     assert [len(active_hsms(c)) for c in clusters] == [2, 2]
@@ -78,7 +90,7 @@ def test_the_example_app_deployed_twice_side_by_side(emulator, tmp_path):
     stacks: list[Stack] = []
     for name in ("CloudHsmExampleBlue", "CloudHsmExampleGreen"):
         stack, _ = stack_for(synth(tmp_path / name, name, stackName=name), emulator, timeout=180)
-        stack.create()
+        create(stack, emulator)
         stacks.append(stack)
     clusters = emulator.state()["clusters"]
     assert [c["State"] for c in clusters] == ["ACTIVE", "ACTIVE"]
@@ -107,7 +119,7 @@ def test_an_encryption_key_of_the_stack_encrypts_the_logs_through_create_resize_
     template = encrypted(tmp_path, "create")
     assert [s for s in key_policy(template)["Statement"] if s.get("Sid") == LOGS_SID], "the construct adds the statement"
     stack, _ = stack_for(template, emulator, timeout=180)
-    stack.create()
+    create(stack, emulator)
     [cluster] = emulator.state()["clusters"]
     assert cluster["State"] == "ACTIVE" and len(active_hsms(cluster)) == 2
     key_arn = client(emulator, "kms").describe_key(KeyId=stack.resources[of_type(template, "AWS::KMS::Key")[0]].physical_id)[
