@@ -8,6 +8,8 @@
 //   pki            ephemeral | private-ca | external (default ephemeral)
 //   sourceBackupId restore the cluster from this backup (CloudHsmClusterFromBackup)
 //                  instead of making a new one; takes no pki
+//   stackName      the stack's name (default CloudHsmExample), to deploy the app
+//                  twice side by side in one account and region
 import { App, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { CloudHsmCluster, CloudHsmClusterFromBackup, ClusterPki } from 'cdk-cloudhsm';
@@ -55,7 +57,7 @@ export class CloudHsmExampleStack extends Stack {
 }
 
 const app = new App();
-new CloudHsmExampleStack(app, 'CloudHsmExample', {
+new CloudHsmExampleStack(app, app.node.tryGetContext('stackName') ?? 'CloudHsmExample', {
   description: 'cdk-cloudhsm example: a CloudHSM cluster in a new VPC',
 });
 app.synth();

@@ -1,8 +1,9 @@
 """The WSGI application: moto's dispatcher with our handlers, behind the `/_emulator` knobs.
 
-`install_handlers()` swaps the url handlers moto reads for cloudhsmv2, kms and ssm
-for ours (`<service>/urls.py`; moto reads `moto.<service>.urls.url_paths` lazily when
-it builds a service app) and installs Lambda forwarding (awslambda/forwarding.py).
+`install_handlers()` swaps the url handlers moto reads for cloudhsmv2, kms, logs,
+ssm and stepfunctions for ours (`<service>/urls.py`; moto reads `moto.<service>.urls.url_paths` lazily when
+it builds a service app) and installs Lambda forwarding (awslambda/forwarding.py) and the
+SendCommand targeting fix (ssm/models.py).
 `EmulatorApp` applies due state changes before every request, answers `/_emulator/*`
 itself, injects throttling faults, and passes everything else to moto.
 """
@@ -12,7 +13,9 @@ from typing import Any
 
 import moto.cloudhsmv2.urls
 import moto.kms.urls
+import moto.logs.urls
 import moto.ssm.urls
+import moto.stepfunctions.urls
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from .awslambda import forwarding
@@ -20,14 +23,20 @@ from .cloudhsmv2 import urls as cloudhsmv2_urls
 from .core.runtime import RUNTIME
 from .emulator_api import responses as emulator_api
 from .kms import urls as kms_urls
+from .logs import urls as logs_urls
+from .ssm import models as ssm_models
 from .ssm import urls as ssm_urls
+from .stepfunctions import urls as stepfunctions_urls
 
 
 def install_handlers() -> None:
     """Register the emulator's handlers in place of moto's for the extended services."""
     moto.cloudhsmv2.urls.url_paths = cloudhsmv2_urls.url_paths
     moto.kms.urls.url_paths = kms_urls.url_paths
+    moto.logs.urls.url_paths = logs_urls.url_paths
     moto.ssm.urls.url_paths = ssm_urls.url_paths
+    moto.stepfunctions.urls.url_paths = stepfunctions_urls.url_paths
+    ssm_models.install()
     forwarding.install()
 
 

@@ -506,7 +506,8 @@ def _delete_log_group(aws: Aws, res: Provisioned, _props: dict[str, Any]) -> Non
 def _log_group(req: Request) -> Provisioned:
     logs, props = req.aws.client("logs"), req.properties
     name = props.get("LogGroupName") or req.aws.physical_name(req.logical_id, 512)
-    logs.create_log_group(logGroupName=name)
+    key = {"kmsKeyId": props["KmsKeyId"]} if props.get("KmsKeyId") else {}
+    logs.create_log_group(logGroupName=name, **key)
     if "RetentionInDays" in props:
         logs.put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
     return Provisioned(name, {"Arn": f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{name}:*"})

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from moto.core.base_backend import BackendDict, BaseBackend
+from moto.ssm.models import Command
 
 from ..core.runtime import RUNTIME
 from . import sandbox
@@ -196,3 +197,16 @@ def document_commands(content: dict[str, Any], given: dict[str, list[str]]) -> l
 
 
 run_command_backends = BackendDict(RunCommandBackend, "ssm")
+
+
+_moto_instance_ids_from_targets = Command._get_instance_ids_from_targets
+
+
+def _instance_ids_from_targets(self: Command) -> list[str]:
+    """The instances `Targets` selects: none without Targets (moto's filterless lookup picks every instance)."""
+    return _moto_instance_ids_from_targets(self) if self.targets else []
+
+
+def install() -> None:
+    """Patch moto's Command: a SendCommand with InstanceIds runs on those instances only, as in AWS."""
+    Command._get_instance_ids_from_targets = _instance_ids_from_targets  # type: ignore[method-assign]

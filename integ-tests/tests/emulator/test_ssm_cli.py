@@ -171,3 +171,13 @@ def test_document_parameters_are_checked_against_their_pattern(lab, ssm):
     with pytest.raises(ClientError) as excinfo:
         ssm.send_command(InstanceIds=[lab.instance_id], DocumentName="Strict", Parameters={"SecretArn": ["x'; rm -rf /"]})
     assert excinfo.value.response["Error"]["Code"] == "InvalidParameters"
+
+
+def test_a_command_for_one_instance_runs_on_that_instance_only(lab, ssm, ec2):
+    other = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=lab.subnets[1])["Instances"][0]
+    result = lab.run("echo $EMULATOR_INSTANCE_ID")
+    assert result["Status"] == "Success" and result["StandardOutputContent"].strip() == lab.instance_id
+    [command] = ssm.list_commands(CommandId=result["CommandId"])["Commands"]
+    assert command["InstanceIds"] == [lab.instance_id]
+    invocations = ssm.list_command_invocations(CommandId=result["CommandId"])["CommandInvocations"]
+    assert [i["InstanceId"] for i in invocations] == [lab.instance_id], f"not run on {other['InstanceId']}"

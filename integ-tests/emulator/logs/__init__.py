@@ -1,0 +1,1 @@
+"""CloudWatch Logs: moto's, with KMS key policies enforced for encrypted log groups."""

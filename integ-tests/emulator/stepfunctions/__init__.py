@@ -1,0 +1,1 @@
+"""Step Functions: moto's, with CreateStateMachine's name rule as AWS enforces it."""

@@ -1,0 +1,33 @@
+// CDK apps of the lifecycle tests that the example app does not cover, chosen
+// with the context value `variant` (cdk synth --app "node variants.ts" -c variant=...):
+//   two-clusters  two CloudHsmClusters in one stack and one VPC
+//   encrypted     one cluster with `encryptionKey`, a KMS key made in the same stack
+// Both take `hsmsPerSubnet` (default 1), as the example app does.
+import { App, Fn, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { CloudHsmCluster } from 'cdk-cloudhsm';
+
+const app = new App();
+const variant: string = app.node.tryGetContext('variant');
+const hsmsPerSubnet = Number(app.node.tryGetContext('hsmsPerSubnet') ?? 1);
+const stack = new Stack(app, variant === 'two-clusters' ? 'TwoClusters' : 'Encrypted');
+const vpc = new ec2.Vpc(stack, 'Vpc', {
+  availabilityZones: [0, 1].map((i) => Fn.select(i, Fn.getAzs())),
+  natGateways: 1,
+  subnetConfiguration: [
+    { name: 'public', subnetType: ec2.SubnetType.PUBLIC },
+    { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+  ],
+});
+
+if (variant === 'two-clusters') {
+  new CloudHsmCluster(stack, 'First', { vpc, hsmsPerSubnet });
+  new CloudHsmCluster(stack, 'Second', { vpc, hsmsPerSubnet });
+} else if (variant === 'encrypted') {
+  const encryptionKey = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+  new CloudHsmCluster(stack, 'Hsm', { vpc, hsmsPerSubnet, encryptionKey });
+} else {
+  throw new Error(`context variant must be two-clusters or encrypted, got '${variant}'`);
+}
+app.synth();
