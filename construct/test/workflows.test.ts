@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test, describe } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import validateAsl from 'asl-validator';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { CloudHsmCluster, ClusterPkiKind } from '../lib/index.js';
@@ -62,6 +63,21 @@ describe('workflow definitions', () => {
     assert.deepEqual(current, reviewed,
       'the synthesized workflows differ from test/__snapshots__/workflows.json: review the difference, then run ' +
       'UPDATE_SNAPSHOTS=1 node --test test/workflows.test.ts (and cargo test -p contract-gen)');
+  });
+
+  test('every state machine is valid Amazon States Language', () => {
+    // As deployed: pseudo parameters and function ARNs resolved to real-looking values.
+    const deployed = JSON.stringify(synthesized().stateMachines)
+      .replaceAll('${AWS::Partition}', 'aws')
+      .replaceAll('${AWS::Region}', 'us-east-1')
+      .replaceAll('${AWS::AccountId}', '123456789012')
+      .replace(/\$\{([A-Za-z0-9]+)\.Arn\}/g, 'arn:aws:lambda:us-east-1:123456789012:function:$1');
+    const machines = JSON.parse(deployed) as Record<string, object>;
+    assert.equal(Object.keys(machines).length, 2);
+    for (const [name, definition] of Object.entries(machines)) {
+      const { isValid, errors } = validateAsl(definition);
+      assert.ok(isValid, `${name}: ${JSON.stringify(errors)}`);
+    }
   });
 
   test('no payload spells a secret value, and the per-cluster constants are in the tasks function', () => {
