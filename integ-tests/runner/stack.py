@@ -255,6 +255,16 @@ class Stack:
             del self.resources[resource.logical_id]
         return self._teardown([r for r in held if not r.custom])
 
+    def _delete_provisioned(self, resource: ResourceState) -> None:
+        """Deletes a resource the runner provisioned itself (not a custom resource)."""
+        provision.delete(
+            self.aws,
+            resource.logical_id,
+            resource.type,
+            provision.Provisioned(resource.physical_id, resource.attributes),
+            resource.properties,
+        )
+
     def _teardown(self, resources: list[ResourceState]) -> list[str]:
         errors = []
         for resource in reversed(resources):
@@ -262,13 +272,7 @@ class Stack:
                 self.progress.log(f"DELETE_SKIPPED {resource.logical_id}: DeletionPolicy Retain")
             else:
                 try:
-                    provision.delete(
-                        self.aws,
-                        resource.logical_id,
-                        resource.type,
-                        provision.Provisioned(resource.physical_id, resource.attributes),
-                        resource.properties,
-                    )
+                    self._delete_provisioned(resource)
                     self.progress.log(f"DELETE_COMPLETE {resource.logical_id} ({resource.type})")
                 except provision.ProvisionError as err:
                     errors.append(str(err))
@@ -358,13 +362,7 @@ class Stack:
                     errors.append(f"Delete {resource.logical_id} ({resource.physical_id}) FAILED: {operation.outcome.reason}")
             else:
                 try:
-                    provision.delete(
-                        self.aws,
-                        resource.logical_id,
-                        resource.type,
-                        provision.Provisioned(resource.physical_id, resource.attributes),
-                        resource.properties,
-                    )
+                    self._delete_provisioned(resource)
                 except provision.ProvisionError as err:
                     errors.append(str(err))
             if self.resources.get(resource.logical_id) is resource:
