@@ -5,7 +5,8 @@ ssm and stepfunctions for ours (`<service>/urls.py`; moto reads `moto.<service>.
 it builds a service app) and installs Lambda forwarding (awslambda/forwarding.py) and the
 SendCommand targeting fix (ssm/models.py).
 `EmulatorApp` applies due state changes before every request, answers `/_emulator/*`
-itself, injects throttling faults, and passes everything else to moto.
+itself, authorizes every signed request as its principal (authz/), injects throttling
+faults, and passes everything else to moto.
 """
 
 import json
@@ -18,6 +19,8 @@ import moto.ssm.urls
 import moto.stepfunctions.urls
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+from . import authz
+from .authz.enforce import AUTHORIZER
 from .awslambda import forwarding
 from .cloudhsmv2 import urls as cloudhsmv2_urls
 from .core.runtime import RUNTIME
@@ -38,6 +41,7 @@ def install_handlers() -> None:
     moto.stepfunctions.urls.url_paths = stepfunctions_urls.url_paths
     ssm_models.install()
     forwarding.install()
+    authz.install()
 
 
 def _signing_service(environ: dict[str, Any]) -> str | None:
@@ -75,6 +79,11 @@ class EmulatorApp:
             return [body]
         if path == "/moto-api/reset":
             RUNTIME.reset()
+        denied = AUTHORIZER.check(environ)
+        if denied is not None:
+            status, headers, body = denied
+            start_response(status, [*headers, ("Content-Length", str(len(body)))])
+            return [body]
         service = _signing_service(environ)
         if service and RUNTIME.should_throttle(service):
             status, content_type, body = _throttled(environ, service)

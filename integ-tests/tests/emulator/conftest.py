@@ -6,6 +6,7 @@ activate through SSM + the stand-in cloudhsm-cli on an EC2 instance.
 """
 
 import datetime
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -119,15 +120,36 @@ class CustomerCa:
 class Lab:
     """A VPC with one subnet per zone, a client instance, and lifecycle helpers."""
 
-    def __init__(self, hsm: Any, ec2: Any, ssm: Any):
+    def __init__(self, hsm: Any, ec2: Any, ssm: Any, iam: Any):
         self.hsm, self.ec2, self.ssm = hsm, ec2, ssm
         self.vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
         self.subnets = [
             ec2.create_subnet(VpcId=self.vpc_id, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=zone)["Subnet"]["SubnetId"]
             for i, zone in enumerate(ZONES)
         ]
+        # The client's instance profile: commands' AWS CLI calls sign as this role.
+        ec2_trust = {
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+        }
+        iam.create_role(RoleName="lab-client", AssumeRolePolicyDocument=json.dumps(ec2_trust))
+        iam.put_role_policy(
+            RoleName="lab-client",
+            PolicyName="read-secrets",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}],
+                }
+            ),
+        )
+        iam.create_instance_profile(InstanceProfileName="lab-client")
+        iam.add_role_to_instance_profile(InstanceProfileName="lab-client", RoleName="lab-client")
         self.instance_id = ec2.run_instances(
-            ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=self.subnets[0]
+            ImageId="ami-12c6146b",
+            MinCount=1,
+            MaxCount=1,
+            SubnetId=self.subnets[0],
+            IamInstanceProfile={"Name": "lab-client"},
         )["Instances"][0]["InstanceId"]
         self.ca = CustomerCa()
 
@@ -197,5 +219,5 @@ class Lab:
 
 
 @pytest.fixture
-def lab(hsm, ec2, ssm) -> Lab:
-    return Lab(hsm, ec2, ssm)
+def lab(hsm, ec2, ssm, client) -> Lab:
+    return Lab(hsm, ec2, ssm, client("iam"))
