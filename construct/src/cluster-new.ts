@@ -232,6 +232,7 @@ export abstract class CloudHsmClusterNew extends CloudHsmClusterBase {
       encryptionKey: props.encryptionKey,
       secrets,
       client,
+      vpcId: props.vpc.vpcId,
       certificateAuthorityArn,
     });
     const clusterFlow = machinery.clusterWorkflow;

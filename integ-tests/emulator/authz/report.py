@@ -77,12 +77,14 @@ def build(usage: dict[str, Any], template: dict[str, Any]) -> dict[str, Any]:
             actions = [str(a) for a in as_list(statement.get("Action", []))]
             key = statement_key(str(statement.get("Sid", "")), actions)
             requests = sorted(used.get((kind, key), set()))
-            rows.append({
-                "Statement": key,
-                "Wildcard": statement.get("Resource") == "*",
-                "Condition": bool(statement.get("Condition")),
-                "Requests": requests,
-            })
+            rows.append(
+                {
+                    "Statement": key,
+                    "Wildcard": statement.get("Resource") == "*",
+                    "Condition": bool(statement.get("Condition")),
+                    "Requests": requests,
+                }
+            )
         managed = sorted({k for (role, k) in used if role == kind and k.startswith("arn:aws:iam::aws:policy/")})
         report[kind] = {"Statements": rows, "ManagedPolicyStatementsUsed": managed}
     return report

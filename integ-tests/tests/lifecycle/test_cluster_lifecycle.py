@@ -29,7 +29,10 @@ def synth(out: Path, **context: str) -> Template:
     args = " ".join(f"-c {k}={v}" for k, v in {CONTRACT.poll_seconds_context: "1", **context}.items())
     done = subprocess.run(
         ["bash", "-c", f"source scripts/lib.sh && cd cdk-app && npx cdk synth --quiet {args} -o {out}"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=180,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert done.returncode == 0, done.stderr
     return Template.load(out / "CloudHsmExample.template.json")
@@ -44,8 +47,12 @@ def app(tmp_path):
 
 def client(emulator, service: str):
     return boto3.client(
-        service, endpoint_url=emulator.endpoint, region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing", config=Config(retries={"total_max_attempts": 1}),
+        service,
+        endpoint_url=emulator.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 1}),
     )
 
 
@@ -97,12 +104,22 @@ def test_default_cluster_is_created_activated_resized_to_zero_and_back_and_delet
     # The HSM ports between the client and the cluster, opened by the workflow, and nothing else.
     groups = {g["GroupId"]: g for g in client(emulator, "ec2").describe_security_groups()["SecurityGroups"]}
     [client_group] = [g for g in groups.values() if "management client" in g["Description"]]
-    egress = {(p["IpProtocol"], p.get("FromPort"), p.get("ToPort"), tuple(sorted(x["GroupId"] for x in p["UserIdGroupPairs"])),
-               tuple(sorted(r["CidrIp"] for r in p["IpRanges"]))) for p in client_group["IpPermissionsEgress"]}
+    egress = {
+        (
+            p["IpProtocol"],
+            p.get("FromPort"),
+            p.get("ToPort"),
+            tuple(sorted(x["GroupId"] for x in p["UserIdGroupPairs"])),
+            tuple(sorted(r["CidrIp"] for r in p["IpRanges"])),
+        )
+        for p in client_group["IpPermissionsEgress"]
+    }
     assert egress == {("tcp", 443, 443, (), ("0.0.0.0/0",)), ("tcp", 2223, 2225, (cluster["SecurityGroup"],), ())}
     ingress = groups[cluster["SecurityGroup"]]["IpPermissions"]
-    assert any(p["FromPort"] == 2223 and p["ToPort"] == 2225
-               and client_group["GroupId"] in [x["GroupId"] for x in p["UserIdGroupPairs"]] for p in ingress)
+    assert any(
+        p["FromPort"] == 2223 and p["ToPort"] == 2225 and client_group["GroupId"] in [x["GroupId"] for x in p["UserIdGroupPairs"]]
+        for p in ingress
+    )
 
     stack.update(app(hsmsPerSubnet="2"))
     assert len([h for h in only_cluster(emulator)["Hsms"] if h["State"] == "ACTIVE"]) == 4
@@ -173,12 +190,19 @@ def test_a_cluster_restored_from_a_backup_skips_initialization(emulator, app):
     second.delete()
 
 
-@pytest.mark.parametrize("context, fault, reason", [
-    ({"azs": "3"}, {"hsm_quota": 2}, "CreateHsm on cluster cluster-"),
-    ({}, {"command_fails": [{"match": "cluster activate", "stderr": "error: HSM unreachable", "exit_code": 4}]},
-     "activating the cluster on the management client i-"),
-    ({}, {"hsm_degraded": 1}, "is DEGRADED"),
-], ids=["quota reached at the 3rd HSM", "activation command fails", "first HSM degraded"])
+@pytest.mark.parametrize(
+    "context, fault, reason",
+    [
+        ({"azs": "3"}, {"hsm_quota": 2}, "CreateHsm on cluster cluster-"),
+        (
+            {},
+            {"command_fails": [{"match": "cluster activate", "stderr": "error: HSM unreachable", "exit_code": 4}]},
+            "activating the cluster on the management client i-",
+        ),
+        ({}, {"hsm_degraded": 1}, "is DEGRADED"),
+    ],
+    ids=["quota reached at the 3rd HSM", "activation command fails", "first HSM degraded"],
+)
 def test_failures_end_in_a_clear_failed_answer_and_leave_nothing_behind(emulator, app, context, fault, reason):
     emulator.configure(faults=fault)
     stack, _ = stack_for(app(**context), emulator, timeout=120)
