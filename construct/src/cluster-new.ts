@@ -221,8 +221,9 @@ export abstract class CloudHsmClusterNew extends CloudHsmClusterBase {
       encryptionKey: props.encryptionKey,
     });
     this.clientInstance = client.instance;
-    secrets.adminPassword.grantRead(client.instance);
-    secrets.caCertificate.grantRead(client.instance);
+    // The client's commands read the admin password and the trust anchor.
+    ClusterSecrets.grantValues(client.instance, 'ClusterSecretsForCommands',
+      [secrets.adminPassword, secrets.caCertificate], ['secretsmanager:GetSecretValue'], props.encryptionKey);
 
     const privateCa = pki.kind === ClusterPkiKind.PRIVATE_CA ? newPrivateCa(this) : undefined;
     const certificateAuthorityArn = privateCa?.ca.attrArn ?? pki.certificateAuthority?.certificateAuthorityArn;

@@ -96,20 +96,9 @@ export class TasksFunction extends Construct {
     }));
     // The steps read and write the CSR and the two certificates, nothing else of
     // those secrets; under a customer managed key, through Secrets Manager only.
-    const certificateSecrets = [props.secrets.csr, props.secrets.caCertificate, props.secrets.clusterCertificate];
-    fn.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'CertificateSecrets',
-      actions: ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'],
-      resources: certificateSecrets.map((secret) => secret.secretArn),
-    }));
-    if (props.encryptionKey) {
-      fn.addToRolePolicy(new iam.PolicyStatement({
-        sid: 'CertificateSecretsKey',
-        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
-        resources: [props.encryptionKey.keyArn],
-        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${stack.region}.amazonaws.com` } },
-      }));
-    }
+    ClusterSecrets.grantValues(fn, 'CertificateSecrets',
+      [props.secrets.csr, props.secrets.caCertificate, props.secrets.clusterCertificate],
+      ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'], props.encryptionKey);
     // The CA certificate secret is tagged with its cluster; a restored cluster
     // finds its source cluster's (kept) secret by that tag.
     fn.addToRolePolicy(new iam.PolicyStatement({

@@ -36,6 +36,8 @@ export class Workflow extends Construct {
       // Every wait fails by itself long before this; it only bounds a bug.
       timeout: Duration.minutes(55),
       tracingEnabled: false,
+      // CDK gives the role the logs:*LogDelivery statement Step Functions needs to
+      // deliver these logs; nothing in the workflow itself calls those actions.
       logs: { destination: logGroup, level: sfn.LogLevel.ERROR, includeExecutionData: false },
     });
   }

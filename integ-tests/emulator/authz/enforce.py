@@ -172,12 +172,13 @@ class Authorizer:
         if principal.admin or action in UNAUTHENTICATED_ACTIONS:
             return
         identity = _identity_statements(principal) if self._propagated(principal.role_arn) else []
-        for request in requests_for(target):
+        requests = requests_for(target)
+        for request in requests:
             self._allow(principal, identity, request)
             if call.service == "kms":
                 self._key_policy(principal, target, identity, request, str(call.params.get("KeyId", "")), via=None)
         if action in CLOUDHSM_WITH_DEPENDENTS:
-            self._dependents(principal, identity, target)
+            self._dependents(principal, identity, target, requests[0].context)
         if call.service == "secretsmanager":
             self._secret_key(principal, identity, target)
 
@@ -191,15 +192,17 @@ class Authorizer:
         self.usage.record(principal.role_name, decision.statement, request)
         return decision
 
-    def _dependents(self, principal: Principal, identity: list[Statement], target: Target) -> None:
+    def _dependents(
+        self, principal: Principal, identity: list[Statement], target: Target, context: dict[str, list[str]]
+    ) -> None:
+        """The dependent actions, on `*` with the call's own condition keys (its request tags, say)."""
         action = target.call.iam_action
         for dependent in reference.dependent_actions(action):
             if dependent == "iam:CreateServiceLinkedRole":
                 continue  # checked when the role is missing (_service_linked_role)
             if dependent == "cloudhsm:TagResource" and not target.params.get("TagList"):
                 continue
-            request = target.request("*")
-            request = Request(dependent, "*", request.context)
+            request = Request(dependent, "*", context)
             decision = evaluate_identity(identity, request)
             if not decision.allowed:
                 message = (

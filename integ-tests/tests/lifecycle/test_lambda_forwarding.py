@@ -129,9 +129,16 @@ def test_step_functions_tasks_reach_the_bootstrap(emulator, client, function):
             }
         },
     }
-    arn = sfn.create_state_machine(
-        name="calls-fake", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn"
-    )["stateMachineArn"]
+    # The state machine's role must allow the invoke: its tasks sign as that role.
+    iam = client("iam")
+    role = iam.create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    invoke_fake = {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "arn:aws:lambda:*:*:function:fake"}
+    iam.put_role_policy(
+        RoleName="sfn",
+        PolicyName="invoke",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [invoke_fake]}),
+    )
+    arn = sfn.create_state_machine(name="calls-fake", definition=json.dumps(definition), roleArn=role)["stateMachineArn"]
     execution = sfn.start_execution(stateMachineArn=arn, name="run-1", input='{"value": "from-sfn"}')["executionArn"]
     deadline = time.monotonic() + 10
     while (described := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING" and time.monotonic() < deadline:
