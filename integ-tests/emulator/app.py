@@ -1,6 +1,6 @@
 """The WSGI application: moto's dispatcher with our handlers, behind the `/_emulator` knobs.
 
-`install_handlers()` swaps the url handlers moto reads for cloudhsmv2, kms, logs,
+`install_handlers()` swaps the url handlers moto reads for acm-pca, cloudhsmv2, kms, logs,
 ssm and stepfunctions for ours (`<service>/urls.py`; moto reads `moto.<service>.urls.url_paths` lazily when
 it builds a service app) and installs Lambda forwarding (awslambda/forwarding.py) and the
 SendCommand targeting fix (ssm/models.py).
@@ -12,6 +12,7 @@ faults, and passes everything else to moto.
 import json
 from typing import Any
 
+import moto.acmpca.urls
 import moto.cloudhsmv2.urls
 import moto.kms.urls
 import moto.logs.urls
@@ -20,6 +21,7 @@ import moto.stepfunctions.urls
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from . import authz
+from .acmpca import urls as acmpca_urls
 from .authz.enforce import AUTHORIZER
 from .awslambda import forwarding
 from .cloudhsmv2 import urls as cloudhsmv2_urls
@@ -34,6 +36,7 @@ from .stepfunctions import urls as stepfunctions_urls
 
 def install_handlers() -> None:
     """Register the emulator's handlers in place of moto's for the extended services."""
+    moto.acmpca.urls.url_paths = acmpca_urls.url_paths
     moto.cloudhsmv2.urls.url_paths = cloudhsmv2_urls.url_paths
     moto.kms.urls.url_paths = kms_urls.url_paths
     moto.logs.urls.url_paths = logs_urls.url_paths

@@ -15,5 +15,5 @@ pub mod workflow;
 
 pub use handler::{Deps, handle};
 pub use handler_core::workflow::{Completion, NOT_CREATED_PREFIX};
-pub use response::{ResponseSender, RetryPolicy};
+pub use response::{ResponseSender, RetryPolicy, TrustedRoots};
 pub use workflow::{Routes, SfnWorkflows, WorkflowStarter};

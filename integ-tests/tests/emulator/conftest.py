@@ -81,11 +81,11 @@ def wait_for(probe: Callable[[], Any], timeout: float = 10.0, what: str = "condi
 class CustomerCa:
     """The customer's own CA: a self-signed root that signs cluster CSRs."""
 
-    def __init__(self, name: str = "Customer Root CA"):
+    def __init__(self, name: str = "Customer Root CA", basic_constraints: bool = True):
         self.key = ec.generate_private_key(ec.SECP256R1())
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
         now = datetime.datetime.now(datetime.UTC)
-        self.cert = (
+        builder = (
             x509.CertificateBuilder()
             .subject_name(subject)
             .issuer_name(subject)
@@ -93,9 +93,14 @@ class CustomerCa:
             .serial_number(x509.random_serial_number())
             .not_valid_before(now)
             .not_valid_after(now + datetime.timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(self.key, hashes.SHA256())
         )
+        if basic_constraints:
+            builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        else:
+            builder = builder.add_extension(
+                x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
+            )
+        self.cert = builder.sign(self.key, hashes.SHA256())
 
     @property
     def pem(self) -> str:
@@ -115,6 +120,25 @@ class CustomerCa:
             .sign(self.key, hashes.SHA256())
         )
         return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+class IntermediateCa(CustomerCa):
+    """A CA whose certificate a root signed: not a trust anchor CloudHSM takes."""
+
+    def __init__(self, root: CustomerCa, name: str = "Customer Intermediate CA"):
+        super().__init__(name)
+        now = datetime.datetime.now(datetime.UTC)
+        self.cert = (
+            x509.CertificateBuilder()
+            .subject_name(self.cert.subject)
+            .issuer_name(root.cert.subject)
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .sign(root.key, hashes.SHA256())
+        )
 
 
 class Lab:
