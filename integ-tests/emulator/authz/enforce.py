@@ -169,6 +169,8 @@ class Authorizer:
         target = Target(call, principal.account)
         if action == "cloudhsm:CreateCluster":
             self._service_linked_role(principal, target)
+        if action == "ec2:RunInstances":
+            self._volume_keys(principal, target)
         if principal.admin or action in UNAUTHENTICATED_ACTIONS:
             return
         identity = _identity_statements(principal) if self._propagated(principal.role_arn) else []
@@ -192,9 +194,7 @@ class Authorizer:
         self.usage.record(principal.role_name, decision.statement, request)
         return decision
 
-    def _dependents(
-        self, principal: Principal, identity: list[Statement], target: Target, context: dict[str, list[str]]
-    ) -> None:
+    def _dependents(self, principal: Principal, identity: list[Statement], target: Target, context: dict[str, list[str]]) -> None:
         """The dependent actions, on `*` with the call's own condition keys (its request tags, say)."""
         action = target.call.iam_action
         for dependent in reference.dependent_actions(action):
@@ -248,6 +248,34 @@ class Authorizer:
                 tags=[],
                 max_session_duration="3600",
                 linked_service="cloudhsm.amazonaws.com",
+            )
+
+    def _volume_keys(self, principal: Principal, target: Target) -> None:
+        """EC2 gives EBS a grant on each volume's customer managed key, as the caller."""
+        for name, key_id in target.params.items():
+            if not (name.startswith("BlockDeviceMapping.") and name.endswith(".Ebs.KmsKeyId")):
+                continue
+            backend = kms_backends[target.account][target.region]
+            try:
+                key = backend.describe_key(str(key_id))
+            except Exception:  # noqa: BLE001 - an unknown key is refused by EC2 itself
+                continue
+            request = Request.of(
+                "kms:CreateGrant",
+                key.arn,
+                {"kms:ViaService": f"ec2.{target.region}.amazonaws.com", "kms:GrantIsForAWSResource": "true"},
+            )
+            caller = Caller(arn=principal.arn, account=principal.account, role_arn=principal.role_arn)
+            decision = evaluate_resource(statements(f"key-policy:{key.id}", key.policy), caller, request)
+            if decision.effect == "AllowCaller" or (decision.effect == "AllowAccount" and principal.admin):
+                continue
+            if decision.effect == "AllowAccount":
+                self._allow(principal, _identity_statements(principal), request, code="UnauthorizedOperation")
+                continue
+            raise Denied(
+                "UnauthorizedOperation",
+                f"EBS cannot use KMS key {key.arn} for the volume {name.split('.')[1]}: its key policy neither names "
+                f"{principal.arn} nor lets the account's IAM policies grant kms:CreateGrant",
             )
 
     def _secret_key(self, principal: Principal, identity: list[Statement], target: Target) -> None:

@@ -268,3 +268,20 @@ def test_usage_records_the_statement_that_allowed_each_request(emulator, role, c
     assert [(u["Policy"], u["Index"], u["Requests"]) for u in used] == [
         ("inline:inline", 1, [f"secretsmanager:GetSecretValue {secret}"])
     ]
+
+
+def _launch(client, key: str) -> Any:
+    ec2 = client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.2.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.2.0.0/24", AvailabilityZone=ZONES[0])["Subnet"]["SubnetId"]
+    volume = {"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8, "Encrypted": True, "KmsKeyId": key}}
+    return ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=subnet, BlockDeviceMappings=[volume])
+
+
+def test_an_encrypted_volume_needs_a_key_policy_that_lets_ebs_have_a_grant(client):
+    assert _launch(client, _key(client, {"Statement": [ROOT_STATEMENT]}))["Instances"]
+    stranger = {**ROOT_STATEMENT, "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/someone-else"}}
+    with pytest.raises(ClientError) as excinfo:
+        _launch(client, _key(client, {"Statement": [stranger]}))
+    code, message = error_of(excinfo)
+    assert code == "UnauthorizedOperation" and "kms:CreateGrant" in message

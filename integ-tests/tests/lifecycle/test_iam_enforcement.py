@@ -15,7 +15,7 @@ from runner.template import Template
 
 from .conftest import stack_for
 from .test_cluster_lifecycle import CLUSTER, app, outcome  # noqa: F401 - app is a fixture
-from .test_names_and_keys import nothing_left
+from .test_names_and_keys import client, encrypted, nothing_left, of_type
 
 TASKS_ROLE = "HsmTasksFunctionServiceRole"
 
@@ -70,4 +70,25 @@ def test_the_entry_function_waits_out_iam_propagation_on_a_new_stack(emulator, a
     assert outcome(stack, "Create", CLUSTER).status == "SUCCESS"
     assert start_refusals() > before, "the first start was refused while the policy propagated"
     stack.delete()
+    nothing_left(emulator)
+
+
+def test_a_restore_whose_ca_secret_is_under_another_stack_s_key_fails_naming_the_missing_grant(
+    emulator,
+    app,  # noqa: F811
+    tmp_path,
+):
+    source, _ = stack_for(encrypted(tmp_path, "source"), emulator, timeout=180)
+    source.create()
+    source.update(encrypted(tmp_path, "emptied", hsmsPerSubnet="0"))
+    [backup] = [b for b in emulator.state()["backups"] if b["BackupState"] == "READY"]
+    key_id = source.resources[of_type(source.template, "AWS::KMS::Key")[0]].physical_id
+    key_arn = client(emulator, "kms").describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
+    source.delete()  # the CA certificate secret and the key are kept
+
+    restored, _ = stack_for(app(sourceBackupId=backup["BackupId"]), emulator, timeout=120)
+    with pytest.raises(OperationFailed):
+        restored.create()
+    reason = outcome(restored, "Create", CLUSTER).reason
+    assert "Access to KMS is not allowed" in reason and f"kms:Decrypt on resource: {key_arn}" in reason, reason
     nothing_left(emulator)
