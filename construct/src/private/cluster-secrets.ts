@@ -41,7 +41,6 @@ export class ClusterSecrets extends Construct {
     }
   }
 
-
   public readonly adminPassword: secretsmanager.Secret;
   public readonly csr: secretsmanager.Secret;
   public readonly caCertificate: secretsmanager.Secret;
