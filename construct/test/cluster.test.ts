@@ -362,7 +362,9 @@ describe('CloudHsmCluster validation', () => {
       type: 'SUBORDINATE', keyAlgorithm: 'RSA_2048', signingAlgorithm: 'SHA256WITHRSA', subject: { commonName: 'issuing' },
     });
     const ca = acmpca.CertificateAuthority.fromCertificateAuthorityArn(stack, 'Ca', subordinate.attrArn);
-    new CloudHsmCluster(stack, 'Hsm', { vpc, pki: ClusterPki.fromCertificateAuthority(ca) });
+    new CloudHsmCluster(stack, 'Hsm', {
+      vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }, pki: ClusterPki.fromCertificateAuthority(ca),
+    });
     assert.match(errorOf(() => app.synth()),
       /\[Test\/Hsm\] pki: ClusterPki\.fromCertificateAuthority\(\) was given Test\/IssuingCa, a SUBORDINATE CA: CloudHSM initializes a cluster only with a certificate issued directly by a root CA, whose self-signed certificate is the trust anchor\. Give it a ROOT CA, or use ClusterPki\.privateCa\(\)/);
   });
@@ -373,7 +375,9 @@ describe('CloudHsmCluster validation', () => {
       type: 'ROOT', keyAlgorithm: 'RSA_2048', signingAlgorithm: 'SHA256WITHRSA', subject: { commonName: 'root' },
     });
     const ca = acmpca.CertificateAuthority.fromCertificateAuthorityArn(stack, 'Ca', root.attrArn);
-    new CloudHsmCluster(stack, 'Hsm', { vpc, pki: ClusterPki.fromCertificateAuthority(ca) });
+    new CloudHsmCluster(stack, 'Hsm', {
+      vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }, pki: ClusterPki.fromCertificateAuthority(ca),
+    });
     app.synth();
   });
 
