@@ -89,12 +89,14 @@ class _Api:
             def do_POST(self) -> None:  # noqa: N802 - stdlib name
                 now = time.perf_counter()
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if api.done is None:
+                first = api.done is None
+                if first:
                     api.done = now
                     api.error = not self.path.endswith("/response")
                     api.body = body
-                    api.finished.set()
                 self._reply(202, b'{"status":"OK"}')
+                if first:  # answered before the process may be killed
+                    api.finished.set()
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
