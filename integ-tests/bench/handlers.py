@@ -123,14 +123,15 @@ class Comparison:
 
 
 def compare(endpoint: str, runs: int, log_dir: Path) -> list[Comparison]:
-    """Each handler and its peer, `runs` times each, alternating, against the emulator at `endpoint`."""
+    """Each handler and its peer, `runs` times each (after one run not counted), alternating,
+    against the emulator at `endpoint`."""
     fixture = prepare(endpoint)
     results = []
     for handler in (ENTRY, TASKS):
         bootstrap = CONTRACT.bootstrap(HANDLER_ASSETS, handler, HOST_ARCH)
         commands = {"rust": [str(bootstrap)], "python": [sys.executable, str(PEER), handler]}
         measured: dict[str, list[ColdStart]] = {"rust": [], "python": []}
-        for _ in range(runs):
+        for run_index in range(runs + 1):
             for kind, command in commands.items():
                 run = measure(
                     command,
@@ -141,6 +142,7 @@ def compare(endpoint: str, runs: int, log_dir: Path) -> list[Comparison]:
                 )
                 if run.error:
                     raise RuntimeError(f"{kind} {handler} failed its first event: {run.body.decode(errors='replace')}")
-                measured[kind].append(run)
+                if run_index > 0:  # the first run of each only warms the page cache
+                    measured[kind].append(run)
         results.append(Comparison(handler, measured["rust"], measured["python"]))
     return results

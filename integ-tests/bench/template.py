@@ -48,13 +48,13 @@ def total_resources(template: dict) -> int:
     return len(template["Resources"])
 
 
-def memory_sizes(template: dict) -> list[int]:
-    """MemorySize of each function (128, Lambda's default, when unset)."""
-    return [
-        int(r.get("Properties", {}).get("MemorySize", 128))
-        for r in template["Resources"].values()
+def memory_sizes(template: dict) -> dict[str, int]:
+    """MemorySize of each function by logical id (128, Lambda's default, when unset)."""
+    return {
+        logical_id: int(r.get("Properties", {}).get("MemorySize", 128))
+        for logical_id, r in template["Resources"].items()
         if r["Type"] == "AWS::Lambda::Function"
-    ]
+    }
 
 
 def load(out: Path) -> dict:

@@ -27,7 +27,9 @@ def test_every_measured_operation_has_a_bound():
 
 
 def measured(label: str, seconds: float) -> Measured:
-    return Measured(label, seconds, requests=1, lambda_invocations=10, states_entered=20, step_seconds=seconds)
+    return Measured(
+        label, seconds, requests=1, lambda_invocations=10, states_entered=20, step_seconds=seconds, hsms_seconds=seconds / 2
+    )
 
 
 def test_rows_give_emulated_seconds_against_the_bound_and_add_up_the_scale_down_and_up():
@@ -53,3 +55,38 @@ def test_figures_are_medians_with_their_range():
     assert megabytes(2_400_000) == "2.40 MB"
     with pytest.raises(ValueError, match="no ratio"):
         ratio(1, 0)
+
+
+def test_the_report_states_each_target_against_its_measurement():
+    from bench import template
+    from bench.coldstart import ColdStart
+    from bench.handlers import Comparison
+    from bench.report import render
+
+    def cold(ms: float, rss: int) -> ColdStart:
+        return ColdStart(ms, ms + 10, rss, False, b"")
+
+    labels = [provisioning.DEFAULT, provisioning.LARGE]
+    report = Report(
+        machine=dict(nproc="2", memory="8.0 GiB", cpu="cpu", kernel="6", load="1", python="3", node="v22", commit="c", date="d"),
+        time_scale=100,
+        rounds=1,
+        cold_starts=1,
+        latency=dict(LATENCY),
+        rounds_measured=[[measured(label, 30.0) for label in labels]],
+        cold_starts_measured=[Comparison("custom-resource", [cold(20, 8192)], [cold(1000, 40000)])],
+        sizes=[("custom-resource", "arm64", 5_000_000, 2_500_000)],
+        synth_seconds=[4.0],
+        counts=dict.fromkeys(template.COUNTED, 2),
+        cluster_counts=dict.fromkeys(template.COUNTED, 2),
+        memory_sizes={"Entry": 128},
+        total_seconds=600,
+    )
+    text = render(report)
+    assert (
+        "| Cold start at least 40x faster than the Python peer, both handlers | custom-resource 50.0x (first poll) | met |"
+        in text
+    )
+    assert "| Peak RSS at most 16 MiB | 8.0 MiB at most | met |" in text
+    assert "1.39x at worst" in text  # 30 real s x 100 against 2164 AWS s
+    assert "2 -> 6 HSMs: 1500 -> 1500 emulated s (+0%)" in text
