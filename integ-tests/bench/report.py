@@ -205,10 +205,10 @@ def _handlers(report: Report) -> list[str]:
         "",
         *_table(["Handler", "Architecture", "bootstrap (bytes)", "Zipped (bytes)"], sizes),
         "",
-        f"Cold start: {report.cold_starts} runs of each handler's x86_64 build and of its Python 3 + boto3 peer, after one"
-        " run of each not counted (it only fills the page cache),"
+        f"Cold start: {report.cold_starts} runs of each handler's x86_64 build and of its Python 3 + boto3 peer"
         " (`integ-tests/bench/peer.py`: the same clients, the same first call, under a stdlib runtime loop),"
-        " alternating, under the same stand-in Runtime API (`integ-tests/bench/coldstart.py`) with Lambda's"
+        " alternating, after one run of each that is not counted (it fills the page cache), under the same"
+        " stand-in Runtime API (`integ-tests/bench/coldstart.py`) with Lambda's"
         " environment and 128 MB declared. *First poll*: process start to its first `GET"
         " /runtime/invocation/next`. *First event*: process start to the first event's response posted; the"
         " event is a CloudFormation Create for the entry function (one `StartExecution`) and an"
