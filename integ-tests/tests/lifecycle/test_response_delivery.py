@@ -85,9 +85,10 @@ def test_a_response_is_delivered_over_https_to_a_url_a_local_ca_signed(emulator,
     stack.driver.responses.close()
     stack.driver.responses = ResponseServer(tls=tls)
     stack.create()
-    create, workflow = stack.progress.operations[0]
+    # The answer arrives while the answering task is still finishing: the outcome, not the
+    # execution's status at that moment, is what CloudFormation saw.
+    create, _ = stack.progress.operations[0]
     assert (create.request_type, create.outcome.status, create.outcome.physical_id) == ("Create", "SUCCESS", "x")
-    assert workflow is not None and workflow.status == "SUCCEEDED"
     assert "response delivered to CloudFormation" in entry_log(stack)
     assert "https://127.0.0.1:" in entry_log(stack), "the URL it answered was the TLS one"
     stack.delete()
