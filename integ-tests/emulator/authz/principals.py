@@ -95,13 +95,3 @@ def principal_of(access_key_id: str) -> Principal | None:
     if session is None:
         return None
     return Principal(arn=session.arn, account=session.account_id, role_arn=session.role_arn)
-
-
-def role_of_instance(account: str, instance_profile_arn_or_name: str) -> str | None:
-    """The role ARN of an instance profile (what an instance's credentials are for)."""
-    backend = iam_backends[account]["aws"]
-    name = instance_profile_arn_or_name.rsplit("/", 1)[-1]
-    for profile in backend.instance_profiles.values():
-        if profile.name == name or profile.arn == instance_profile_arn_or_name:
-            return profile.roles[0].arn if profile.roles else None
-    return None

@@ -7,7 +7,6 @@ tests check the resource mappings and the construct's policies against it.
 """
 
 import functools
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,11 +28,6 @@ class ResourceType:
     required: bool
     condition_keys: tuple[str, ...]
     dependent_actions: tuple[str, ...]
-
-    def matches(self, arn: str) -> bool:
-        regex = re.sub(r"\\\$\\\{(Partition|Region|Account)\\\}", "[^:]*", re.escape(self.arn_pattern))
-        regex = re.sub(r"\\\$\\\{[^}]*\\\}", ".+", regex)
-        return re.fullmatch(regex, arn) is not None
 
 
 @functools.cache
