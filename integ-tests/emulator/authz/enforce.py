@@ -19,6 +19,7 @@ taking effect for that many emulated seconds, as AWS takes a few seconds to.
 import json
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,7 +174,7 @@ class Authorizer:
             self._volume_keys(principal, target)
         if principal.admin or action in UNAUTHENTICATED_ACTIONS:
             return
-        identity = _identity_statements(principal) if self._propagated(principal.role_arn) else []
+        identity = self._identity(principal)
         requests = requests_for(target)
         for request in requests:
             self._allow(principal, identity, request)
@@ -184,10 +185,22 @@ class Authorizer:
         if call.service == "secretsmanager":
             self._secret_key(principal, identity, target)
 
-    def _allow(self, principal: Principal, identity: list[Statement], request: Request, code: str = "") -> Decision:
+    def _identity(self, principal: Principal) -> list[Statement]:
+        """The role's identity policies, once they have propagated (none before)."""
+        return _identity_statements(principal) if self._propagated(principal.role_arn) else []
+
+    def _allow(
+        self,
+        principal: Principal,
+        identity: list[Statement],
+        request: Request,
+        code: str = "",
+        explain: Callable[[Decision], str] | None = None,
+    ) -> Decision:
+        """Record the statement that allows `request`, or record and raise the refusal."""
         decision = evaluate_identity(identity, request)
         if not decision.allowed:
-            message = _not_authorized(principal, request, decision)
+            message = explain(decision) if explain else _not_authorized(principal, request, decision)
             self.usage.refuse(principal, request.action, request.resource, message)
             raise Denied(code or "AccessDenied", message)
         assert decision.statement is not None
@@ -202,18 +215,17 @@ class Authorizer:
                 continue  # checked when the role is missing (_service_linked_role)
             if dependent == "cloudhsm:TagResource" and not target.params.get("TagList"):
                 continue
-            request = Request(dependent, "*", context)
-            decision = evaluate_identity(identity, request)
-            if not decision.allowed:
-                message = (
+
+            def explain(decision: Decision, dependent: str = dependent) -> str:
+                why = "an explicit deny refuses it" if decision.effect == "Deny" else "no identity-based policy allows it"
+                return (
                     f"User: {principal.arn} is not authorized to perform {action}: it needs {dependent}, "
-                    f"which {action} performs on the caller's behalf, and "
-                    + ("an explicit deny refuses it" if decision.effect == "Deny" else "no identity-based policy allows it")
+                    f"which {action} performs on the caller's behalf, and {why}"
                 )
-                self.usage.refuse(principal, dependent, "*", message)
-                raise Denied("CloudHsmAccessDeniedException", message)
-            assert decision.statement is not None
-            self.usage.record(principal.role_name, decision.statement, request)
+
+            self._allow(
+                principal, identity, Request(dependent, "*", context), code="CloudHsmAccessDeniedException", explain=explain
+            )
 
     def _service_linked_role(self, principal: Principal, target: Target) -> None:
         """An account's first cluster creates the CloudHSM service-linked role, if the caller may."""
@@ -223,17 +235,16 @@ class Authorizer:
         if not principal.admin:
             role_arn = f"arn:aws:iam::{target.account}:role/aws-service-role/cloudhsm.amazonaws.com/{CLOUDHSM_SERVICE_ROLE}"
             request = Request.of("iam:CreateServiceLinkedRole", role_arn, {"iam:AWSServiceName": "cloudhsm.amazonaws.com"})
-            identity = _identity_statements(principal) if self._propagated(principal.role_arn) else []
-            decision = evaluate_identity(identity, request)
-            if not decision.allowed:
-                message = (
+            self._allow(
+                principal,
+                self._identity(principal),
+                request,
+                code="CloudHsmAccessDeniedException",
+                explain=lambda decision: (
                     "The service-linked role for CloudHSM does not exist in this account and the caller may not "
                     f"create it: {_not_authorized(principal, request, decision)}"
-                )
-                self.usage.refuse(principal, request.action, role_arn, message)
-                raise Denied("CloudHsmAccessDeniedException", message)
-            assert decision.statement is not None
-            self.usage.record(principal.role_name, decision.statement, request)
+                ),
+            )
         trust = {
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Principal": {"Service": "cloudhsm.amazonaws.com"}, "Action": "sts:AssumeRole"}],
@@ -270,7 +281,7 @@ class Authorizer:
             if decision.effect == "AllowCaller" or (decision.effect == "AllowAccount" and principal.admin):
                 continue
             if decision.effect == "AllowAccount":
-                self._allow(principal, _identity_statements(principal), request, code="UnauthorizedOperation")
+                self._allow(principal, self._identity(principal), request, code="UnauthorizedOperation")
                 continue
             raise Denied(
                 "UnauthorizedOperation",
