@@ -31,6 +31,7 @@ from .kms import urls as kms_urls
 from .logs import urls as logs_urls
 from .ssm import models as ssm_models
 from .ssm import urls as ssm_urls
+from .stepfunctions import lambda_errors
 from .stepfunctions import urls as stepfunctions_urls
 
 
@@ -45,6 +46,7 @@ def install_handlers() -> None:
     ssm_models.install()
     forwarding.install()
     authz.install()
+    lambda_errors.install()
 
 
 def _signing_service(environ: dict[str, Any]) -> str | None:
