@@ -119,6 +119,14 @@ describe('CloudHsmCluster resource', () => {
     });
   });
 
+  test('every function of the construct takes Lambda\'s smallest memory size, 128 MB', () => {
+    const functions = Object.values(cluster().findResources('AWS::Lambda::Function'));
+    assert.ok(functions.length >= 2, 'the entry and the tasks functions');
+    for (const fn of functions) {
+      assert.equal(fn.Properties.MemorySize, 128, fn.Properties.Description);
+    }
+  });
+
   test('x86_64 handlers can be chosen', () => {
     cluster({ handlerArchitecture: lambda.Architecture.X86_64 }).hasResourceProperties('AWS::Lambda::Function', {
       Architectures: ['x86_64'],

@@ -31,7 +31,9 @@ export class TasksFunction extends Construct {
       handler: 'bootstrap',
       architecture: props.architecture,
       code: handlerCode(HANDLERS.tasks, props.architecture),
-      memorySize: 256,
+      // Lambda's smallest size: the steps peak under 10 MiB (BENCHMARKS.md), and the
+      // heaviest one (the throwaway CA's RSA key) fits its CPU share within the timeout.
+      memorySize: 128,
       timeout: Duration.minutes(2),
       logGroup: newLogGroup(this, 'Logs', props.encryptionKey),
       loggingFormat: lambda.LoggingFormat.JSON,
