@@ -1,5 +1,6 @@
 //! Delivers the response body to CloudFormation's pre-signed `ResponseURL`.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -56,12 +57,17 @@ pub enum TrustedRoots {
     Bundled,
 }
 
+type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
 /// Sends response bodies over HTTPS (or plain HTTP, for local emulation).
+///
+/// The HTTPS client, and with it the root certificates, is made on the first
+/// response: most events (a Create or Update starting its workflow) send none,
+/// so a cold start does not pay for reading the system's roots.
 #[derive(Debug, Clone)]
 pub struct ResponseSender {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Arc<OnceLock<(HttpsClient, TrustedRoots)>>,
     policy: RetryPolicy,
-    roots: TrustedRoots,
 }
 
 enum Attempt {
@@ -94,25 +100,32 @@ impl ResponseSender {
     /// that could not build it would exit without answering CloudFormation.
     #[must_use]
     pub fn new(policy: RetryPolicy) -> Self {
-        let (config, roots) = tls_config(ClientConfig::builder().with_native_roots());
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(config)
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let client = Client::builder(TokioExecutor::new()).build(connector);
-        info!(?roots, "response sender ready");
         Self {
-            client,
+            client: Arc::new(OnceLock::new()),
             policy,
-            roots,
         }
     }
 
-    /// Which roots it trusts.
+    fn client(&self) -> &(HttpsClient, TrustedRoots) {
+        self.client.get_or_init(|| {
+            let (config, roots) = tls_config(ClientConfig::builder().with_native_roots());
+            let connector = hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(config)
+                .https_or_http()
+                .enable_http1()
+                .build();
+            info!(?roots, "response sender ready");
+            (
+                Client::builder(TokioExecutor::new()).build(connector),
+                roots,
+            )
+        })
+    }
+
+    /// Which roots it trusts (read on the first call, as for a response).
     #[must_use]
     pub fn roots(&self) -> TrustedRoots {
-        self.roots
+        self.client().1
     }
 
     /// PUTs `body` to `url`, retrying network errors, timeouts, 5xx and 429
@@ -163,7 +176,7 @@ impl ResponseSender {
             Err(e) => return Attempt::Rejected(format!("the URL is not valid: {e}")),
         };
         let sent = tokio::time::timeout(self.policy.attempt_timeout, async {
-            let response = self.client.request(request).await?;
+            let response = self.client().0.request(request).await?;
             let status = response.status();
             // Read the body so that the connection can be reused.
             let text = response
@@ -234,6 +247,14 @@ mod tests {
         assert!(config.alpn_protocols.is_empty());
         let (_, roots) = tls_config(ClientConfig::builder().with_native_roots());
         assert_eq!(roots, TrustedRoots::System, "this machine has system roots");
+    }
+
+    #[test]
+    fn a_new_sender_reads_no_roots_until_it_is_used() {
+        let sender = ResponseSender::new(RetryPolicy::default());
+        assert!(sender.client.get().is_none(), "built at start");
+        assert_eq!(sender.clone().roots(), TrustedRoots::System);
+        assert!(sender.client.get().is_some(), "clones share one client");
     }
 
     #[test]
