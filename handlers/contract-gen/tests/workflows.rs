@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 
 use cluster_tasks::config::{Config, ENV};
-use cluster_tasks::contract::{STEP_KEY, StepRequest};
+use cluster_tasks::contract::{STEP_KEY, StepInvocation};
 use cluster_tasks::props::stringified;
 use cluster_tasks::steps::EXAMPLE_TIME;
 use handler_core::cfn::{CfnRequest, RequestType};
@@ -41,8 +41,10 @@ fn read(path: &str, doc: &Value) -> Result<Value, String> {
     }
     let (root, rest) = if let Some(rest) = path.strip_prefix("$$") {
         let context = json!({
-            "Execution": { "Id": "arn:aws:states:us-east-1:123456789012:execution:flow:run" },
-            "State": { "EnteredTime": EXAMPLE_TIME },
+            "Execution": {
+                "Id": "arn:aws:states:us-east-1:123456789012:execution:flow:run",
+                "StartTime": EXAMPLE_TIME,
+            },
         });
         (context, rest)
     } else if let Some(rest) = path.strip_prefix('$') {
@@ -184,11 +186,11 @@ impl Walk<'_> {
             Err(problem) => return self.fail(name, problem),
         };
         let output = if parameters.get(STEP_KEY).is_some() {
-            match serde_json::from_value::<StepRequest>(parameters.clone()) {
-                Ok(step) => {
+            match serde_json::from_value::<StepInvocation>(parameters.clone()) {
+                Ok(invocation) => {
                     self.steps
                         .insert(parameters[STEP_KEY].as_str().unwrap_or_default().to_owned());
-                    step.example_output()
+                    invocation.step.example_output()
                 }
                 Err(e) => {
                     return self.fail(
@@ -321,7 +323,7 @@ fn the_tasks_function_has_every_variable_the_steps_read() {
 #[test]
 fn a_payload_read_before_it_is_written_is_found() {
     let states = json!({
-        "Read": { "Type": "Task", "Resource": "fn", "Parameters": { "Step": "PublishCsr", "ClusterId.$": "$.Created.ClusterId" }, "End": true }
+        "Read": { "Type": "Task", "Resource": "fn", "Parameters": { "Step": "PublishCsr", "ClusterId.$": "$.Created.ClusterId", "Deadline": { "Start.$": "$$.Execution.StartTime", "Minutes": 40 } }, "End": true }
     });
     let mut walk = Walk {
         machine: "m",

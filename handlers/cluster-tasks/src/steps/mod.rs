@@ -19,20 +19,136 @@ pub mod client;
 pub mod cluster;
 pub mod hsms;
 
-/// What every step works with: the AWS clients and the cluster's fixed
-/// resources, built once per process.
+/// What every step works with: the AWS clients, the cluster's fixed
+/// resources and the clock (built once per process), and the deadline of
+/// the execution that sent the step.
 #[derive(Debug, Clone)]
 pub struct Ctx {
     /// The AWS clients.
     pub clients: Clients,
     /// The cluster's fixed resources.
     pub config: Config,
+    /// The clock deadlines are measured on.
+    pub clock: Clock,
+    /// The deadline of the execution the step runs for.
+    pub deadline: Deadline,
+}
+
+impl Ctx {
+    /// The same context for one execution's deadline.
+    #[must_use]
+    pub fn for_deadline(&self, deadline: Deadline) -> Self {
+        Self {
+            deadline,
+            ..self.clone()
+        }
+    }
+
+    /// Whether the execution's deadline has passed.
+    pub fn deadline_passed(&self) -> Result<bool, HandlerError> {
+        Ok(self.clock.elapsed_minutes(&self.deadline.start)? >= self.deadline.minutes)
+    }
+}
+
+/// The environment variable that makes the handlers' clock run faster than
+/// AWS's: the emulator's Lambda runtime sets it to its time scale, so that
+/// deadlines pass in emulated time. The construct never sets it.
+pub const TIME_SCALE_ENV: &str = "CDK_CLOUDHSM_TIME_SCALE";
+
+/// The clock deadlines are measured on: AWS's, or in emulated runs the
+/// emulator's, which runs `scale` times faster.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Clock {
+    /// How many seconds pass for each real second.
+    pub scale: f64,
+}
+
+impl Clock {
+    /// AWS's clock.
+    pub const REAL: Self = Self { scale: 1.0 };
+
+    /// The clock for the value of [`TIME_SCALE_ENV`] (absent: AWS's).
+    pub fn from_var(value: Option<&str>) -> Result<Self, HandlerError> {
+        let Some(text) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+            return Ok(Self::REAL);
+        };
+        match text.parse::<f64>() {
+            Ok(scale) if scale.is_finite() && scale > 0.0 => Ok(Self { scale }),
+            _ => Err(HandlerError::Internal(format!(
+                "{TIME_SCALE_ENV} is '{text}', not a number > 0: unset it (only emulated runs set it)"
+            ))),
+        }
+    }
+
+    /// Whole minutes since an ISO 8601 time from Step Functions
+    /// (`$$.Execution.StartTime`), on this clock.
+    pub fn elapsed_minutes(&self, since: &str) -> Result<u64, HandlerError> {
+        let start = DateTime::from_str(since, DateTimeFormat::DateTimeWithOffset)
+            .or_else(|_| DateTime::from_str(since, DateTimeFormat::DateTime))
+            .map_err(|e| {
+                HandlerError::Internal(format!("'{since}' is not an ISO 8601 time: {e}"))
+            })?;
+        let now = DateTime::from(SystemTime::now());
+        let real = (now.as_secs_f64() - start.as_secs_f64()).max(0.0);
+        // Truncation is intended: whole minutes, far below u64::MAX.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let minutes = (real * self.scale / 60.0) as u64;
+        Ok(minutes)
+    }
+}
+
+/// One deadline per execution, measured from its start: every step checks
+/// it, so that a stuck resource or a slow step ends the execution with a
+/// reason well before Step Functions' timeout, which cannot be caught.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct Deadline {
+    /// When the execution started (Step Functions' `$$.Execution.StartTime`).
+    pub start: String,
+    /// Minutes after the start by which every wait must be over.
+    pub minutes: u64,
+}
+
+impl Example for Deadline {
+    fn example() -> Self {
+        Self {
+            start: EXAMPLE_TIME.into(),
+            minutes: 40,
+        }
+    }
+}
+
+impl Deadline {
+    /// A deadline that never passes, until a payload brings one.
+    #[must_use]
+    pub fn none() -> Self {
+        Self {
+            start: EXAMPLE_TIME.into(),
+            minutes: u64::MAX,
+        }
+    }
+
+    /// The error of a step asked to start after the deadline.
+    #[must_use]
+    pub fn passed_before(&self, what: &str) -> HandlerError {
+        HandlerError::PreconditionFailed(format!(
+            "the operation's deadline ({} minutes after its workflow started at {}) passed before {what}, \
+             so it was not started. Look at the execution history for the step that took so long, then retry \
+             the stack operation",
+            self.minutes, self.start
+        ))
+    }
 }
 
 /// One step of a workflow.
 pub trait Step: Example {
     /// What the step answers.
     type Output: Example;
+
+    /// What the step does, for the error of a step asked to start after the
+    /// deadline. A wait (polled until `Ready`) checks the deadline itself, with
+    /// the state of what it waits for: `None`.
+    const STARTS: Option<&'static str>;
 
     /// Runs the step. Every step is idempotent: Step Functions runs it
     /// again after a crash, a timeout or a transient error.
@@ -64,17 +180,7 @@ impl Example for Progress {
     }
 }
 
-/// Whole minutes since an ISO 8601 time from Step Functions
-/// (`$$.State.EnteredTime`).
-pub fn elapsed_minutes(since: &str) -> Result<u64, HandlerError> {
-    let start = DateTime::from_str(since, DateTimeFormat::DateTimeWithOffset)
-        .or_else(|_| DateTime::from_str(since, DateTimeFormat::DateTime))
-        .map_err(|e| HandlerError::Internal(format!("'{since}' is not an ISO 8601 time: {e}")))?;
-    let now = DateTime::from(SystemTime::now());
-    Ok(u64::try_from((now.secs() - start.secs()).max(0)).unwrap_or_default() / 60)
-}
-
-/// The time Step Functions shows for `$$.State.EnteredTime`, for examples.
+/// A time as Step Functions shows `$$.Execution.StartTime`, for examples.
 pub const EXAMPLE_TIME: &str = "2026-11-28T15:00:00.123Z";
 
 #[cfg(test)]
@@ -87,7 +193,7 @@ pub(crate) mod testing {
     use crate::aws::Clients;
     use crate::config::Config;
 
-    /// Now, as Step Functions writes `$$.State.EnteredTime`.
+    /// Now, as Step Functions writes `$$.Execution.StartTime`.
     pub fn now() -> String {
         aws_sdk_cloudhsmv2::primitives::DateTime::from(std::time::SystemTime::now())
             .fmt(aws_sdk_cloudhsmv2::primitives::DateTimeFormat::DateTime)
@@ -106,7 +212,20 @@ pub(crate) mod testing {
                 ssm: mock_client!(aws_sdk_ssm, RuleMode::MatchAny, ssm),
             },
             config: Config::example(),
+            clock: super::Clock::REAL,
+            deadline: super::Deadline {
+                start: now(),
+                minutes: 40,
+            },
         }
+    }
+
+    /// The same context, with a deadline that passed already.
+    pub fn late(ctx: &Ctx) -> Ctx {
+        ctx.for_deadline(super::Deadline {
+            start: "2020-01-01T00:00:00.000Z".into(),
+            minutes: 40,
+        })
     }
 }
 
@@ -116,11 +235,33 @@ mod tests {
 
     #[test]
     fn elapsed_minutes_reads_step_functions_times() {
-        assert!(elapsed_minutes("2020-01-01T00:00:00.000Z").unwrap() > 60 * 24 * 365);
+        let clock = Clock::REAL;
+        assert!(clock.elapsed_minutes("2020-01-01T00:00:00.000Z").unwrap() > 60 * 24 * 365);
         let now = DateTime::from(SystemTime::now())
             .fmt(DateTimeFormat::DateTime)
             .unwrap();
-        assert_eq!(elapsed_minutes(&now).unwrap(), 0);
-        assert!(elapsed_minutes("yesterday").is_err());
+        assert_eq!(clock.elapsed_minutes(&now).unwrap(), 0);
+        assert!(clock.elapsed_minutes("yesterday").is_err());
+    }
+
+    #[test]
+    fn an_emulated_clock_runs_faster() {
+        let ten_seconds_ago =
+            DateTime::from(SystemTime::now() - std::time::Duration::from_secs(10))
+                .fmt(DateTimeFormat::DateTime)
+                .unwrap();
+        assert_eq!(Clock::REAL.elapsed_minutes(&ten_seconds_ago).unwrap(), 0);
+        let emulated = Clock::from_var(Some("300")).unwrap();
+        // 10 s at 300 times AWS's pace: 50 minutes.
+        assert_eq!(emulated.elapsed_minutes(&ten_seconds_ago).unwrap(), 50);
+        assert_eq!(Clock::from_var(None).unwrap(), Clock::REAL);
+        assert_eq!(Clock::from_var(Some("")).unwrap(), Clock::REAL);
+        let err = Clock::from_var(Some("fast")).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("CDK_CLOUDHSM_TIME_SCALE is 'fast'"),
+            "{err}"
+        );
+        assert!(Clock::from_var(Some("0")).is_err());
     }
 }
