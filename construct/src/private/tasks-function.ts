@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -8,6 +8,7 @@ import { ClusterSecrets } from './cluster-secrets';
 import { HANDLERS, TAGS, TASKS_ENV } from './contract.generated';
 import { handlerCode } from './handlers';
 import { newLogGroup } from './log-group';
+import { STEP_TIMEOUT } from './workflow-kit';
 
 export interface TasksFunctionProps {
   readonly architecture: lambda.Architecture;
@@ -30,7 +31,7 @@ export class TasksFunction extends Construct {
       architecture: props.architecture,
       code: handlerCode(HANDLERS.tasks, props.architecture),
       memorySize: 256,
-      timeout: Duration.minutes(2),
+      timeout: STEP_TIMEOUT,
       logGroup: newLogGroup(this, 'Logs', props.encryptionKey),
       loggingFormat: lambda.LoggingFormat.JSON,
       // What is fixed for the cluster; workflow payloads carry only what
