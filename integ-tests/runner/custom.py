@@ -11,6 +11,7 @@ import json
 import secrets
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,14 @@ from urllib.parse import parse_qs, urlparse
 from .aws import Aws
 
 MAX_RESPONSE_BYTES = 4096
-DEFAULT_TIMEOUT = 600.0
+# CloudFormation waits one hour for a custom resource's response: on the emulator's clock.
+CLOUDFORMATION_TIMEOUT = 3600.0
+
+
+def emulated_seconds(endpoint: str, seconds: float) -> float:
+    """Real seconds for `seconds` of AWS time on the emulator at `endpoint` (its time scale)."""
+    with urllib.request.urlopen(f"{endpoint}/_emulator/config", timeout=10) as response:
+        return seconds / float(json.loads(response.read())["time_scale"])
 
 
 def stringify(value: Any) -> Any:
@@ -88,6 +96,7 @@ class ResponseServer:
         self._lock = threading.Lock()
         self._pending: dict[str, tuple[str, threading.Event]] = {}
         self._bodies: dict[str, bytes] = {}
+        self._counts: dict[str, int] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, name="response-url", daemon=True).start()
@@ -108,6 +117,11 @@ class ResponseServer:
         with self._lock:
             return self._bodies[request_id]
 
+    def count(self, request_id: str) -> int:
+        """How many responses arrived for the request (CloudFormation reads the first)."""
+        with self._lock:
+            return self._counts.get(request_id, 0)
+
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
@@ -122,6 +136,7 @@ class ResponseServer:
             if expected is None or not secrets.compare_digest(expected[0], signature):
                 return 403
             self._bodies.setdefault(request_id, body)
+            self._counts[request_id] = self._counts.get(request_id, 0) + 1
             expected[1].set()
         return 200
 
@@ -168,10 +183,10 @@ class Operation:
 class CustomResourceDriver:
     """Sends requests to custom resources and waits for their responses."""
 
-    def __init__(self, aws: Aws, stack_id: str, timeout: float = DEFAULT_TIMEOUT):
+    def __init__(self, aws: Aws, stack_id: str, timeout: float | None = None):
         self.aws = aws
         self.stack_id = stack_id
-        self.timeout = timeout
+        self.timeout = timeout  # real seconds; None: CloudFormation's hour on the emulator's clock
         self.responses = ResponseServer()
 
     def send(
@@ -204,7 +219,8 @@ class CustomResourceDriver:
         self.aws.client("lambda").invoke(
             FunctionName=properties["ServiceToken"], InvocationType="Event", Payload=json.dumps(request).encode()
         )
-        deadline = time.monotonic() + self.timeout
+        timeout = self.timeout if self.timeout is not None else emulated_seconds(self.aws.endpoint, CLOUDFORMATION_TIMEOUT)
+        deadline = time.monotonic() + timeout
         body = None
         while body is None and time.monotonic() < deadline:
             body = self.responses.wait(request_id, min(0.25, max(0.0, deadline - time.monotonic())))
@@ -215,7 +231,8 @@ class CustomResourceDriver:
             operation.outcome = Outcome(
                 "FAILED",
                 physical_id,
-                reason=f"CloudFormation did not receive a response from your Custom Resource within {self.timeout:g} s",
+                reason="CloudFormation did not receive a response from your Custom Resource within "
+                + ("one hour" if self.timeout is None else f"{self.timeout:g} s"),
             )
         else:
             operation.outcome = validate(body, request)
