@@ -31,13 +31,15 @@ impl ClientJob<'_> {
         } else {
             ssm::poll(&ctx.clients.ssm, instance_id, self.command_id, self.what).await?
         };
-        if !progress.ready && ctx.deadline_passed()? {
-            return Err(ssm::timed_out(
-                &progress,
-                instance_id,
-                self.what,
-                ctx.deadline.minutes,
-            ));
+        if ctx.deadline_passed()? {
+            return Err(if progress.ready {
+                ctx.deadline.reached_late(&format!(
+                    "{} on the management client {instance_id} finished (command {})",
+                    self.what, progress.command_id
+                ))
+            } else {
+                ssm::timed_out(&progress, instance_id, self.what, ctx.deadline.minutes)
+            });
         }
         Ok(progress)
     }

@@ -178,14 +178,26 @@ impl Step for AwaitCluster {
     async fn run(self, ctx: &Ctx) -> Result<ClusterStatus, HandlerError> {
         let Some(found) = cloudhsm::find(&ctx.clients.hsm, &self.cluster_id).await? else {
             if self.missing_ok {
+                if ctx.deadline_passed()? {
+                    return Err(ctx
+                        .deadline
+                        .reached_late(&format!("cluster {} is gone", self.cluster_id)));
+                }
                 return Ok(ClusterStatus::gone());
             }
             return Err(cloudhsm::gone(&self.cluster_id));
         };
         let cluster = ClusterView::from(&found);
         let ready = view::reached(&cluster, self.expect)?;
-        if !ready && ctx.deadline_passed()? {
-            return Err(view::timed_out(&cluster, self.expect, &ctx.deadline));
+        if ctx.deadline_passed()? {
+            return Err(if ready {
+                ctx.deadline.reached_late(&format!(
+                    "cluster {} reached the state awaited ({})",
+                    cluster.cluster_id, cluster.state
+                ))
+            } else {
+                view::timed_out(&cluster, self.expect, &ctx.deadline)
+            });
         }
         Ok(ClusterStatus::of(ready, cluster))
     }
@@ -264,13 +276,24 @@ impl Step for DeleteCluster {
 
     async fn run(self, ctx: &Ctx) -> Result<Progress, HandlerError> {
         let Some(found) = cloudhsm::find(&ctx.clients.hsm, &self.cluster_id).await? else {
+            if ctx.deadline_passed()? {
+                return Err(ctx
+                    .deadline
+                    .reached_late(&format!("cluster {} is gone", self.cluster_id)));
+            }
             return Ok(Progress { ready: true });
         };
         let state = cloudhsm::state_of(&found).unwrap_or("UNKNOWN");
+        let passed = ctx.deadline_passed()?;
         if state == "DELETED" {
+            if passed {
+                return Err(ctx
+                    .deadline
+                    .reached_late(&format!("cluster {} is DELETED", self.cluster_id)));
+            }
             return Ok(Progress { ready: true });
         }
-        if ctx.deadline_passed()? {
+        if passed {
             return Err(HandlerError::PreconditionFailed(format!(
                 "cluster {} is still {state} {} minutes after the deletion began (its workflow started at {}), \
                  longer than AWS documents. Check it in the CloudHSM console; once it is DELETED (or after deleting \

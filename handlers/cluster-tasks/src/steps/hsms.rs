@@ -176,6 +176,11 @@ impl Step for DeleteHsms {
     async fn run(self, ctx: &Ctx) -> Result<ClusterStatus, HandlerError> {
         let cluster_id = self.cluster_id()?;
         let Some(found) = cloudhsm::find(&ctx.clients.hsm, &cluster_id).await? else {
+            if ctx.deadline_passed()? {
+                return Err(ctx
+                    .deadline
+                    .reached_late(&format!("cluster {cluster_id} is gone")));
+            }
             return Ok(ClusterStatus::gone());
         };
         let cluster = ClusterView::from(&found);
@@ -186,8 +191,13 @@ impl Step for DeleteHsms {
             }
         }
         let ready = view::reached(&cluster, Expect::NoHsms)?;
-        if !ready && ctx.deadline_passed()? {
-            return Err(view::timed_out(&cluster, Expect::NoHsms, &ctx.deadline));
+        if ctx.deadline_passed()? {
+            return Err(if ready {
+                ctx.deadline
+                    .reached_late(&format!("every HSM of cluster {cluster_id} is deleted"))
+            } else {
+                view::timed_out(&cluster, Expect::NoHsms, &ctx.deadline)
+            });
         }
         Ok(ClusterStatus::of(ready, cluster))
     }

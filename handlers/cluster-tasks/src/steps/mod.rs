@@ -128,6 +128,18 @@ impl Deadline {
         }
     }
 
+    /// The error of a wait that found what it waited for, but only after the
+    /// deadline: no step goes on past the deadline, so that the execution's
+    /// worst case stays bounded.
+    #[must_use]
+    pub fn reached_late(&self, what: &str) -> HandlerError {
+        HandlerError::PreconditionFailed(format!(
+            "{what}, but only after the operation's deadline ({} minutes after its workflow started at {}), so \
+             the workflow stopped there. Retry the stack operation: it goes on from where this one stopped",
+            self.minutes, self.start
+        ))
+    }
+
     /// The error of a step asked to start after the deadline.
     #[must_use]
     pub fn passed_before(&self, what: &str) -> HandlerError {
@@ -147,7 +159,8 @@ pub trait Step: Example {
 
     /// What the step does, for the error of a step asked to start after the
     /// deadline. A wait (polled until `Ready`) checks the deadline itself, with
-    /// the state of what it waits for: `None`.
+    /// the state of what it waits for: `None`. Either way no step answers
+    /// after the deadline but with an error.
     const STARTS: Option<&'static str>;
 
     /// Runs the step. Every step is idempotent: Step Functions runs it
