@@ -184,7 +184,7 @@ export class WorkflowKit {
       retryOnServiceExceptions: false,
       taskTimeout: sfn.Timeout.duration(STEP_TIMEOUT),
     });
-    task.addRetry({ errors: [ERRORS.Transient], interval: Duration.seconds(5), maxAttempts: 3, backoffRate: 2 });
+    task.addRetry({ errors: [ERRORS.Transient], interval: Duration.seconds(5), maxAttempts: 2, backoffRate: 2 });
     // Every step is idempotent, so one that crashed, timed out or never ran runs again.
     task.addRetry({ errors: INVOCATION_ERRORS, interval: Duration.seconds(2), maxAttempts: 2, backoffRate: 2 });
     if (options.recover) {
@@ -245,9 +245,9 @@ export class WorkflowKit {
       retryOnServiceExceptions: false,
       taskTimeout: sfn.Timeout.duration(ANSWER_TIMEOUT),
     });
-    // The entry function retries the response URL itself; once more after a pause.
-    task.addRetry({ errors: [ERRORS.Transient], interval: Duration.seconds(10), maxAttempts: 1 });
-    task.addRetry({ errors: INVOCATION_ERRORS, interval: Duration.seconds(2), maxAttempts: 2, backoffRate: 2 });
+    // The entry function retries the response URL itself: only an invocation
+    // that did not run to its end is tried again.
+    task.addRetry({ errors: INVOCATION_ERRORS, interval: Duration.seconds(2), maxAttempts: 1 });
     return task;
   }
 }
