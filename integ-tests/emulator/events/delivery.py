@@ -73,7 +73,7 @@ def deliver(event: dict[str, Any]) -> int:
     bus = backend.event_buses.get("default")
     count = 0
     for rule in list(bus.rules.values()) if bus else []:
-        if rule.state != "ENABLED" or not rule.event_pattern.matches_event(event):
+        if rule.state != "ENABLED" or not rule.event_pattern.matches_event(event):  # type: ignore[arg-type]
             continue
         for target in list(rule.targets):
             arn = target.get("Arn", "")

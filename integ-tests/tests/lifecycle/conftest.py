@@ -16,9 +16,18 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ENTRY_BOOTSTRAP = CONTRACT.bootstrap(HANDLER_ASSETS, CONTRACT.entry_handler, HOST_ARCH)
 
 
+# The workflows keep AWS's time on the emulator's clock: their polls, backoff, deadline
+# and timeout, and CloudFormation's hour in the runner, all pass this many times faster.
+# An emulated hour is 3600 / LIFECYCLE_TIME_SCALE real seconds, and the real time each
+# step takes counts that many times over, so the scale is kept well below the point
+# where the runner's own overhead would eat the workflows' deadline.
+LIFECYCLE_TIME_SCALE = 150
+
+
 @pytest.fixture(autouse=True)
 def fresh(emulator):
     emulator.reset()
+    emulator.configure(time_scale=LIFECYCLE_TIME_SCALE)
     yield
 
 
@@ -40,7 +49,8 @@ def workflow_template(tmp_path: Path, entry_bootstrap: Path) -> Template:
     return Template.load(path)
 
 
-def stack_for(template: Template, emulator, timeout: float = 60) -> tuple[Stack, io.StringIO]:
-    """A stack on the session emulator; its progress output goes to the returned buffer."""
+def stack_for(template: Template, emulator, timeout: float | None = None) -> tuple[Stack, io.StringIO]:
+    """A stack on the session emulator; its progress output goes to the returned buffer. Each
+    response is awaited CloudFormation's hour on the emulator's clock, unless `timeout` (real s)."""
     out = io.StringIO()
     return open_stack(template, emulator.endpoint, timeout, out), out

@@ -14,7 +14,6 @@ import pytest
 from botocore.config import Config
 
 from runner.assets import REPO_ROOT
-from runner.contract import CONTRACT
 from runner.stack import OperationFailed, Stack
 from runner.template import Template
 
@@ -25,8 +24,8 @@ HSMS = "HsmHsms20B6A642"
 
 
 def synth(out: Path, **context: str) -> Template:
-    """The example app synthesized with these context values (and 1 s polling)."""
-    args = " ".join(f"-c {k}={v}" for k, v in {CONTRACT.poll_seconds_context: "1", **context}.items())
+    """The example app synthesized with these context values."""
+    args = " ".join(f"-c {k}={v}" for k, v in context.items())
     done = subprocess.run(
         ["bash", "-c", f"source scripts/lib.sh && cd cdk-app && npx cdk synth --quiet {args} -o {out}"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=180,
@@ -75,7 +74,7 @@ def outcome(stack: Stack, request_type: str, logical_id: str):
 
 
 def test_default_cluster_is_created_activated_resized_to_zero_and_back_and_deleted(emulator, app):
-    stack, _ = stack_for(app(), emulator, timeout=120)
+    stack, _ = stack_for(app(), emulator)
     stack.create()
 
     cluster = only_cluster(emulator)
@@ -122,7 +121,7 @@ def test_default_cluster_is_created_activated_resized_to_zero_and_back_and_delet
 
 
 def test_three_zones_with_two_hsms_each(emulator, app):
-    stack, _ = stack_for(app(azs="3", hsmsPerSubnet="2"), emulator, timeout=120)
+    stack, _ = stack_for(app(azs="3", hsmsPerSubnet="2"), emulator)
     stack.create()
     hsms = only_cluster(emulator)["Hsms"]
     assert len(hsms) == 6
@@ -132,7 +131,7 @@ def test_three_zones_with_two_hsms_each(emulator, app):
 
 
 def test_an_external_pki_stops_at_the_published_csr(emulator, app):
-    stack, out = stack_for(app(pki="external"), emulator, timeout=120)
+    stack, out = stack_for(app(pki="external"), emulator)
     stack.create()
     cluster = only_cluster(emulator)
     assert cluster["State"] == "UNINITIALIZED"
@@ -145,7 +144,7 @@ def test_an_external_pki_stops_at_the_published_csr(emulator, app):
 
 
 def test_a_private_ca_issues_the_certificate(emulator, app):
-    stack, _ = stack_for(app(pki="private-ca"), emulator, timeout=120)
+    stack, _ = stack_for(app(pki="private-ca"), emulator)
     stack.create()
     assert only_cluster(emulator)["State"] == "ACTIVE"
     anchor = secret(emulator, "trust anchor")
@@ -154,14 +153,14 @@ def test_a_private_ca_issues_the_certificate(emulator, app):
 
 
 def test_a_cluster_restored_from_a_backup_skips_initialization(emulator, app):
-    first, _ = stack_for(app(), emulator, timeout=120)
+    first, _ = stack_for(app(), emulator)
     first.create()
     original_ca = secret(emulator, "trust anchor")
     first.update(app(hsmsPerSubnet="0"))
     [backup] = [b for b in emulator.state()["backups"] if b["BackupState"] == "READY"]
     first.delete()
 
-    second, _ = stack_for(app(sourceBackupId=backup["BackupId"]), emulator, timeout=120)
+    second, _ = stack_for(app(sourceBackupId=backup["BackupId"]), emulator)
     second.create()
     restored = only_cluster(emulator)
     assert restored["State"] == "ACTIVE"
@@ -181,7 +180,7 @@ def test_a_cluster_restored_from_a_backup_skips_initialization(emulator, app):
 ], ids=["quota reached at the 3rd HSM", "activation command fails", "first HSM degraded"])
 def test_failures_end_in_a_clear_failed_answer_and_leave_nothing_behind(emulator, app, context, fault, reason):
     emulator.configure(faults=fault)
-    stack, _ = stack_for(app(**context), emulator, timeout=120)
+    stack, _ = stack_for(app(**context), emulator)
     with pytest.raises(OperationFailed) as failed:
         stack.create()
     assert reason in str(failed.value)
@@ -192,7 +191,7 @@ def test_failures_end_in_a_clear_failed_answer_and_leave_nothing_behind(emulator
 
 def test_quota_reason_names_the_limit_and_the_fix(emulator, app):
     emulator.configure(faults={"hsm_quota": 2})
-    stack, _ = stack_for(app(azs="3"), emulator, timeout=120)
+    stack, _ = stack_for(app(azs="3"), emulator)
     with pytest.raises(OperationFailed):
         stack.create()
     failed = outcome(stack, "Create", HSMS)
@@ -203,7 +202,7 @@ def test_quota_reason_names_the_limit_and_the_fix(emulator, app):
 
 def test_an_hsm_replaced_before_initialization_gets_a_certificate_for_its_new_csr(emulator, app):
     emulator.configure(faults={"hsm_replaced_before_init": 3})
-    stack, _ = stack_for(app(), emulator, timeout=120)
+    stack, _ = stack_for(app(), emulator)
     stack.create()
     cluster = only_cluster(emulator)
     assert cluster["State"] == "ACTIVE"
@@ -214,7 +213,7 @@ def test_an_hsm_replaced_before_initialization_gets_a_certificate_for_its_new_cs
 
 def test_a_step_that_crashes_once_is_run_again(emulator, app):
     emulator.configure(faults={"lambda_fails": [{"function": "TasksFunction", "nth": 3, "mode": "crash"}]})
-    stack, _ = stack_for(app(), emulator, timeout=120)
+    stack, _ = stack_for(app(), emulator)
     stack.create()
     assert only_cluster(emulator)["State"] == "ACTIVE"
     stack.delete()
@@ -223,7 +222,7 @@ def test_a_step_that_crashes_once_is_run_again(emulator, app):
 
 def test_a_step_that_keeps_timing_out_fails_the_resource_in_seconds(emulator, app):
     emulator.configure(faults={"lambda_fails": [{"function": "TasksFunction", "nth": 4, "times": 3, "mode": "timeout"}]})
-    stack, _ = stack_for(app(), emulator, timeout=120)
+    stack, _ = stack_for(app(), emulator)
     with pytest.raises(OperationFailed) as failed:
         stack.create()
     assert "Task timed out after" in str(failed.value)
@@ -234,7 +233,7 @@ def test_a_step_that_keeps_timing_out_fails_the_resource_in_seconds(emulator, ap
 
 
 def test_a_new_cluster_without_hsms_is_refused_before_anything_is_created(emulator, app):
-    stack, _ = stack_for(app(hsmsPerSubnet="0"), emulator, timeout=120)
+    stack, _ = stack_for(app(hsmsPerSubnet="0"), emulator)
     with pytest.raises(OperationFailed) as failed:
         stack.create()
     assert "hsmsPerSubnet is 0, but a new cluster needs an HSM to be initialized and activated" in str(failed.value)
