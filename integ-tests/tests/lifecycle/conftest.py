@@ -21,7 +21,7 @@ ENTRY_BOOTSTRAP = CONTRACT.bootstrap(HANDLER_ASSETS, CONTRACT.entry_handler, HOS
 # An emulated hour is 3600 / LIFECYCLE_TIME_SCALE real seconds, and the real time each
 # step takes counts that many times over, so the scale is kept well below the point
 # where the runner's own overhead would eat the workflows' deadline.
-LIFECYCLE_TIME_SCALE = 150
+LIFECYCLE_TIME_SCALE = 60
 
 
 @pytest.fixture(autouse=True)
