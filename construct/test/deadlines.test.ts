@@ -148,6 +148,16 @@ describe('time budgets', () => {
     assert.ok(Math.max(...ends.values()) === ends.get('Failed'));
   });
 
+  test('every task is guarded: nothing escapes the Catch clauses', () => {
+    for (const [id, definition] of Object.entries(machines)) {
+      for (const [name, state] of Object.entries(definition.States)) {
+        if (state.Type !== 'Task') continue;
+        const catches = state.Catch ?? [];
+        assert.ok(catches.some((c) => c.ErrorEquals.includes('States.ALL')), `${id}: task "${name}" catches States.ALL`);
+      }
+    }
+  });
+
   test('fails for a poll with no deadline: a loop that nothing bounds', () => {
     const loop: Definition = {
       StartAt: 'Check', TimeoutSeconds: 3300, States: {
