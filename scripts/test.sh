@@ -32,3 +32,6 @@ timed "Python consumer test" python -m pytest -q construct/test/python
 
 log "emulated AWS: the emulator's rules, the lifecycle runner, the cluster lifecycles"
 timed "tests against emulated AWS" python -m pytest -q integ-tests/tests
+
+log "IAM: which statement of the example app's roles allowed which requests in those tests"
+(cd integ-tests && python -m emulator.authz.report .reports/iam-usage.json ../cdk-app/cdk.out/*.template.json)

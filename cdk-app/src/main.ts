@@ -5,20 +5,28 @@
 // Context values (cdk synth -c name=value) vary it, as the lifecycle tests do:
 //   hsmsPerSubnet  HSMs in each subnet (default 1)
 //   azs            Availability Zones, so subnets, of the VPC (default 2)
-//   pki            ephemeral | private-ca | external (default ephemeral)
+//   pki            ephemeral | private-ca | certificate-authority | external (default ephemeral)
+//   certificateAuthorityArn  the existing AWS Private CA of pki=certificate-authority
 //   sourceBackupId restore the cluster from this backup (CloudHsmClusterFromBackup)
 //                  instead of making a new one; takes no pki
 //   stackName      the stack's name (default CloudHsmExample), to deploy the app
 //                  twice side by side in one account and region
 import { App, Fn, Stack, type StackProps } from 'aws-cdk-lib';
+import * as acmpca from 'aws-cdk-lib/aws-acmpca';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { CloudHsmCluster, CloudHsmClusterFromBackup, ClusterPki } from 'cdk-cloudhsm';
 import type { Construct } from 'constructs';
 
-const PKIS: Record<string, () => ClusterPki> = {
-  'ephemeral': ClusterPki.ephemeralCa,
-  'private-ca': ClusterPki.privateCa,
-  'external': ClusterPki.external,
+const PKIS: Record<string, (scope: Construct, caArn?: string) => ClusterPki> = {
+  'ephemeral': () => ClusterPki.ephemeralCa(),
+  'private-ca': () => ClusterPki.privateCa(),
+  'certificate-authority': (scope, caArn) => {
+    if (caArn === undefined) {
+      throw new Error('context pki=certificate-authority needs -c certificateAuthorityArn=<the CA\'s ARN>');
+    }
+    return ClusterPki.fromCertificateAuthority(acmpca.CertificateAuthority.fromCertificateAuthorityArn(scope, 'Ca', caArn));
+  },
+  'external': () => ClusterPki.external(),
 };
 
 export class CloudHsmExampleStack extends Stack {
@@ -52,7 +60,8 @@ export class CloudHsmExampleStack extends Stack {
     if (pki !== undefined && !Object.hasOwn(PKIS, pki)) {
       throw new Error(`context pki must be one of ${Object.keys(PKIS).join(', ')}, got '${pki}'`);
     }
-    new CloudHsmCluster(this, 'Hsm', { vpc, hsmsPerSubnet, pki: PKIS[pki ?? 'ephemeral']() });
+    const chosen = PKIS[pki ?? 'ephemeral'](this, context('certificateAuthorityArn'));
+    new CloudHsmCluster(this, 'Hsm', { vpc, hsmsPerSubnet, pki: chosen });
   }
 }
 

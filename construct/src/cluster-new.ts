@@ -221,17 +221,24 @@ export abstract class CloudHsmClusterNew extends CloudHsmClusterBase {
       encryptionKey: props.encryptionKey,
     });
     this.clientInstance = client.instance;
-    secrets.adminPassword.grantRead(client.instance);
-    secrets.caCertificate.grantRead(client.instance);
+    // The client's commands read the admin password and the trust anchor.
+    ClusterSecrets.grantValues(client.instance, 'ClusterSecretsForCommands',
+      [secrets.adminPassword, secrets.caCertificate], ['secretsmanager:GetSecretValue'], props.encryptionKey);
 
     const privateCa = pki.kind === ClusterPkiKind.PRIVATE_CA ? newPrivateCa(this) : undefined;
     const certificateAuthorityArn = privateCa?.ca.attrArn ?? pki.certificateAuthority?.certificateAuthorityArn;
+    if (pki.certificateAuthority) {
+      const arn = pki.certificateAuthority.certificateAuthorityArn;
+      // Late: the CA may be defined after the cluster.
+      this.node.addValidation({ validate: () => subordinateCaProblems(this, arn) });
+    }
 
     const machinery = clusterMachinery(this, {
       architecture,
       encryptionKey: props.encryptionKey,
       secrets,
       client,
+      vpcId: props.vpc.vpcId,
       certificateAuthorityArn,
     });
     const clusterFlow = machinery.clusterWorkflow;
@@ -294,6 +301,25 @@ export abstract class CloudHsmClusterNew extends CloudHsmClusterBase {
     this.connections = new ec2.Connections({ securityGroups: [this.clusterSecurityGroup], defaultPort: HSM_PORTS });
     this.hsmIpAddresses = Fn.split(',', hsms.getAttString(HSMS_ATTRIBUTES.HsmIpAddresses));
   }
+}
+
+/**
+ * A CA of this app given to `fromCertificateAuthority` must be a root CA:
+ * CloudHSM's InitializeCluster takes as trust anchor only the self-signed
+ * certificate of the CA that signed the cluster certificate itself. (A CA
+ * imported by ARN is checked at deploy time, from its certificate chain.)
+ */
+function subordinateCaProblems(scope: Construct, arn: string): string[] {
+  const subordinate = scope.node.root.node.findAll().find(
+    (c): c is acmpca.CfnCertificateAuthority =>
+      c instanceof acmpca.CfnCertificateAuthority && c.attrArn === arn && c.type === 'SUBORDINATE',
+  );
+  if (!subordinate) return [];
+  return [
+    `pki: ClusterPki.fromCertificateAuthority() was given ${subordinate.node.path}, a SUBORDINATE CA: ` +
+    'CloudHSM initializes a cluster only with a certificate issued directly by a root CA, whose self-signed ' +
+    'certificate is the trust anchor. Give it a ROOT CA, or use ClusterPki.privateCa()',
+  ];
 }
 
 /** A new AWS Private CA root CA, activated with its own certificate. */

@@ -356,6 +356,31 @@ describe('CloudHsmCluster validation', () => {
       'hsm1.medium: use HsmType.HSM2M_MEDIUM or ClusterMode.FIPS');
   });
 
+  test('fails at synth when fromCertificateAuthority is given a subordinate CA of the app', () => {
+    const { app, stack, vpc } = stackWithVpc();
+    const subordinate = new acmpca.CfnCertificateAuthority(stack, 'IssuingCa', {
+      type: 'SUBORDINATE', keyAlgorithm: 'RSA_2048', signingAlgorithm: 'SHA256WITHRSA', subject: { commonName: 'issuing' },
+    });
+    const ca = acmpca.CertificateAuthority.fromCertificateAuthorityArn(stack, 'Ca', subordinate.attrArn);
+    new CloudHsmCluster(stack, 'Hsm', {
+      vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }, pki: ClusterPki.fromCertificateAuthority(ca),
+    });
+    assert.match(errorOf(() => app.synth()),
+      /\[Test\/Hsm\] pki: ClusterPki\.fromCertificateAuthority\(\) was given Test\/IssuingCa, a SUBORDINATE CA: CloudHSM initializes a cluster only with a certificate issued directly by a root CA, whose self-signed certificate is the trust anchor\. Give it a ROOT CA, or use ClusterPki\.privateCa\(\)/);
+  });
+
+  test('a root CA of the app is taken by fromCertificateAuthority', () => {
+    const { app, stack, vpc } = stackWithVpc();
+    const root = new acmpca.CfnCertificateAuthority(stack, 'RootCa', {
+      type: 'ROOT', keyAlgorithm: 'RSA_2048', signingAlgorithm: 'SHA256WITHRSA', subject: { commonName: 'root' },
+    });
+    const ca = acmpca.CertificateAuthority.fromCertificateAuthorityArn(stack, 'Ca', root.attrArn);
+    new CloudHsmCluster(stack, 'Hsm', {
+      vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }, pki: ClusterPki.fromCertificateAuthority(ca),
+    });
+    app.synth();
+  });
+
   test('fails when two subnets share an AZ', () => {
     const { stack, vpc } = regionalStack();
     assert.throws(() => new CloudHsmCluster(stack, 'Hsm', {

@@ -1,17 +1,19 @@
 """The WSGI application: moto's dispatcher with our handlers, behind the `/_emulator` knobs.
 
-`install_handlers()` swaps the url handlers moto reads for cloudhsmv2, kms, logs,
+`install_handlers()` swaps the url handlers moto reads for acm-pca, cloudhsmv2, kms, logs,
 ssm and stepfunctions for ours (`<service>/urls.py`; moto reads `moto.<service>.urls.url_paths` lazily when
 it builds a service app) and installs Lambda forwarding (awslambda/forwarding.py), the
 SendCommand targeting fix (ssm/models.py) and Step Functions' scaled clock and status change
 events (stepfunctions/timing.py).
 `EmulatorApp` applies due state changes before every request, answers `/_emulator/*`
-itself, injects throttling faults, and passes everything else to moto.
+itself, authorizes every signed request as its principal (authz/), injects throttling
+faults, and passes everything else to moto.
 """
 
 import json
 from typing import Any
 
+import moto.acmpca.urls
 import moto.cloudhsmv2.urls
 import moto.kms.urls
 import moto.logs.urls
@@ -19,6 +21,9 @@ import moto.ssm.urls
 import moto.stepfunctions.urls
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+from . import authz
+from .acmpca import urls as acmpca_urls
+from .authz.enforce import AUTHORIZER
 from .awslambda import forwarding
 from .cloudhsmv2 import urls as cloudhsmv2_urls
 from .core.runtime import RUNTIME
@@ -33,6 +38,7 @@ from .stepfunctions import urls as stepfunctions_urls
 
 def install_handlers() -> None:
     """Register the emulator's handlers in place of moto's for the extended services."""
+    moto.acmpca.urls.url_paths = acmpca_urls.url_paths
     moto.cloudhsmv2.urls.url_paths = cloudhsmv2_urls.url_paths
     moto.kms.urls.url_paths = kms_urls.url_paths
     moto.logs.urls.url_paths = logs_urls.url_paths
@@ -41,6 +47,7 @@ def install_handlers() -> None:
     ssm_models.install()
     forwarding.install()
     stepfunctions_timing.install()
+    authz.install()
 
 
 def _signing_service(environ: dict[str, Any]) -> str | None:
@@ -78,6 +85,11 @@ class EmulatorApp:
             return [body]
         if path == "/moto-api/reset":
             RUNTIME.reset()
+        denied = AUTHORIZER.check(environ)
+        if denied is not None:
+            status, headers, body = denied
+            start_response(status, [*headers, ("Content-Length", str(len(body)))])
+            return [body]
         service = _signing_service(environ)
         if service and RUNTIME.should_throttle(service):
             status, content_type, body = _throttled(environ, service)

@@ -9,10 +9,11 @@ from moto.moto_server.werkzeug_app import MotoRequestHandler
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from .app import EmulatorApp, install_handlers
+from .authz.enforce import AUTHORIZER
 from .awslambda import models as lambda_models
 from .core.runtime import DEFAULT_TIME_SCALE, RUNTIME
 from .emulator_api import state
-from .emulator_api.responses import reset_all
+from .emulator_api.responses import iam_knobs, reset_all
 
 
 class QuietRequestHandler(MotoRequestHandler):
@@ -60,6 +61,14 @@ class Emulator:
         return lambda_models.register(
             {"FunctionName": function_name, "Bootstrap": bootstrap, "Environment": environment, "Timeout": timeout}
         )
+
+    def configure_iam(self, propagation_seconds: float) -> dict[str, Any]:
+        """Same as POST /_emulator/iam."""
+        return iam_knobs({"propagation_seconds": propagation_seconds})
+
+    def iam_usage(self) -> dict[str, Any]:
+        """Same as GET /_emulator/iam/usage: which statement allowed which requests, and the refusals."""
+        return AUTHORIZER.usage.to_json()
 
     def stop(self) -> None:
         """Stop serving and the Lambda processes, wait for the server thread, remove the SSM sandboxes."""

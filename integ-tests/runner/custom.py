@@ -3,12 +3,14 @@
 `CustomResourceDriver.send()` builds the request (every scalar property as a string,
 as CloudFormation sends them), invokes the service token function asynchronously
 (`InvocationType: Event`), and waits for the response PUT to a pre-signed-looking URL
-served by `ResponseServer` on 127.0.0.1. The response is validated as CloudFormation
+served by `ResponseServer` on 127.0.0.1 (plain HTTP, or HTTPS with a TLS context the
+caller gives it, as S3's pre-signed URLs are). The response is validated as CloudFormation
 validates it; an invalid response or no response in time is a FAILED outcome.
 """
 
 import json
 import secrets
+import ssl
 import threading
 import time
 import urllib.request
@@ -90,15 +92,23 @@ def validate(body: bytes, request: dict[str, Any]) -> Outcome:
 
 
 class ResponseServer:
-    """Takes response PUTs at `/<request id>?X-Amz-Signature=<secret>` on 127.0.0.1."""
+    """Takes response PUTs at `/<request id>?X-Amz-Signature=<secret>` on 127.0.0.1.
 
-    def __init__(self) -> None:
+    With `tls` (a server-side context whose certificate names 127.0.0.1) the URLs are
+    https and the handler must trust that certificate's CA.
+    """
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self._lock = threading.Lock()
         self._pending: dict[str, tuple[str, threading.Event]] = {}
         self._bodies: dict[str, bytes] = {}
         self._counts: dict[str, int] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
+        self._scheme = "http"
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+            self._scheme = "https"
         threading.Thread(target=self._server.serve_forever, name="response-url", daemon=True).start()
 
     def url_for(self, request_id: str) -> str:
@@ -107,7 +117,7 @@ class ResponseServer:
         with self._lock:
             self._pending[request_id] = (signature, threading.Event())
         host, port = "127.0.0.1", self._server.server_port
-        return f"http://{host}:{port}/cloudformation-responses/{request_id}?X-Amz-Signature={signature}"
+        return f"{self._scheme}://{host}:{port}/cloudformation-responses/{request_id}?X-Amz-Signature={signature}"
 
     def wait(self, request_id: str, timeout: float) -> bytes | None:
         """The body PUT for the request, or None after `timeout` seconds."""

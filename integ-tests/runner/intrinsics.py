@@ -54,7 +54,7 @@ def references(value: Any) -> set[str]:
             found |= references(item)
     elif isinstance(value, dict):
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref" and isinstance(arg, str):
                 return {arg}
             if key == "Fn::GetAtt":
@@ -117,7 +117,7 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             function = self._FUNCTIONS.get(key)
             if function is not None:
                 return function(self, arg)

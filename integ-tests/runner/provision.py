@@ -433,12 +433,8 @@ def _role(req: Request) -> Provisioned:
         args["Description"] = props["Description"]
     role = iam.create_role(**args)["Role"]
     for arn in props.get("ManagedPolicyArns", []):
-        try:
-            iam.attach_role_policy(RoleName=name, PolicyArn=arn)
-        except iam.exceptions.NoSuchEntityException:
-            # moto loads AWS managed policies only on request; IAM is not enforced anyway.
-            if not arn.startswith("arn:aws:iam::aws:policy/"):
-                raise
+        # The emulator loads an AWS managed policy when it is attached; an unknown one fails, as in AWS.
+        iam.attach_role_policy(RoleName=name, PolicyArn=arn)
     for policy in props.get("Policies", []):
         iam.put_role_policy(RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=_json_text(policy["PolicyDocument"]))
     return Provisioned(name, {"Arn": role["Arn"], "RoleId": role["RoleId"]})
@@ -573,9 +569,7 @@ def _function(req: Request) -> Provisioned:
         Architectures=props.get("Architectures", ["x86_64"]),
     )
     forwarding = register_forwarding(req.aws.endpoint, name, bootstrap, _runtime_environment(props), timeout)
-    return Provisioned(
-        name, {"Arn": function["FunctionArn"], "Bootstrap": str(bootstrap), "LogFile": forwarding["LogFile"]}
-    )
+    return Provisioned(name, {"Arn": function["FunctionArn"], "Bootstrap": str(bootstrap), "LogFile": forwarding["LogFile"]})
 
 
 def _delete_state_machine(aws: Aws, res: Provisioned, _props: dict[str, Any]) -> None:

@@ -214,9 +214,7 @@ class Stack:
         self, request_type: str, logical_id: str, resource_type: str, properties: dict[str, Any], **kwargs: Any
     ) -> Operation:
         self.progress.log(f"{request_type} {logical_id} ({resource_type}): request sent to {properties['ServiceToken']}")
-        operation = self.driver.send(
-            request_type, logical_id, resource_type, properties, on_wait=self.progress.waiting, **kwargs
-        )
+        operation = self.driver.send(request_type, logical_id, resource_type, properties, on_wait=self.progress.waiting, **kwargs)
         self.progress.finished(operation)
         if operation.outcome and operation.outcome.status == "FAILED":
             self._show_function_log(properties["ServiceToken"])
@@ -376,8 +374,12 @@ class Stack:
         for previous, new_properties in reversed(updated):
             current = self.resources[previous.logical_id]
             operation = self._send(
-                "Update", previous.logical_id, previous.type, previous.properties,
-                physical_id=current.physical_id, old_properties=new_properties,
+                "Update",
+                previous.logical_id,
+                previous.type,
+                previous.properties,
+                physical_id=current.physical_id,
+                old_properties=new_properties,
             )
             operations.append(operation)
             self.resources[previous.logical_id] = previous

@@ -1,5 +1,6 @@
 """The session's emulator, shared by every suite: moto keeps process globals, so one per process."""
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -15,8 +16,16 @@ from emulator import start_emulator  # noqa: E402
 TIME_SCALE = 10000  # 15 min HSM create -> 0.09 s
 
 
+# Where the session leaves what IAM allowed, for `python -m emulator.authz.report`.
+IAM_USAGE = Path(__file__).resolve().parents[1] / ".reports" / "iam-usage.json"
+
+
 @pytest.fixture(scope="session")
 def emulator():
     emu = start_emulator(time_scale=TIME_SCALE)
     yield emu
+    usage = emu.iam_usage()
+    if usage["Allowed"]:
+        IAM_USAGE.parent.mkdir(exist_ok=True)
+        IAM_USAGE.write_text(json.dumps(usage, indent=1))
     emu.stop()

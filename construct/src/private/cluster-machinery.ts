@@ -16,6 +16,8 @@ export interface ClusterMachineryProps {
   readonly encryptionKey?: kms.IKey;
   readonly secrets: ClusterSecrets;
   readonly client: ManagementClient;
+  /** The VPC of the cluster. */
+  readonly vpcId: string;
   /** The AWS Private CA that issues the cluster certificate, if one does. */
   readonly certificateAuthorityArn?: string;
 }
@@ -44,6 +46,7 @@ export function clusterMachinery(scope: Construct, props: ClusterMachineryProps)
     secrets,
     certificateAuthorityArn: props.certificateAuthorityArn,
     client,
+    vpcId: props.vpcId,
   });
   const kitFor = (workflowScope: Construct) => new WorkflowKit(workflowScope, tasksFunction.function, entry.function);
   const clusterFlow = new Workflow(scope, 'ClusterWorkflow', {

@@ -1,4 +1,5 @@
-import { RemovalPolicy, SecretValue } from 'aws-cdk-lib';
+import { RemovalPolicy, SecretValue, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
@@ -17,6 +18,29 @@ const PENDING = 'pending: not issued yet';
  * answers. The CA certificate is always kept: restoring a backup needs it.
  */
 export class ClusterSecrets extends Construct {
+  /**
+   * Lets `grantee` do `actions` (GetSecretValue, PutSecretValue) on `secrets`
+   * and nothing else of them; under a customer managed key, the key only
+   * through Secrets Manager (kms:ViaService). The key policy must let the
+   * account's IAM policies grant it (a key of this app does by default).
+   */
+  public static grantValues(
+    grantee: iam.IGrantable, sid: string, secrets: secretsmanager.ISecret[], actions: string[], encryptionKey?: kms.IKey,
+  ): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({
+      sid, actions, resources: secrets.map((secret) => secret.secretArn),
+    }));
+    if (encryptionKey) {
+      const keyActions = actions.includes('secretsmanager:PutSecretValue') ? ['kms:Decrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt'];
+      grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({
+        sid: `${sid}Key`,
+        actions: keyActions,
+        resources: [encryptionKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(encryptionKey).region}.amazonaws.com` } },
+      }));
+    }
+  }
+
   public readonly adminPassword: secretsmanager.Secret;
   public readonly csr: secretsmanager.Secret;
   public readonly caCertificate: secretsmanager.Secret;

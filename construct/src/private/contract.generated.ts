@@ -33,7 +33,9 @@ export const POLL_SECONDS_CONTEXT = '@cdk-cloudhsm/poll-seconds' as const;
 /** Tag keys the handlers put on resources. */
 export const TAGS = {
   clusterId: 'cdk-cloudhsm:cluster-id',
+  logicalId: 'cdk-cloudhsm:logical-id',
   requestId: 'cdk-cloudhsm:request-id',
+  stackId: 'cdk-cloudhsm:stack-id',
 } as const;
 
 /** The custom resource types. */

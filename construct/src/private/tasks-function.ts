@@ -16,6 +16,8 @@ export interface TasksFunctionProps {
   readonly secrets: ClusterSecrets;
   readonly certificateAuthorityArn?: string;
   readonly client: ManagementClient;
+  /** The VPC of the cluster's subnets. */
+  readonly vpcId: string;
 }
 
 /** The function that runs the cluster workflows' steps, with what they may do. */
@@ -47,35 +49,57 @@ export class TasksFunction extends Construct {
       },
     });
     const fn = this.function;
-    // CloudHSM resources get their ids at creation, so these cannot be narrowed.
+    const stack = Stack.of(this);
+    // Clusters are tagged with their stack's id at creation (CreateCluster's
+    // TagList, which needs cloudhsm:TagResource too); the function may change
+    // only clusters that carry this stack's id.
+    const ownStack = { StringEquals: { [`aws:RequestTag/${TAGS.stackId}`]: stack.stackId } };
     fn.addToRolePolicy(new iam.PolicyStatement({
-      actions: [
-        'cloudhsm:CreateCluster', 'cloudhsm:DescribeClusters', 'cloudhsm:CreateHsm', 'cloudhsm:DeleteHsm',
-        'cloudhsm:InitializeCluster', 'cloudhsm:DeleteCluster', 'cloudhsm:TagResource', 'cloudhsm:ListTags',
-        'cloudhsm:DescribeBackups',
-      ],
+      sid: 'CreateClustersOfThisStack',
+      actions: ['cloudhsm:CreateCluster', 'cloudhsm:TagResource'],
       resources: ['*'],
-    }));
-    // What CloudHSM needs from its caller to make the HSMs' network interfaces and security group.
-    fn.addToRolePolicy(new iam.PolicyStatement({
-      actions: [
-        'ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeNetworkInterfaceAttribute',
-        'ec2:DetachNetworkInterface', 'ec2:DeleteNetworkInterface', 'ec2:CreateSecurityGroup',
-        'ec2:AuthorizeSecurityGroupIngress', 'ec2:AuthorizeSecurityGroupEgress', 'ec2:RevokeSecurityGroupEgress',
-        'ec2:DescribeSecurityGroups', 'ec2:DeleteSecurityGroup', 'ec2:CreateTags', 'ec2:DescribeVpcs',
-        'ec2:DescribeSubnets',
-      ],
-      resources: ['*'],
+      conditions: ownStack,
     }));
     fn.addToRolePolicy(new iam.PolicyStatement({
+      sid: 'ChangeClustersOfThisStack',
+      actions: ['cloudhsm:CreateHsm', 'cloudhsm:InitializeCluster', 'cloudhsm:DeleteCluster'],
+      resources: [stack.formatArn({ service: 'cloudhsm', resource: 'cluster', resourceName: '*' })],
+      conditions: { StringEquals: { [`aws:ResourceTag/${TAGS.stackId}`]: stack.stackId } },
+    }));
+    // No resource-level permissions exist for these (DeleteHsm names only a cluster id and an HSM).
+    fn.addToRolePolicy(new iam.PolicyStatement({
+      sid: 'ReadClustersAndDeleteHsms',
+      actions: ['cloudhsm:DescribeClusters', 'cloudhsm:DescribeBackups', 'cloudhsm:DeleteHsm'],
+      resources: ['*'],
+    }));
+    // What CloudHSM does in EC2 on the caller's behalf (its dependent actions:
+    // the cluster's security group and the HSMs' network interfaces), limited
+    // to the cluster's VPC where the action has a VPC.
+    fn.addToRolePolicy(new iam.PolicyStatement({
+      sid: 'CloudHsmNetworkInTheVpc',
+      actions: [
+        'ec2:CreateSecurityGroup', 'ec2:AuthorizeSecurityGroupIngress', 'ec2:AuthorizeSecurityGroupEgress',
+        'ec2:RevokeSecurityGroupEgress', 'ec2:DeleteSecurityGroup', 'ec2:CreateNetworkInterface',
+        'ec2:DeleteNetworkInterface', 'ec2:DescribeSecurityGroups', 'ec2:DescribeSubnets',
+        'ec2:DescribeNetworkInterfaces',
+      ],
+      resources: ['*'],
+      conditions: { ArnEqualsIfExists: { 'ec2:Vpc': stack.formatArn({ service: 'ec2', resource: 'vpc', resourceName: props.vpcId }) } },
+    }));
+    // An account's first cluster creates CloudHSM's service-linked role.
+    fn.addToRolePolicy(new iam.PolicyStatement({
+      sid: 'CloudHsmServiceLinkedRole',
       actions: ['iam:CreateServiceLinkedRole'],
-      resources: ['*'],
+      resources: [stack.formatArn({
+        service: 'iam', region: '', resource: 'role', resourceName: 'aws-service-role/cloudhsm.amazonaws.com/AWSServiceRoleForCloudHSM',
+      })],
       conditions: { StringEquals: { 'iam:AWSServiceName': 'cloudhsm.amazonaws.com' } },
     }));
-    for (const secret of [props.secrets.csr, props.secrets.caCertificate, props.secrets.clusterCertificate]) {
-      secret.grantRead(this.function);
-      secret.grantWrite(this.function);
-    }
+    // The steps read and write the CSR and the two certificates, nothing else of
+    // those secrets; under a customer managed key, through Secrets Manager only.
+    ClusterSecrets.grantValues(fn, 'CertificateSecrets',
+      [props.secrets.csr, props.secrets.caCertificate, props.secrets.clusterCertificate],
+      ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'], props.encryptionKey);
     // The CA certificate secret is tagged with its cluster; a restored cluster
     // finds its source cluster's (kept) secret by that tag.
     fn.addToRolePolicy(new iam.PolicyStatement({
@@ -94,7 +118,6 @@ export class TasksFunction extends Construct {
         resources: [props.certificateAuthorityArn],
       }));
     }
-    const stack = Stack.of(this);
     fn.addToRolePolicy(new iam.PolicyStatement({
       actions: ['ssm:SendCommand'],
       resources: [

@@ -38,6 +38,8 @@ export class Workflow extends Construct {
       // bounds a bug, and the entry function answers for an execution it ends.
       timeout: STATE_MACHINE_TIMEOUT,
       tracingEnabled: false,
+      // CDK gives the role the logs:*LogDelivery statement Step Functions needs to
+      // deliver these logs; nothing in the workflow itself calls those actions.
       logs: { destination: logGroup, level: sfn.LogLevel.ERROR, includeExecutionData: false },
     });
   }

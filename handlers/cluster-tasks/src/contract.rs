@@ -13,7 +13,7 @@ use handler_core::{ErrorKind, HandlerError};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::aws::cloudhsm::REQUEST_TAG;
+use crate::aws::cloudhsm::{LOGICAL_ID_TAG, REQUEST_TAG, STACK_TAG};
 use crate::aws::secrets::CLUSTER_TAG;
 use crate::aws::ssm::CommandProgress;
 use crate::config::ENV;
@@ -244,7 +244,12 @@ pub fn describe() -> Value {
         "assets": { "path": ASSET_PATH, "manifest": ASSET_MANIFEST },
         "notCreatedPrefix": NOT_CREATED_PREFIX,
         "pollSecondsContext": POLL_SECONDS_CONTEXT,
-        "tags": { "clusterId": CLUSTER_TAG, "requestId": REQUEST_TAG },
+        "tags": {
+            "clusterId": CLUSTER_TAG,
+            "requestId": REQUEST_TAG,
+            "stackId": STACK_TAG,
+            "logicalId": LOGICAL_ID_TAG,
+        },
         "resourceTypes": { "cluster": CLUSTER_RESOURCE_TYPE, "hsms": HSMS_RESOURCE_TYPE },
         "requestKey": REQUEST_KEY,
         "completionKey": COMPLETION_KEY,

@@ -1,14 +1,23 @@
 //! The cluster certificate: issued by a throwaway CA, and checked against
 //! the cluster CSR and its trust anchor before it is used.
+//!
+//! The throwaway CA does not re-encode the CSR: it copies the CSR's subject
+//! and `SubjectPublicKeyInfo` into the certificate byte for byte, so any
+//! well-formed PKCS#10 request is signed as it came, whatever attributes,
+//! extensions, multi-valued RDNs or key type it carries (an hsm2m CSR's
+//! subject has a multi-valued first RDN, which stricter parsers refuse).
+
+mod der;
 
 use handler_core::HandlerError;
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateSigningRequestParams, DistinguishedName,
-    DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, PKCS_RSA_SHA256, SerialNumber,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, KeyUsagePurpose,
+    PKCS_RSA_SHA256, SerialNumber, SigningKey,
 };
 use time::{Duration, OffsetDateTime};
+use x509_parser::extensions::ParsedExtension;
 use x509_parser::pem::parse_x509_pem;
-use x509_parser::prelude::{FromDer, X509Certificate, X509CertificationRequest};
+use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// How long the ephemeral CA and the cluster certificate are valid: the
 /// same ten years as AWS's own example.
@@ -34,7 +43,17 @@ pub fn sign_with_ephemeral_ca(
     cluster_id: &str,
     csr_pem: &str,
 ) -> Result<IssuedCertificate, HandlerError> {
+    let unreadable = |why: String| {
+        HandlerError::PreconditionFailed(format!(
+            "the CSR of cluster {cluster_id} cannot be read: {why}"
+        ))
+    };
+    let csr_der = pem_block(csr_pem, "the CSR").map_err(unreadable)?;
+    let csr = CsrParts::read(&csr_der).map_err(unreadable)?;
+
     let now = OffsetDateTime::now_utc();
+    let not_before = now - Duration::days(1);
+    let not_after = now + Duration::days(VALIDITY_DAYS);
     let ca_key = KeyPair::generate_for(&PKCS_RSA_SHA256)
         .map_err(|e| pki_error("CA key generation failed", e))?;
     let mut ca_params = CertificateParams::default();
@@ -50,45 +69,118 @@ pub fn sign_with_ephemeral_ca(
     ca_params.distinguished_name = name;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    ca_params.not_before = now - Duration::days(1);
-    ca_params.not_after = now + Duration::days(VALIDITY_DAYS);
-    ca_params.serial_number = Some(random_serial()?);
+    ca_params.not_before = not_before;
+    ca_params.not_after = not_after;
+    ca_params.serial_number = Some(SerialNumber::from_slice(&random_serial()?));
     let ca_certificate = ca_params
         .self_signed(&ca_key)
         .map_err(|e| pki_error("the CA certificate could not be made", e))?;
+    let (_, ca) = X509Certificate::from_der(ca_certificate.der())
+        .map_err(|e| pki_error("the CA certificate cannot be read back", e))?;
+    let ca_key_id = ca
+        .extensions()
+        .iter()
+        .find_map(|ext| match ext.parsed_extension() {
+            ParsedExtension::SubjectKeyIdentifier(id) => Some(id.0.to_vec()),
+            _ => None,
+        });
 
-    let mut csr = CertificateSigningRequestParams::from_pem(csr_pem).map_err(|e| {
-        HandlerError::PreconditionFailed(format!(
-            "the CSR of cluster {cluster_id} cannot be read: {e}"
-        ))
-    })?;
-    csr.params.not_before = now - Duration::days(1);
-    csr.params.not_after = now + Duration::days(VALIDITY_DAYS);
-    csr.params.serial_number = Some(random_serial()?);
-    csr.params.is_ca = IsCa::NoCa;
-    let issuer = Issuer::new(ca_params, ca_key);
-    let cluster_certificate = csr
-        .signed_by(&issuer)
+    let tbs = der::tbs_certificate(&der::TbsFields {
+        serial: &random_serial()?,
+        issuer: ca.subject().as_raw(),
+        not_before,
+        not_after,
+        subject: csr.subject,
+        spki: csr.spki,
+        authority_key_id: ca_key_id.as_deref(),
+        subject_key_id: &csr.key_id(),
+    });
+    let signature = ca_key
+        .sign(&tbs)
         .map_err(|e| pki_error("the cluster certificate could not be signed", e))?;
+    let certificate = der::certificate(&tbs, &signature);
     Ok(IssuedCertificate {
-        cluster_certificate: cluster_certificate.pem(),
+        cluster_certificate: der::pem("CERTIFICATE", &certificate),
         ca_certificate: ca_certificate.pem(),
     })
 }
 
-/// A random 16-byte positive serial number.
-fn random_serial() -> Result<SerialNumber, HandlerError> {
+/// 16 random bytes, as the content of a positive DER INTEGER in its
+/// shortest form (the first byte is 0x40 to 0x7f).
+fn random_serial() -> Result<[u8; 16], HandlerError> {
     let mut bytes = [0u8; 16];
     aws_lc_rs::rand::fill(&mut bytes)
         .map_err(|e| pki_error("no randomness for a serial number", e))?;
-    bytes[0] &= 0x7f;
-    Ok(SerialNumber::from_slice(&bytes))
+    bytes[0] = (bytes[0] & 0x3f) | 0x40;
+    Ok(bytes)
+}
+
+/// The parts of a PKCS#10 request the certificate copies, as the DER
+/// elements they are in the request (tag and length included).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CsrParts<'a> {
+    subject: &'a [u8],
+    spki: &'a [u8],
+}
+
+impl<'a> CsrParts<'a> {
+    /// Reads the structure of RFC 2986 (`CertificationRequest`) and nothing
+    /// more: what the subject and the extensions say is not interpreted.
+    fn read(csr: &'a [u8]) -> Result<Self, String> {
+        let bad = |what: &str| format!("it is not a PKCS#10 request ({what})");
+        let (request, rest) = der::element(csr, der::SEQUENCE).map_err(|e| bad(&e))?;
+        if !rest.is_empty() {
+            return Err(bad("bytes after the request"));
+        }
+        let (info, rest) = der::element(request.content, der::SEQUENCE).map_err(|e| bad(&e))?;
+        let (_algorithm, rest) = der::element(rest, der::SEQUENCE).map_err(|e| bad(&e))?;
+        let (_signature, rest) = der::element(rest, der::BIT_STRING).map_err(|e| bad(&e))?;
+        if !rest.is_empty() {
+            return Err(bad("more than request info, algorithm and signature"));
+        }
+        let (version, rest) = der::element(info.content, der::INTEGER).map_err(|e| bad(&e))?;
+        if version.content != [0] {
+            return Err(bad("its version is not 1"));
+        }
+        let (subject, rest) = der::element(rest, der::SEQUENCE).map_err(|e| bad(&e))?;
+        let (spki, rest) = der::element(rest, der::SEQUENCE).map_err(|e| bad(&e))?;
+        let (_attributes, rest) = der::element(rest, der::ATTRIBUTES).map_err(|e| bad(&e))?;
+        if !rest.is_empty() {
+            return Err(bad("bytes after the attributes"));
+        }
+        let (_key_algorithm, key) = der::element(spki.content, der::SEQUENCE)
+            .map_err(|e| bad(&format!("public key info: {e}")))?;
+        let (_key, rest) = der::element(key, der::BIT_STRING)
+            .map_err(|e| bad(&format!("public key info: {e}")))?;
+        if !rest.is_empty() {
+            return Err(bad("bytes after the public key"));
+        }
+        Ok(Self {
+            subject: subject.whole,
+            spki: spki.whole,
+        })
+    }
+
+    /// The subject key identifier of RFC 5280 4.2.1.2, method 1: the SHA-1
+    /// of the public key's bits.
+    fn key_id(&self) -> Vec<u8> {
+        let bits = der::element(self.spki, der::SEQUENCE)
+            .and_then(|(spki, _)| der::element(spki.content, der::SEQUENCE))
+            .and_then(|(_, key)| der::element(key, der::BIT_STRING))
+            .map(|(bits, _)| bits.content.get(1..).unwrap_or_default())
+            .unwrap_or_default();
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, bits)
+            .as_ref()
+            .to_vec()
+    }
 }
 
 /// Checks a certificate pair before `InitializeCluster`: the certificate
 /// must carry the key of the cluster's current CSR (AWS may have replaced
 /// the first HSM, and with it the CSR, since the certificate was issued),
-/// and the trust anchor must be a self-signed CA that signed it.
+/// and the trust anchor must be what CloudHSM accepts: a self-signed root
+/// CA certificate (with basic constraints when it has extensions) that
+/// signed the cluster certificate itself, no intermediate between them.
 pub fn check_pair(
     cluster_id: &str,
     csr_pem: &str,
@@ -101,7 +193,7 @@ pub fn check_pair(
         ))
     };
     let csr_der = pem_block(csr_pem, "the cluster CSR").map_err(&refuse)?;
-    let (_, csr) = X509CertificationRequest::from_der(&csr_der)
+    let csr = CsrParts::read(&csr_der)
         .map_err(|e| refuse(format!("the cluster CSR is not a valid CSR ({e})")))?;
     let cert_der = pem_block(certificate_pem, "the cluster certificate").map_err(&refuse)?;
     let (_, cert) = X509Certificate::from_der(&cert_der).map_err(|e| {
@@ -116,21 +208,30 @@ pub fn check_pair(
         ))
     })?;
 
-    if cert.public_key().raw != csr.certification_request_info.subject_pki.raw {
+    if cert.public_key().raw != csr.spki {
         return Err(HandlerError::CsrChanged(format!(
             "the certificate for cluster {cluster_id} was issued for another key than the one in the \
              cluster's current CSR (AWS replaced the first HSM, which makes a new CSR): sign the current CSR"
         )));
     }
-    if ca.verify_signature(None).is_err() {
+    if ca.subject().as_raw() != ca.issuer().as_raw() || ca.verify_signature(None).is_err() {
         return Err(refuse(
             "the CA certificate is not self-signed: the trust anchor must be a root CA".into(),
         ));
     }
-    if cert.verify_signature(Some(ca.public_key())).is_err() {
+    if !ca.extensions().is_empty() && !matches!(ca.basic_constraints(), Ok(Some(_))) {
         return Err(refuse(
-            "the cluster certificate was not signed by the given CA certificate".into(),
+            "the CA certificate has X.509v3 extensions but no basic constraints, which CloudHSM requires".into(),
         ));
+    }
+    if cert.issuer().as_raw() != ca.subject().as_raw()
+        || cert.verify_signature(Some(ca.public_key())).is_err()
+    {
+        return Err(refuse(format!(
+            "the cluster certificate was not signed by the given CA certificate (it names {} as its issuer); \
+             CloudHSM needs it issued directly by the root CA whose certificate is the trust anchor",
+            cert.issuer()
+        )));
     }
     Ok(())
 }
@@ -146,8 +247,8 @@ fn pem_block(text: &str, what: &str) -> Result<Vec<u8>, String> {
 mod tests {
     use super::*;
 
-    /// A CSR such as an HSM makes, with its key.
-    fn hsm_csr() -> (String, KeyPair) {
+    /// A CSR such as rcgen makes, with its key.
+    fn simple_csr() -> (String, KeyPair) {
         let key = KeyPair::generate_for(&PKCS_RSA_SHA256).unwrap();
         let mut params = CertificateParams::default();
         params
@@ -157,9 +258,33 @@ mod tests {
         (csr.pem().unwrap(), key)
     }
 
+    /// Well-formed CSRs that a strict parser refuses or re-encodes; see
+    /// tests/fixtures/csr/make.py for how they were made.
+    const FIXTURES: &[(&str, &str)] = &[
+        ("hsm2m", include_str!("../tests/fixtures/csr/hsm2m.pem")),
+        (
+            "repeated-attributes",
+            include_str!("../tests/fixtures/csr/repeated-attributes.pem"),
+        ),
+        (
+            "unknown-extensions",
+            include_str!("../tests/fixtures/csr/unknown-extensions.pem"),
+        ),
+        ("ec-p384", include_str!("../tests/fixtures/csr/ec-p384.pem")),
+        ("ed25519", include_str!("../tests/fixtures/csr/ed25519.pem")),
+        (
+            "empty-subject",
+            include_str!("../tests/fixtures/csr/empty-subject.pem"),
+        ),
+    ];
+
+    fn parsed(pem: &str) -> Vec<u8> {
+        pem_block(pem, "test").unwrap()
+    }
+
     #[test]
     fn the_ephemeral_ca_issues_a_certificate_that_passes_the_checks() {
-        let (csr, _) = hsm_csr();
+        let (csr, _) = simple_csr();
         let issued = sign_with_ephemeral_ca("cluster-abc", &csr).unwrap();
         assert!(
             issued
@@ -178,7 +303,7 @@ mod tests {
         )
         .unwrap();
 
-        let der = pem_block(&issued.ca_certificate, "ca").unwrap();
+        let der = parsed(&issued.ca_certificate);
         let (_, ca) = X509Certificate::from_der(&der).unwrap();
         assert!(ca.is_ca());
         assert!(
@@ -186,19 +311,86 @@ mod tests {
                 .to_string()
                 .contains("cdk-cloudhsm root CA for cluster-abc")
         );
-        let der = pem_block(&issued.cluster_certificate, "cert").unwrap();
+        let der = parsed(&issued.cluster_certificate);
         let (_, cert) = X509Certificate::from_der(&der).unwrap();
         assert_eq!(cert.issuer(), ca.subject());
+        assert_eq!(cert.version(), x509_parser::x509::X509Version::V3);
+        assert!(!cert.is_ca());
         assert!(
             cert.subject()
                 .to_string()
                 .contains("HSM:cluster-abc:PARTN:1")
         );
+        let aki = cert
+            .extensions()
+            .iter()
+            .find_map(|e| match e.parsed_extension() {
+                ParsedExtension::AuthorityKeyIdentifier(aki) => aki.key_identifier.clone(),
+                _ => None,
+            });
+        let ski = ca
+            .extensions()
+            .iter()
+            .find_map(|e| match e.parsed_extension() {
+                ParsedExtension::SubjectKeyIdentifier(ski) => Some(ski.clone()),
+                _ => None,
+            });
+        assert_eq!(aki, ski, "the certificate names its CA's key");
+        let validity = cert.validity();
+        assert!(validity.is_valid());
+        assert!(validity.time_to_expiration().unwrap().whole_days() > 3600);
+    }
+
+    #[test]
+    fn every_well_formed_csr_is_signed_with_its_subject_and_key_copied_byte_for_byte() {
+        for (name, csr) in FIXTURES {
+            let issued = sign_with_ephemeral_ca("cluster-abc", csr)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let csr_der = parsed(csr);
+            let parts = CsrParts::read(&csr_der).unwrap();
+            let cert_der = parsed(&issued.cluster_certificate);
+            let (_, cert) = X509Certificate::from_der(&cert_der)
+                .unwrap_or_else(|e| panic!("{name}: the certificate does not parse: {e}"));
+            assert_eq!(cert.subject().as_raw(), parts.subject, "{name}: subject");
+            assert_eq!(cert.public_key().raw, parts.spki, "{name}: public key");
+            check_pair(
+                "cluster-abc",
+                csr,
+                &issued.cluster_certificate,
+                &issued.ca_certificate,
+            )
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+
+    #[test]
+    fn the_hsm2m_fixture_is_one_a_strict_parser_refuses() {
+        // What the ephemeral CA used before: it cannot take an hsm2m CSR.
+        let hsm2m = FIXTURES[0].1;
+        assert!(rcgen::CertificateSigningRequestParams::from_pem(hsm2m).is_err());
+        let issued = sign_with_ephemeral_ca("cluster-abc", hsm2m).unwrap();
+        let der = parsed(&issued.cluster_certificate);
+        let (_, cert) = X509Certificate::from_der(&der).unwrap();
+        let first_rdn = cert.subject().iter().next().unwrap();
+        assert_eq!(
+            first_rdn.iter().count(),
+            5,
+            "C + ST + OU + L + O stay one RDN"
+        );
+        assert_eq!(
+            cert.subject()
+                .iter_common_name()
+                .next()
+                .unwrap()
+                .as_str()
+                .unwrap(),
+            "HSM:RCN2345B07362:PARTN:25, for FIPS mode"
+        );
     }
 
     #[test]
     fn each_ephemeral_ca_is_new() {
-        let (csr, _) = hsm_csr();
+        let (csr, _) = simple_csr();
         let a = sign_with_ephemeral_ca("cluster-abc", &csr).unwrap();
         let b = sign_with_ephemeral_ca("cluster-abc", &csr).unwrap();
         assert_ne!(a.ca_certificate, b.ca_certificate);
@@ -209,17 +401,19 @@ mod tests {
             &b.ca_certificate,
         )
         .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "the certificate for cluster cluster-abc cannot initialize it: the cluster certificate was not signed \
-             by the given CA certificate"
+        assert!(
+            err.to_string().starts_with(
+                "the certificate for cluster cluster-abc cannot initialize it: the cluster certificate was not \
+                 signed by the given CA certificate"
+            ),
+            "{err}"
         );
     }
 
     #[test]
     fn a_certificate_for_a_replaced_csr_is_refused() {
-        let (old_csr, _) = hsm_csr();
-        let (new_csr, _) = hsm_csr();
+        let (old_csr, _) = simple_csr();
+        let (new_csr, _) = simple_csr();
         let issued = sign_with_ephemeral_ca("cluster-abc", &old_csr).unwrap();
         let err = check_pair(
             "cluster-abc",
@@ -238,7 +432,7 @@ mod tests {
 
     #[test]
     fn an_intermediate_as_trust_anchor_is_refused() {
-        let (csr, _) = hsm_csr();
+        let (csr, _) = simple_csr();
         let issued = sign_with_ephemeral_ca("cluster-abc", &csr).unwrap();
         // The cluster certificate is not self-signed.
         let err = check_pair(
@@ -256,23 +450,59 @@ mod tests {
     }
 
     #[test]
+    fn a_certificate_issued_by_an_intermediate_is_refused_with_its_root() {
+        // root -> intermediate -> cluster certificate, the root as anchor:
+        // CloudHSM wants the anchor to have signed the certificate itself.
+        let root_key = KeyPair::generate_for(&PKCS_RSA_SHA256).unwrap();
+        let mut root = CertificateParams::new(Vec::<String>::new()).unwrap();
+        root.distinguished_name.push(DnType::CommonName, "root");
+        root.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let root_cert = root.self_signed(&root_key).unwrap();
+        let root_issuer = rcgen::Issuer::new(root, root_key);
+        let sub_key = KeyPair::generate_for(&PKCS_RSA_SHA256).unwrap();
+        let mut sub = CertificateParams::new(Vec::<String>::new()).unwrap();
+        sub.distinguished_name
+            .push(DnType::CommonName, "intermediate");
+        sub.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        let _ = sub.signed_by(&sub_key, &root_issuer).unwrap();
+        let sub_issuer = rcgen::Issuer::new(sub, sub_key);
+        let (csr, key) = simple_csr();
+        let mut leaf = CertificateParams::new(Vec::<String>::new()).unwrap();
+        leaf.distinguished_name
+            .push(DnType::CommonName, "HSM:cluster-abc:PARTN:1");
+        let leaf = leaf.signed_by(&key, &sub_issuer).unwrap();
+        let err = check_pair("cluster-abc", &csr, &leaf.pem(), &root_cert.pem()).unwrap_err();
+        assert_eq!(err.kind(), handler_core::ErrorKind::PreconditionFailed);
+        assert!(
+            err.to_string()
+                .contains("it names CN=intermediate as its issuer"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn garbage_is_refused_with_a_reason() {
-        let (csr, _) = hsm_csr();
+        let (csr, _) = simple_csr();
         let err = check_pair("cluster-abc", &csr, "not a certificate", "x").unwrap_err();
         assert!(
             err.to_string()
                 .contains("the cluster certificate is not PEM"),
             "{err}"
         );
-        let err = sign_with_ephemeral_ca(
-            "cluster-abc",
+        for broken in [
             "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----",
-        )
-        .unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("the CSR of cluster cluster-abc cannot be read"),
-            "{err}"
-        );
+            // A certificate is no request.
+            &sign_with_ephemeral_ca("cluster-abc", &csr)
+                .unwrap()
+                .ca_certificate,
+        ] {
+            let err = sign_with_ephemeral_ca("cluster-abc", broken).unwrap_err();
+            assert!(
+                err.to_string().starts_with(
+                    "the CSR of cluster cluster-abc cannot be read: it is not a PKCS#10 request"
+                ),
+                "{err}"
+            );
+        }
     }
 }

@@ -20,5 +20,5 @@ pub mod workflow;
 
 pub use handler::{Deps, handle};
 pub use handler_core::workflow::{Completion, NOT_CREATED_PREFIX};
-pub use response::{ResponseSender, RetryPolicy};
+pub use response::{ResponseSender, RetryPolicy, TrustedRoots};
 pub use workflow::{ExecutionRecord, Routes, SfnWorkflows, WorkflowStarter};

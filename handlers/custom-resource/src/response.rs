@@ -6,9 +6,10 @@ use bytes::Bytes;
 use handler_core::HandlerError;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode, header};
-use hyper_rustls::HttpsConnector;
+use hyper_rustls::{ConfigBuilderExt, HttpsConnector};
 use hyper_util::client::legacy::{Client, connect::HttpConnector};
 use hyper_util::rt::TokioExecutor;
+use rustls::{ClientConfig, ConfigBuilder, client::WantsClientCert};
 use tracing::{info, warn};
 
 /// How often and how patiently a response is retried.
@@ -46,11 +47,21 @@ impl RetryPolicy {
     }
 }
 
+/// Which root certificates a [`ResponseSender`] trusts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrustedRoots {
+    /// The system's: the OS bundle, or `SSL_CERT_FILE` / `SSL_CERT_DIR`.
+    System,
+    /// Mozilla's, built into the binary: used when the system's cannot be loaded.
+    Bundled,
+}
+
 /// Sends response bodies over HTTPS (or plain HTTP, for local emulation).
 #[derive(Debug, Clone)]
 pub struct ResponseSender {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     policy: RetryPolicy,
+    roots: TrustedRoots,
 }
 
 enum Attempt {
@@ -59,19 +70,49 @@ enum Attempt {
     Rejected(String),
 }
 
+/// The TLS configuration: the system's roots when they load, else the
+/// bundled ones, so that a sender can always be built and every request
+/// answered.
+fn tls_config(
+    system: Result<ConfigBuilder<ClientConfig, WantsClientCert>, std::io::Error>,
+) -> (ClientConfig, TrustedRoots) {
+    match system {
+        Ok(builder) => (builder.with_no_client_auth(), TrustedRoots::System),
+        Err(e) => {
+            warn!(error = %e, "the system's root certificates cannot be loaded; using the bundled ones");
+            let config = ClientConfig::builder()
+                .with_webpki_roots()
+                .with_no_client_auth();
+            (config, TrustedRoots::Bundled)
+        }
+    }
+}
+
 impl ResponseSender {
-    /// A sender that trusts the system's root certificates.
-    pub fn new(policy: RetryPolicy) -> Result<Self, HandlerError> {
+    /// A sender that trusts the system's root certificates, or Mozilla's
+    /// bundled ones when those cannot be loaded. It cannot fail: a function
+    /// that could not build it would exit without answering CloudFormation.
+    #[must_use]
+    pub fn new(policy: RetryPolicy) -> Self {
+        let (config, roots) = tls_config(ClientConfig::builder().with_native_roots());
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|e| {
-                HandlerError::Internal(format!("no root certificates could be loaded: {e}"))
-            })?
+            .with_tls_config(config)
             .https_or_http()
             .enable_http1()
             .build();
         let client = Client::builder(TokioExecutor::new()).build(connector);
-        Ok(Self { client, policy })
+        info!(?roots, "response sender ready");
+        Self {
+            client,
+            policy,
+            roots,
+        }
+    }
+
+    /// Which roots it trusts.
+    #[must_use]
+    pub fn roots(&self) -> TrustedRoots {
+        self.roots
     }
 
     /// PUTs `body` to `url`, retrying network errors, timeouts, 5xx and 429
@@ -184,6 +225,15 @@ mod tests {
         };
         let delays: Vec<_> = (1..=5).map(|a| policy.delay_after(a).as_millis()).collect();
         assert_eq!(delays, [500, 1000, 2000, 3000, 3000]);
+    }
+
+    #[test]
+    fn roots_that_cannot_be_loaded_fall_back_to_the_bundled_ones() {
+        let (config, roots) = tls_config(Err(std::io::Error::other("no roots")));
+        assert_eq!(roots, TrustedRoots::Bundled);
+        assert!(config.alpn_protocols.is_empty());
+        let (_, roots) = tls_config(ClientConfig::builder().with_native_roots());
+        assert_eq!(roots, TrustedRoots::System, "this machine has system roots");
     }
 
     #[test]

@@ -2,6 +2,9 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::time::Duration;
+
+use aws_sdk_sfn::error::ProvideErrorMetadata;
 
 use handler_core::HandlerError;
 use handler_core::workflow::ANSWERED_KEY;
@@ -137,6 +140,27 @@ impl SfnWorkflows {
     }
 }
 
+/// How long a start refused with `AccessDenied` is retried: IAM takes seconds to
+/// make a role's new policy effective, and the first request of a new stack can
+/// arrive before the entry function's `states:StartExecution` is.
+pub const PROPAGATION_BUDGET: Duration = Duration::from_mins(1);
+const FIRST_RETRY: Duration = Duration::from_millis(500);
+const LONGEST_RETRY: Duration = Duration::from_secs(8);
+
+/// The pauses between attempts while IAM propagates: doubling from half a
+/// second, at most 8 s each, in all no longer than `budget`.
+#[must_use]
+pub fn propagation_pauses(budget: Duration) -> Vec<Duration> {
+    let mut pauses = Vec::new();
+    let (mut next, mut total) = (FIRST_RETRY, Duration::ZERO);
+    while total + next <= budget {
+        pauses.push(next);
+        total += next;
+        next = (next * 2).min(LONGEST_RETRY);
+    }
+    pauses
+}
+
 impl WorkflowStarter for SfnWorkflows {
     async fn start(
         &self,
@@ -144,24 +168,39 @@ impl WorkflowStarter for SfnWorkflows {
         name: &str,
         input: String,
     ) -> Result<String, HandlerError> {
-        let output = self
-            .client
-            .start_execution()
-            .state_machine_arn(state_machine_arn)
-            .name(name)
-            .input(input)
-            .send()
-            .await
-            .map_err(|e| {
-                HandlerError::from_sdk(
-                    "StartExecution",
-                    format!("state machine {state_machine_arn}"),
-                    "Check that the stack's workflows were deployed and that the function's \
-                     role may start them",
-                    &e,
-                )
-            })?;
-        Ok(output.execution_arn)
+        let mut pauses = propagation_pauses(PROPAGATION_BUDGET).into_iter();
+        loop {
+            let result = self
+                .client
+                .start_execution()
+                .state_machine_arn(state_machine_arn)
+                .name(name)
+                .input(input.clone())
+                .send()
+                .await;
+            let err = match result {
+                Ok(output) => return Ok(output.execution_arn),
+                Err(err) => err,
+            };
+            let denied = err.as_service_error().and_then(ProvideErrorMetadata::code)
+                == Some("AccessDeniedException");
+            if let (true, Some(pause)) = (denied, pauses.next()) {
+                tracing::warn!(
+                    state_machine_arn,
+                    pause_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX),
+                    "StartExecution refused with AccessDenied: waiting for IAM to apply the role's policy"
+                );
+                tokio::time::sleep(pause).await;
+                continue;
+            }
+            return Err(HandlerError::from_sdk(
+                "StartExecution",
+                format!("state machine {state_machine_arn}"),
+                "Check that the stack's workflows were deployed and that the function's \
+                 role may start them",
+                &err,
+            ));
+        }
     }
 
     async fn record(&self, execution_arn: &str) -> Result<ExecutionRecord, HandlerError> {
@@ -282,6 +321,21 @@ mod tests {
     }
 
     #[test]
+    fn propagation_pauses_double_and_stay_within_the_budget() {
+        let pauses = propagation_pauses(PROPAGATION_BUDGET);
+        assert_eq!(
+            pauses[..4],
+            [500, 1000, 2000, 4000].map(Duration::from_millis)
+        );
+        assert!(pauses.iter().all(|p| *p <= LONGEST_RETRY));
+        let total: Duration = pauses.iter().sum();
+        assert!(
+            total <= PROPAGATION_BUDGET && total + LONGEST_RETRY > PROPAGATION_BUDGET,
+            "{total:?}"
+        );
+    }
+
+    #[test]
     fn execution_names_are_valid_and_stable() {
         let id = "9b3c8f6e-1a2b-4c5d-8e9f-0a1b2c3d4e5f";
         assert_eq!(execution_name("Create", id), format!("Create-{id}"));
@@ -348,5 +402,36 @@ mod tests {
                  and that the function's role may start them"
             )
         );
+    }
+
+    #[tokio::test]
+    async fn a_start_refused_while_iam_propagates_is_tried_again() {
+        let denied = mock!(aws_sdk_sfn::Client::start_execution)
+            .sequence()
+            .error(|| {
+                StartExecutionError::generic(
+                    aws_sdk_sfn::error::ErrorMetadata::builder()
+                        .code("AccessDeniedException")
+                        .message("not authorized to perform: states:StartExecution")
+                        .build(),
+                )
+            })
+            .output(|| {
+                StartExecutionOutput::builder()
+                    .execution_arn(
+                        "arn:aws:states:us-east-1:123456789012:execution:create:Create-r1",
+                    )
+                    .start_date(aws_sdk_sfn::primitives::DateTime::from_secs(0))
+                    .build()
+                    .unwrap()
+            })
+            .build();
+        let client = mock_client!(aws_sdk_sfn, RuleMode::Sequential, [&denied]);
+        let arn = SfnWorkflows::new(client)
+            .start(ARN, "Create-r1", "{}".into())
+            .await
+            .unwrap();
+        assert!(arn.ends_with(":Create-r1"));
+        assert_eq!(denied.num_calls(), 2);
     }
 }

@@ -110,7 +110,7 @@ impl Harness {
         let deps = Arc::new(Deps {
             workflows: workflows.clone(),
             routes,
-            responses: ResponseSender::new(quick_retries()).unwrap(),
+            responses: ResponseSender::new(quick_retries()),
             step_timeout: Duration::from_millis(300),
         });
         Self {

@@ -21,4 +21,3 @@ with Lambda's START/END/REPORT lines, to one log file per function (`models.log_
 DeleteFunction stops the processes and drops the registration. Unregistered functions
 keep moto's behaviour.
 """
-

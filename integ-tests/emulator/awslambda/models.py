@@ -12,6 +12,9 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from moto.awslambda.models import lambda_backends
+
+from ..authz.principals import ACCOUNT, assume_role
 from ..core.runtime import RUNTIME
 from .runtime_api import error_payload, runtime_api_handler
 
@@ -91,8 +94,7 @@ class Instance:
             "AWS_LAMBDA_RUNTIME_API": f"{host}:{port}",
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
+            **self._credentials(),
             "AWS_ENDPOINT_URL": RUNTIME.endpoint,
             "AWS_MAX_ATTEMPTS": "2",
             "AWS_EC2_METADATA_DISABLED": "true",
@@ -116,6 +118,19 @@ class Instance:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+
+    def _credentials(self) -> dict[str, str]:
+        """The execution role's temporary credentials, as Lambda gives them to the process.
+
+        A function moto does not know (or without a role) gets none: its calls are refused."""
+        name = self.registration.function_name
+        try:
+            role = lambda_backends[ACCOUNT][REGION].get_function(name).role
+        except Exception:  # noqa: BLE001 - moto raises its own not-found errors
+            return {}
+        if not role:
+            return {}
+        return assume_role(role, name).environment()
 
     def _watch(self) -> None:
         """Fail the invocation in flight when the process exits."""

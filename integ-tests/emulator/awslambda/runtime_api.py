@@ -1,9 +1,9 @@
 """A minimal Lambda Runtime API, one server per instance on 127.0.0.1:
 
-    GET  /2018-06-01/runtime/invocation/next
-    POST /2018-06-01/runtime/invocation/{id}/response
-    POST /2018-06-01/runtime/invocation/{id}/error
-    POST /2018-06-01/runtime/init/error
+GET  /2018-06-01/runtime/invocation/next
+POST /2018-06-01/runtime/invocation/{id}/response
+POST /2018-06-01/runtime/invocation/{id}/error
+POST /2018-06-01/runtime/init/error
 """
 
 import json

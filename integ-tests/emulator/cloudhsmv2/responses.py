@@ -70,9 +70,7 @@ class CloudHsmV2Response(BaseResponse):
     @emulated
     def delete_hsm(self) -> dict[str, Any]:
         params = self.params
-        hsm = self.hsm_backend.delete_hsm(
-            params.get("ClusterId"), params.get("HsmId"), params.get("EniId"), params.get("EniIp")
-        )
+        hsm = self.hsm_backend.delete_hsm(params.get("ClusterId"), params.get("HsmId"), params.get("EniId"), params.get("EniIp"))
         return {"HsmId": hsm.hsm_id}
 
     @emulated

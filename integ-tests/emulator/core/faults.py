@@ -59,9 +59,7 @@ class Faults:
         if unknown:
             raise ConfigError(f"unknown fault(s): {sorted(unknown)}")
         throttle = raw.get("throttle", {})
-        if not isinstance(throttle, dict) or not all(
-            isinstance(v, (int, float)) and 0 <= v <= 1 for v in throttle.values()
-        ):
+        if not isinstance(throttle, dict) or not all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in throttle.values()):
             raise ConfigError('throttle must map a service name to a fraction 0..1, e.g. {"kms": 0.5}')
         fails = raw.get("command_fails", [])
         if isinstance(fails, dict):

@@ -23,14 +23,29 @@ def new_cluster_key() -> rsa.RSAPrivateKey:
 
 
 def cluster_csr(cluster_id: str, hsm_id: str, key: rsa.RSAPrivateKey) -> str:
-    """A PEM CSR for the cluster, signed by `key`, named after the cluster and HSM."""
+    """A PEM CSR for the cluster, signed by `key`, shaped like an hsm2m.medium cluster CSR.
+
+    `openssl req -text` shows a real one's subject as `C=US + ST=CA + OU=LS2 + L=SanJose +
+    O=Marvell, CN=HSM:<serial>:PARTN:<n>, for FIPS mode`: the first RDN is multi-valued
+    (which strict CSR parsers refuse) and the CN has a comma in it. The serial stands in
+    for the HSM's, made from the HSM id; the partition number from the cluster id.
+    """
+    serial = hsm_id.removeprefix("hsm-").upper()
+    partition = sum(cluster_id.encode()) % 32
     subject = x509.Name(
         [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
-            x509.NameAttribute(NameOID.STATE_OR_PROVINCE_NAME, "CA"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Cavium"),
-            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "N3FIPS"),
-            x509.NameAttribute(NameOID.COMMON_NAME, f"{hsm_id}:{cluster_id}"),
+            x509.RelativeDistinguishedName(
+                [
+                    x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
+                    x509.NameAttribute(NameOID.STATE_OR_PROVINCE_NAME, "CA"),
+                    x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "LS2"),
+                    x509.NameAttribute(NameOID.LOCALITY_NAME, "SanJose"),
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Marvell"),
+                ]
+            ),
+            x509.RelativeDistinguishedName(
+                [x509.NameAttribute(NameOID.COMMON_NAME, f"HSM:{serial}:PARTN:{partition}, for FIPS mode")]
+            ),
         ]
     )
     csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
@@ -74,8 +89,19 @@ def same_certificate(left_pem: str, right_pem: str) -> bool:
 
 
 def check_signed_cluster_cert(signed_pem: str, trust_anchor_pem: str, key: rsa.RSAPrivateKey) -> None:
-    """Check that the signed cert is for the CSR key and was issued by the trust anchor."""
+    """Check the pair as InitializeCluster does.
+
+    The signed cert must carry the CSR's key and be issued directly by the trust anchor,
+    which must be one self-signed certificate (RFC 5280; with basic constraints when it
+    has X.509v3 extensions): "the certificate used to sign the HSM CSR must be directly
+    available, and thus must be the root certificate".
+    """
     signed = load_certificate(signed_pem, "SignedCert")
+    if trust_anchor_pem.count("-----BEGIN CERTIFICATE-----") > 1:
+        raise CertificateError(
+            "TrustAnchor must be one self-signed certificate, not a chain: the certificate that signed the "
+            "cluster CSR must be the root certificate"
+        )
     anchor = load_certificate(trust_anchor_pem, "TrustAnchor")
     public_der = serialization.PublicFormat.SubjectPublicKeyInfo
     if signed.public_key().public_bytes(serialization.Encoding.DER, public_der) != key.public_key().public_bytes(
@@ -85,6 +111,20 @@ def check_signed_cluster_cert(signed_pem: str, trust_anchor_pem: str, key: rsa.R
             "SignedCert does not match the cluster CSR: its public key differs from the CSR's. "
             "Re-read Certificates.ClusterCsr and sign that CSR."
         )
+    try:
+        anchor.verify_directly_issued_by(anchor)
+    except (ValueError, TypeError, InvalidSignature) as err:
+        raise CertificateError(
+            f"TrustAnchor ({anchor.subject.rfc4514_string()}) is not a self-signed certificate: "
+            "the certificate that signed the cluster CSR must be the root certificate"
+        ) from err
+    if len(anchor.extensions) > 0:
+        try:
+            anchor.extensions.get_extension_for_class(x509.BasicConstraints)
+        except x509.ExtensionNotFound as err:
+            raise CertificateError(
+                "TrustAnchor has X509v3 extensions but no Basic Constraints extension, which RFC 5280 requires"
+            ) from err
     try:
         signed.verify_directly_issued_by(anchor)
     except (ValueError, TypeError, InvalidSignature) as err:

@@ -6,6 +6,7 @@ from typing import Any
 
 from moto.moto_api._internal.models import moto_api_backend
 
+from ..authz.enforce import AUTHORIZER
 from ..awslambda import models as lambda_models
 from ..cloudhsmv2 import hsm_cli
 from ..core.faults import ConfigError
@@ -24,6 +25,23 @@ def _config(body: Any) -> dict[str, Any]:
     return RUNTIME.config_json()
 
 
+def iam_knobs(body: Any) -> dict[str, Any]:
+    """IAM knobs: {"propagation_seconds": n} (emulated seconds before a role's new policies apply)."""
+    if not isinstance(body, dict) or set(body) - {"propagation_seconds"}:
+        raise ConfigError('iam takes a JSON object with "propagation_seconds"')
+    if "propagation_seconds" in body:
+        seconds = body["propagation_seconds"]
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            raise ConfigError(f"propagation_seconds must be a number >= 0, got {seconds!r}")
+        AUTHORIZER.propagation_seconds = float(seconds)
+    return {"propagation_seconds": AUTHORIZER.propagation_seconds}
+
+
+def _clear_usage(body: Any) -> dict[str, Any]:
+    AUTHORIZER.usage.clear()
+    return {"cleared": True}
+
+
 def _reset(body: Any) -> dict[str, Any]:
     reset_all()
     return {"reset": True}
@@ -36,6 +54,9 @@ ROUTES: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("GET", "/_emulator/state"): lambda body: state.snapshot(),
     ("POST", "/_emulator/hsm-cli"): hsm_cli.handle,
     ("POST", "/_emulator/lambda/register"): lambda_models.register,
+    ("POST", "/_emulator/iam"): iam_knobs,
+    ("GET", "/_emulator/iam/usage"): lambda body: AUTHORIZER.usage.to_json(),
+    ("DELETE", "/_emulator/iam/usage"): _clear_usage,
 }
 
 

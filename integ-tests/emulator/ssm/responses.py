@@ -8,14 +8,25 @@ instances.
 """
 
 import datetime
+from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.ec2.models import ec2_backends
 from moto.ssm.responses import SimpleSystemManagerResponse
 
+from ..authz.principals import assume_role
 from ..core.runtime import RUNTIME
 from .exceptions import InvalidInstanceId, InvalidParameters, InvocationDoesNotExist
 from .models import DOCUMENT, PLUGIN, RunCommandBackend, document_commands, run_command_backends, shell_document
+
+
+def _instance_credentials(ec2: Any, instance_id: str) -> dict[str, str]:
+    """What the instance's AWS CLI signs with: its instance profile role's credentials (none without one)."""
+    association = ec2.iam_instance_profile_associations.get(instance_id)
+    profile = association.iam_instance_profile if association is not None else None
+    if profile is None or not profile.roles:
+        return {}
+    return assume_role(profile.roles[0].arn, instance_id).environment()
 
 
 class SsmWithRunCommandResponse(SimpleSystemManagerResponse):
@@ -59,8 +70,7 @@ class SsmWithRunCommandResponse(SimpleSystemManagerResponse):
                 # The AWS CLI on the instance talks to the emulator.
                 "AWS_ENDPOINT_URL": RUNTIME.endpoint,
                 "AWS_DEFAULT_REGION": self.region,
-                "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",
+                **_instance_credentials(ec2, instance_id),
                 "EMULATOR_ENDPOINT": RUNTIME.endpoint,
                 "EMULATOR_ACCOUNT_ID": self.current_account,
                 "EMULATOR_REGION": self.region,

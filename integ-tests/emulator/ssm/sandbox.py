@@ -66,6 +66,8 @@ def run(home: Path, commands: list[str], env: dict[str, str], timeout: float) ->
         "HOME": str(home),
         "LANG": "C.UTF-8",
         "EMULATOR_CLOUDHSM_ROOT": str(cloudhsm_root),
+        # No instance metadata here: credentials come only from the instance profile (env).
+        "AWS_EC2_METADATA_DISABLED": "true",
         **env,
     }
     process = subprocess.Popen(

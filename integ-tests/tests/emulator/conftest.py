@@ -6,6 +6,7 @@ activate through SSM + the stand-in cloudhsm-cli on an EC2 instance.
 """
 
 import datetime
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -80,11 +81,11 @@ def wait_for(probe: Callable[[], Any], timeout: float = 10.0, what: str = "condi
 class CustomerCa:
     """The customer's own CA: a self-signed root that signs cluster CSRs."""
 
-    def __init__(self, name: str = "Customer Root CA"):
+    def __init__(self, name: str = "Customer Root CA", basic_constraints: bool = True):
         self.key = ec.generate_private_key(ec.SECP256R1())
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
         now = datetime.datetime.now(datetime.UTC)
-        self.cert = (
+        builder = (
             x509.CertificateBuilder()
             .subject_name(subject)
             .issuer_name(subject)
@@ -92,9 +93,14 @@ class CustomerCa:
             .serial_number(x509.random_serial_number())
             .not_valid_before(now)
             .not_valid_after(now + datetime.timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(self.key, hashes.SHA256())
         )
+        if basic_constraints:
+            builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        else:
+            builder = builder.add_extension(
+                x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
+            )
+        self.cert = builder.sign(self.key, hashes.SHA256())
 
     @property
     def pem(self) -> str:
@@ -116,18 +122,58 @@ class CustomerCa:
         return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
+class IntermediateCa(CustomerCa):
+    """A CA whose certificate a root signed: not a trust anchor CloudHSM takes."""
+
+    def __init__(self, root: CustomerCa, name: str = "Customer Intermediate CA"):
+        super().__init__(name)
+        now = datetime.datetime.now(datetime.UTC)
+        self.cert = (
+            x509.CertificateBuilder()
+            .subject_name(self.cert.subject)
+            .issuer_name(root.cert.subject)
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .sign(root.key, hashes.SHA256())
+        )
+
+
 class Lab:
     """A VPC with one subnet per zone, a client instance, and lifecycle helpers."""
 
-    def __init__(self, hsm: Any, ec2: Any, ssm: Any):
+    def __init__(self, hsm: Any, ec2: Any, ssm: Any, iam: Any):
         self.hsm, self.ec2, self.ssm = hsm, ec2, ssm
         self.vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
         self.subnets = [
             ec2.create_subnet(VpcId=self.vpc_id, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=zone)["Subnet"]["SubnetId"]
             for i, zone in enumerate(ZONES)
         ]
+        # The client's instance profile: commands' AWS CLI calls sign as this role.
+        ec2_trust = {
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+        }
+        iam.create_role(RoleName="lab-client", AssumeRolePolicyDocument=json.dumps(ec2_trust))
+        iam.put_role_policy(
+            RoleName="lab-client",
+            PolicyName="read-secrets",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}],
+                }
+            ),
+        )
+        iam.create_instance_profile(InstanceProfileName="lab-client")
+        iam.add_role_to_instance_profile(InstanceProfileName="lab-client", RoleName="lab-client")
         self.instance_id = ec2.run_instances(
-            ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=self.subnets[0]
+            ImageId="ami-12c6146b",
+            MinCount=1,
+            MaxCount=1,
+            SubnetId=self.subnets[0],
+            IamInstanceProfile={"Name": "lab-client"},
         )["Instances"][0]["InstanceId"]
         self.ca = CustomerCa()
 
@@ -197,5 +243,5 @@ class Lab:
 
 
 @pytest.fixture
-def lab(hsm, ec2, ssm) -> Lab:
-    return Lab(hsm, ec2, ssm)
+def lab(hsm, ec2, ssm, client) -> Lab:
+    return Lab(hsm, ec2, ssm, client("iam"))

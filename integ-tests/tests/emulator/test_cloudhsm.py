@@ -6,8 +6,9 @@ import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
+from cryptography import x509
 
-from conftest import ADMIN_PASSWORD, ZONES, CustomerCa, wait_for
+from conftest import ADMIN_PASSWORD, ZONES, CustomerCa, IntermediateCa, wait_for
 
 
 def error_code(excinfo: pytest.ExceptionInfo) -> str:
@@ -142,6 +143,44 @@ def test_initialize_refuses_cert_for_another_key_or_from_another_ca(lab):
     with pytest.raises(ClientError, match="not a valid PEM"):
         lab.hsm.initialize_cluster(ClusterId=cluster_id, SignedCert="junk", TrustAnchor=lab.ca.pem)
     assert lab.cluster(cluster_id)["State"] == "UNINITIALIZED"
+
+
+def test_the_csr_has_the_shape_of_an_hsm2m_csr(lab):
+    cluster_id = lab.create_cluster()
+    hsm_id = lab.hsm.create_hsm(ClusterId=cluster_id, AvailabilityZone=ZONES[0])["Hsm"]["HsmId"]
+    csr = x509.load_pem_x509_csr(lab.csr(cluster_id).encode())
+    assert csr.is_signature_valid
+    first, second = list(csr.subject.rdns)
+    assert {(a.oid._name, a.value) for a in first} == {
+        ("countryName", "US"), ("stateOrProvinceName", "CA"), ("organizationalUnitName", "LS2"),
+        ("localityName", "SanJose"), ("organizationName", "Marvell"),
+    }, "one multi-valued RDN, as openssl shows `C=US + ST=CA + OU=LS2 + L=SanJose + O=Marvell`"
+    [common_name] = list(second)
+    assert re.fullmatch(rf"HSM:{hsm_id[4:].upper()}:PARTN:\d+, for FIPS mode", common_name.value)
+
+
+def test_initialize_refuses_a_chain_or_an_intermediate_as_trust_anchor(lab):
+    """The certificate that signed the CSR must be the root: a self-signed trust anchor."""
+    cluster_id = lab.create_cluster()
+    lab.hsm.create_hsm(ClusterId=cluster_id, AvailabilityZone=ZONES[0])
+    root = lab.ca
+    intermediate = IntermediateCa(root)
+    signed = intermediate.sign(lab.csr(cluster_id))
+    with pytest.raises(ClientError, match="not a self-signed certificate"):
+        lab.hsm.initialize_cluster(ClusterId=cluster_id, SignedCert=signed, TrustAnchor=intermediate.pem)
+    with pytest.raises(ClientError, match="not a chain"):
+        lab.hsm.initialize_cluster(ClusterId=cluster_id, SignedCert=signed, TrustAnchor=intermediate.pem + root.pem)
+    with pytest.raises(ClientError, match="not issued by the TrustAnchor"):
+        lab.hsm.initialize_cluster(ClusterId=cluster_id, SignedCert=signed, TrustAnchor=root.pem)
+    assert lab.cluster(cluster_id)["State"] == "UNINITIALIZED"
+
+
+def test_initialize_refuses_a_trust_anchor_with_extensions_but_no_basic_constraints(lab):
+    cluster_id = lab.create_cluster()
+    lab.hsm.create_hsm(ClusterId=cluster_id, AvailabilityZone=ZONES[0])
+    ca = CustomerCa("No Basic Constraints", basic_constraints=False)
+    with pytest.raises(ClientError, match="no Basic Constraints"):
+        lab.hsm.initialize_cluster(ClusterId=cluster_id, SignedCert=ca.sign(lab.csr(cluster_id)), TrustAnchor=ca.pem)
 
 
 def test_initialize_before_csr_refused(lab):

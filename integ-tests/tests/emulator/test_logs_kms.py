@@ -15,15 +15,23 @@ ACCOUNT = "123456789012"
 GROUP = "/cdk-cloudhsm/tasks"
 GROUP_ARN = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{GROUP}"
 ROOT = {
-    "Sid": "Root", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
-    "Action": "kms:*", "Resource": "*",
+    "Sid": "Root",
+    "Effect": "Allow",
+    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+    "Action": "kms:*",
+    "Resource": "*",
 }
 
 
-def logs_statement(condition: dict[str, Any] | None = None, actions: list[str] | None = None,
-                   principal: str = "logs.us-east-1.amazonaws.com", effect: str = "Allow") -> dict[str, Any]:
+def logs_statement(
+    condition: dict[str, Any] | None = None,
+    actions: list[str] | None = None,
+    principal: str = "logs.us-east-1.amazonaws.com",
+    effect: str = "Allow",
+) -> dict[str, Any]:
     statement = {
-        "Effect": effect, "Principal": {"Service": principal},
+        "Effect": effect,
+        "Principal": {"Service": principal},
         "Action": actions or ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
         "Resource": "*",
     }
@@ -63,13 +71,17 @@ def test_moto_s_default_key_policy_is_refused(client):
     assert access_denied(lambda: client("logs").create_log_group(logGroupName=GROUP, kmsKeyId=arn)) == refusal()
 
 
-@pytest.mark.parametrize("condition", [
-    None,
-    {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:*"}},
-    {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": GROUP_ARN}},
-    {"StringLike": {"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:*:*:log-group:/cdk-cloudhsm/*"}},
-    {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": ["arn:aws:logs:eu-west-1:*:*", f"arn:aws:logs:*:{ACCOUNT}:*"]}},
-], ids=["no condition", "ArnLike account and region", "ArnEquals the group", "StringLike prefix", "any of two"])
+@pytest.mark.parametrize(
+    "condition",
+    [
+        None,
+        {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:*"}},
+        {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": GROUP_ARN}},
+        {"StringLike": {"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:*:*:log-group:/cdk-cloudhsm/*"}},
+        {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": ["arn:aws:logs:eu-west-1:*:*", f"arn:aws:logs:*:{ACCOUNT}:*"]}},
+    ],
+    ids=["no condition", "ArnLike account and region", "ArnEquals the group", "StringLike prefix", "any of two"],
+)
 def test_a_key_whose_policy_allows_the_logs_service_encrypts_the_group(client, condition):
     logs = client("logs")
     arn = key(client, logs_statement(condition))
@@ -78,17 +90,31 @@ def test_a_key_whose_policy_allows_the_logs_service_encrypts_the_group(client, c
     assert group["kmsKeyId"] == arn
 
 
-@pytest.mark.parametrize("statement", [
-    logs_statement({"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/other/*"}}),
-    logs_statement({"ArnLike": {"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:us-east-1:999999999999:log-group:*"}}),
-    logs_statement({"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:*"}}),
-    logs_statement({"StringEquals": {"kms:EncryptionContext:aws:logs:arn": f"{GROUP_ARN}:*"}}),
-    logs_statement({"StringEquals": {"aws:SourceAccount": ACCOUNT}, "ArnLike": {"kms:EncryptionContext:aws:logs:arn": "x"}}),
-    logs_statement(principal="logs.eu-west-1.amazonaws.com"),
-    logs_statement(principal="logs.amazonaws.com"),
-    logs_statement(actions=["kms:Encrypt*", "kms:Decrypt*"]),
-], ids=["other group prefix", "other account", "other region", "the :* ARN", "one condition fails",
-        "other region's service", "global service name", "no GenerateDataKey"])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        logs_statement(
+            {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/other/*"}}
+        ),
+        logs_statement({"ArnLike": {"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:us-east-1:999999999999:log-group:*"}}),
+        logs_statement({"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:*"}}),
+        logs_statement({"StringEquals": {"kms:EncryptionContext:aws:logs:arn": f"{GROUP_ARN}:*"}}),
+        logs_statement({"StringEquals": {"aws:SourceAccount": ACCOUNT}, "ArnLike": {"kms:EncryptionContext:aws:logs:arn": "x"}}),
+        logs_statement(principal="logs.eu-west-1.amazonaws.com"),
+        logs_statement(principal="logs.amazonaws.com"),
+        logs_statement(actions=["kms:Encrypt*", "kms:Decrypt*"]),
+    ],
+    ids=[
+        "other group prefix",
+        "other account",
+        "other region",
+        "the :* ARN",
+        "one condition fails",
+        "other region's service",
+        "global service name",
+        "no GenerateDataKey",
+    ],
+)
 def test_a_statement_that_does_not_cover_the_group_is_refused(client, statement):
     arn = key(client, statement)
     assert access_denied(lambda: client("logs").create_log_group(logGroupName=GROUP, kmsKeyId=arn)) == refusal()
@@ -119,8 +145,10 @@ def test_associate_kms_key_is_checked_the_same_way(client):
     assert access_denied(lambda: logs.associate_kms_key(logGroupName=GROUP, kmsKeyId=bare)) == refusal()
     assert "kmsKeyId" not in logs.describe_log_groups(logGroupNamePrefix=GROUP)["logGroups"][0]
 
-    allowed = key(client, logs_statement(
-        {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:*"}}))
+    allowed = key(
+        client,
+        logs_statement({"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:*"}}),
+    )
     logs.associate_kms_key(logGroupName=GROUP, kmsKeyId=allowed)
     assert logs.describe_log_groups(logGroupNamePrefix=GROUP)["logGroups"][0]["kmsKeyId"] == allowed
     logs.disassociate_kms_key(logGroupName=GROUP)

@@ -11,15 +11,19 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-SHELL_DOCUMENT = json.dumps({
-    "schemaVersion": "2.2",
-    "description": "a shell step",
-    "mainSteps": [{"action": "aws:runShellScript", "name": "run", "inputs": {"runCommand": ["true"]}}],
-})
-TRUST = json.dumps({
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-})
+SHELL_DOCUMENT = json.dumps(
+    {
+        "schemaVersion": "2.2",
+        "description": "a shell step",
+        "mainSteps": [{"action": "aws:runShellScript", "name": "run", "inputs": {"runCommand": ["true"]}}],
+    }
+)
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
+)
 
 
 def definition(state: str) -> str:
@@ -47,8 +51,9 @@ def test_a_launch_template_name_is_taken_once(client):
 def test_an_ssm_document_name_is_taken_once(client):
     ssm = client("ssm")
     ssm.create_document(Name="activate", Content=SHELL_DOCUMENT, DocumentType="Command", DocumentFormat="JSON")
-    answer = refused(lambda: ssm.create_document(
-        Name="activate", Content=SHELL_DOCUMENT, DocumentType="Command", DocumentFormat="JSON"))
+    answer = refused(
+        lambda: ssm.create_document(Name="activate", Content=SHELL_DOCUMENT, DocumentType="Command", DocumentFormat="JSON")
+    )
     assert answer["Error"] == {"Code": "DocumentAlreadyExists", "Message": "The specified document already exists."}
 
 
@@ -57,7 +62,8 @@ def test_a_log_group_name_is_taken_once(client):
     logs.create_log_group(logGroupName="/cdk-cloudhsm/tasks")
     answer = refused(lambda: logs.create_log_group(logGroupName="/cdk-cloudhsm/tasks"))
     assert answer["Error"] == {
-        "Code": "ResourceAlreadyExistsException", "Message": "The specified log group already exists",
+        "Code": "ResourceAlreadyExistsException",
+        "Message": "The specified log group already exists",
     }
 
 
@@ -88,14 +94,25 @@ def test_a_state_machine_created_again_as_the_same_machine_is_the_same_machine(c
     assert len(sfn.list_state_machines()["stateMachines"]) == 1
 
 
-@pytest.mark.parametrize("change", [
-    {"definition": definition("B")},
-    {"type": "EXPRESS"},
-    {"loggingConfiguration": {"level": "ERROR", "includeExecutionData": False, "destinations": [
-        {"cloudWatchLogsLogGroup": {"logGroupArn": "arn:aws:logs:us-east-1:123456789012:log-group:x:*"}}]}},
-    {"tracingConfiguration": {"enabled": True}},
-    {"publish": True},
-], ids=["definition", "type", "logging", "tracing", "publish"])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"definition": definition("B")},
+        {"type": "EXPRESS"},
+        {
+            "loggingConfiguration": {
+                "level": "ERROR",
+                "includeExecutionData": False,
+                "destinations": [
+                    {"cloudWatchLogsLogGroup": {"logGroupArn": "arn:aws:logs:us-east-1:123456789012:log-group:x:*"}}
+                ],
+            }
+        },
+        {"tracingConfiguration": {"enabled": True}},
+        {"publish": True},
+    ],
+    ids=["definition", "type", "logging", "tracing", "publish"],
+)
 def test_a_state_machine_name_is_refused_for_a_different_machine(client, change):
     sfn = client("stepfunctions")
     arn = sfn.create_state_machine(name="create-cluster", definition=definition("A"), roleArn=role(client))["stateMachineArn"]

@@ -20,7 +20,11 @@ CRATE = "emulator-conformance"
 def cargo(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["cargo", "test", "-p", CRATE, "--test", "conformance", "--locked", *args],
-        cwd=REPO, capture_output=True, text=True, timeout=900, env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
     )
 
 

@@ -130,36 +130,44 @@ def _shell_document(ssm, name: str, lines: list[str]) -> None:
         Name=name,
         DocumentType="Command",
         DocumentFormat="JSON",
-        Content=json.dumps({
-            "schemaVersion": "2.2",
-            "description": "test",
-            "parameters": {
-                "SecretArn": {
-                    "type": "String",
-                    "allowedPattern": "^arn:aws:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$",
+        Content=json.dumps(
+            {
+                "schemaVersion": "2.2",
+                "description": "test",
+                "parameters": {
+                    "SecretArn": {
+                        "type": "String",
+                        "allowedPattern": "^arn:aws:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$",
+                    },
+                    "Greeting": {"type": "String", "default": "hello"},
                 },
-                "Greeting": {"type": "String", "default": "hello"},
-            },
-            "mainSteps": [{"action": "aws:runShellScript", "name": "run", "inputs": {"runCommand": lines}}],
-        }),
+                "mainSteps": [{"action": "aws:runShellScript", "name": "run", "inputs": {"runCommand": lines}}],
+            }
+        ),
     )
 
 
 def test_command_documents_run_with_their_parameters_and_the_aws_cli(lab, ssm, client):
     secret = client("secretsmanager").create_secret(Name="s", SecretString="-----BEGIN CERTIFICATE-----x")["ARN"]
-    _shell_document(ssm, "Custom", [
-        "set -euo pipefail",
-        "echo '{{ Greeting }}'",
-        "aws secretsmanager get-secret-value --secret-id '{{ SecretArn }}' --query SecretString --output text"
-        " | sudo tee /opt/cloudhsm/etc/customerCA.crt >/dev/null",
-        "head -c 27 /opt/cloudhsm/etc/customerCA.crt",
-    ])
-    command_id = ssm.send_command(
-        InstanceIds=[lab.instance_id], DocumentName="Custom", Parameters={"SecretArn": [secret]}
-    )["Command"]["CommandId"]
+    _shell_document(
+        ssm,
+        "Custom",
+        [
+            "set -euo pipefail",
+            "echo '{{ Greeting }}'",
+            "aws secretsmanager get-secret-value --secret-id '{{ SecretArn }}' --query SecretString --output text"
+            " | sudo tee /opt/cloudhsm/etc/customerCA.crt >/dev/null",
+            "head -c 27 /opt/cloudhsm/etc/customerCA.crt",
+        ],
+    )
+    command_id = ssm.send_command(InstanceIds=[lab.instance_id], DocumentName="Custom", Parameters={"SecretArn": [secret]})[
+        "Command"
+    ]["CommandId"]
     result = wait_for(
-        lambda: (r := ssm.get_command_invocation(CommandId=command_id, InstanceId=lab.instance_id))["Status"]
-        in ("Success", "Failed") and r,
+        lambda: (
+            (r := ssm.get_command_invocation(CommandId=command_id, InstanceId=lab.instance_id))["Status"] in ("Success", "Failed")
+            and r
+        ),
         what="document command",
     )
     assert result["Status"] == "Success", result["StandardErrorContent"]

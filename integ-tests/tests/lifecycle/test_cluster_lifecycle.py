@@ -7,11 +7,13 @@ the activation script runs on the emulated management client.
 """
 
 import subprocess
+import time
 from pathlib import Path
 
 import boto3
 import pytest
 from botocore.config import Config
+from cryptography import x509
 
 from runner.assets import REPO_ROOT
 from runner.stack import OperationFailed, Stack
@@ -28,7 +30,10 @@ def synth(out: Path, **context: str) -> Template:
     args = " ".join(f"-c {k}={v}" for k, v in context.items())
     done = subprocess.run(
         ["bash", "-c", f"source scripts/lib.sh && cd cdk-app && npx cdk synth --quiet {args} -o {out}"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=180,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert done.returncode == 0, done.stderr
     return Template.load(out / "CloudHsmExample.template.json")
@@ -43,8 +48,12 @@ def app(tmp_path):
 
 def client(emulator, service: str):
     return boto3.client(
-        service, endpoint_url=emulator.endpoint, region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing", config=Config(retries={"total_max_attempts": 1}),
+        service,
+        endpoint_url=emulator.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 1}),
     )
 
 
@@ -96,12 +105,22 @@ def test_default_cluster_is_created_activated_resized_to_zero_and_back_and_delet
     # The HSM ports between the client and the cluster, opened by the workflow, and nothing else.
     groups = {g["GroupId"]: g for g in client(emulator, "ec2").describe_security_groups()["SecurityGroups"]}
     [client_group] = [g for g in groups.values() if "management client" in g["Description"]]
-    egress = {(p["IpProtocol"], p.get("FromPort"), p.get("ToPort"), tuple(sorted(x["GroupId"] for x in p["UserIdGroupPairs"])),
-               tuple(sorted(r["CidrIp"] for r in p["IpRanges"]))) for p in client_group["IpPermissionsEgress"]}
+    egress = {
+        (
+            p["IpProtocol"],
+            p.get("FromPort"),
+            p.get("ToPort"),
+            tuple(sorted(x["GroupId"] for x in p["UserIdGroupPairs"])),
+            tuple(sorted(r["CidrIp"] for r in p["IpRanges"])),
+        )
+        for p in client_group["IpPermissionsEgress"]
+    }
     assert egress == {("tcp", 443, 443, (), ("0.0.0.0/0",)), ("tcp", 2223, 2225, (cluster["SecurityGroup"],), ())}
     ingress = groups[cluster["SecurityGroup"]]["IpPermissions"]
-    assert any(p["FromPort"] == 2223 and p["ToPort"] == 2225
-               and client_group["GroupId"] in [x["GroupId"] for x in p["UserIdGroupPairs"]] for p in ingress)
+    assert any(
+        p["FromPort"] == 2223 and p["ToPort"] == 2225 and client_group["GroupId"] in [x["GroupId"] for x in p["UserIdGroupPairs"]]
+        for p in ingress
+    )
 
     stack.update(app(hsmsPerSubnet="2"))
     assert len([h for h in only_cluster(emulator)["Hsms"] if h["State"] == "ACTIVE"]) == 4
@@ -143,13 +162,74 @@ def test_an_external_pki_stops_at_the_published_csr(emulator, app):
     assert emulator.state()["clusters"] == []
 
 
+def issued_by(emulator, ca_arn: str) -> None:
+    """The cluster certificate was issued by that CA, whose certificate is the trust anchor."""
+    cluster = only_cluster(emulator)
+    assert cluster["State"] == "ACTIVE"
+    ca_pem = client(emulator, "acm-pca").get_certificate_authority_certificate(CertificateAuthorityArn=ca_arn)["Certificate"]
+    ca = x509.load_pem_x509_certificate(ca_pem.encode())
+    certificate = x509.load_pem_x509_certificate(cluster["Certificates"]["ClusterCertificate"].encode())
+    assert certificate.issuer == ca.subject
+    certificate.verify_directly_issued_by(ca)
+    assert x509.load_pem_x509_certificate(secret(emulator, "trust anchor").encode()) == ca
+    csr = x509.load_pem_x509_csr(secret(emulator, "cluster CSR").encode())
+    assert certificate.public_key() == csr.public_key()
+
+
+def new_ca(emulator, name: str, parent: str | None = None) -> str:
+    """An ACTIVE AWS Private CA made outside the stack: a root, or a subordinate of `parent`."""
+    pca = client(emulator, "acm-pca")
+    arn = pca.create_certificate_authority(
+        CertificateAuthorityConfiguration={
+            "KeyAlgorithm": "RSA_2048", "SigningAlgorithm": "SHA256WITHRSA", "Subject": {"CommonName": name},
+        },
+        CertificateAuthorityType="SUBORDINATE" if parent else "ROOT",
+    )["CertificateAuthorityArn"]
+    request = pca.get_certificate_authority_csr(CertificateAuthorityArn=arn)["Csr"]
+    template = "SubordinateCACertificate_PathLen0/V1" if parent else "RootCACertificate/V1"
+    issued = pca.issue_certificate(
+        CertificateAuthorityArn=parent or arn, Csr=request.encode(), SigningAlgorithm="SHA256WITHRSA",
+        TemplateArn=f"arn:aws:acm-pca:::template/{template}", Validity={"Type": "YEARS", "Value": 10},
+    )["CertificateArn"]
+    for _ in range(100):
+        try:
+            got = pca.get_certificate(CertificateAuthorityArn=parent or arn, CertificateArn=issued)
+            break
+        except pca.exceptions.RequestInProgressException:
+            time.sleep(0.05)
+    chain = {"CertificateChain": got["CertificateChain"].encode()} if parent else {}
+    pca.import_certificate_authority_certificate(CertificateAuthorityArn=arn, Certificate=got["Certificate"].encode(), **chain)
+    return arn
+
+
 def test_a_private_ca_issues_the_certificate(emulator, app):
     stack, _ = stack_for(app(pki="private-ca"), emulator)
     stack.create()
-    assert only_cluster(emulator)["State"] == "ACTIVE"
-    anchor = secret(emulator, "trust anchor")
-    assert anchor.startswith("-----BEGIN CERTIFICATE-----")
+    [ca] = client(emulator, "acm-pca").list_certificate_authorities()["CertificateAuthorities"]
+    assert ca["Type"] == "ROOT"
+    issued_by(emulator, ca["Arn"])
     stack.delete()
+
+
+def test_an_existing_root_ca_issues_the_certificate(emulator, app):
+    ca = new_ca(emulator, "existing root")
+    stack, _ = stack_for(app(pki="certificate-authority", certificateAuthorityArn=ca), emulator, timeout=120)
+    stack.create()
+    issued_by(emulator, ca)
+    stack.delete()
+
+
+def test_a_subordinate_ca_is_refused_with_the_reason_and_nothing_is_left(emulator, app):
+    root = new_ca(emulator, "root")
+    subordinate = new_ca(emulator, "issuing", parent=root)
+    stack, _ = stack_for(app(pki="certificate-authority", certificateAuthorityArn=subordinate), emulator, timeout=120)
+    with pytest.raises(OperationFailed):
+        stack.create()
+    failed = outcome(stack, "Create", CLUSTER)
+    assert failed.status == "FAILED"
+    assert f"private CA {subordinate} is a subordinate CA (its chain has 2 certificates)" in failed.reason
+    assert "issued directly by a root CA" in failed.reason
+    assert emulator.state()["clusters"] == [], "the rollback deleted every HSM and the cluster"
 
 
 def test_a_cluster_restored_from_a_backup_skips_initialization(emulator, app):
@@ -172,12 +252,19 @@ def test_a_cluster_restored_from_a_backup_skips_initialization(emulator, app):
     second.delete()
 
 
-@pytest.mark.parametrize("context, fault, reason", [
-    ({"azs": "3"}, {"hsm_quota": 2}, "CreateHsm on cluster cluster-"),
-    ({}, {"command_fails": [{"match": "cluster activate", "stderr": "error: HSM unreachable", "exit_code": 4}]},
-     "activating the cluster on the management client i-"),
-    ({}, {"hsm_degraded": 1}, "is DEGRADED"),
-], ids=["quota reached at the 3rd HSM", "activation command fails", "first HSM degraded"])
+@pytest.mark.parametrize(
+    "context, fault, reason",
+    [
+        ({"azs": "3"}, {"hsm_quota": 2}, "CreateHsm on cluster cluster-"),
+        (
+            {},
+            {"command_fails": [{"match": "cluster activate", "stderr": "error: HSM unreachable", "exit_code": 4}]},
+            "activating the cluster on the management client i-",
+        ),
+        ({}, {"hsm_degraded": 1}, "is DEGRADED"),
+    ],
+    ids=["quota reached at the 3rd HSM", "activation command fails", "first HSM degraded"],
+)
 def test_failures_end_in_a_clear_failed_answer_and_leave_nothing_behind(emulator, app, context, fault, reason):
     emulator.configure(faults=fault)
     stack, _ = stack_for(app(**context), emulator)

@@ -36,7 +36,10 @@ def example_template(tmp_path_factory) -> Template:
     out = tmp_path_factory.mktemp("synth") / "cdk.out"
     synth = subprocess.run(
         ["bash", "-c", f"source scripts/lib.sh && cd cdk-app && npx cdk synth --quiet -o {out}"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     path = out / "CloudHsmExample.template.json"
     if synth.returncode != 0:
@@ -92,7 +95,7 @@ def test_the_cli_reports_the_failure_and_exits_non_zero(emulator, example_templa
     out = capsys.readouterr().out
     assert status == 1
     assert "== CREATE FAILED after" in out and REASON in out
-    summary = out[out.index("Operation  "):]
+    summary = out[out.index("Operation  ") :]
     assert "Create Hsm2CBA3DD8 (Custom::CloudHsmCluster)  FAILED" in summary
     assert "Delete Hsm2CBA3DD8 (Custom::CloudHsmCluster)  SUCCESS" in summary
     assert not (tmp_path / "state.json").exists()

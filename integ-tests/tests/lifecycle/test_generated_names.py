@@ -18,19 +18,28 @@ from runner.template import Template
 
 from .conftest import stack_for
 
-TRUST = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-DOCUMENT = {"schemaVersion": "2.2", "description": "d",
-            "mainSteps": [{"action": "aws:runShellScript", "name": "run", "inputs": {"runCommand": ["true"]}}]}
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+DOCUMENT = {
+    "schemaVersion": "2.2",
+    "description": "d",
+    "mainSteps": [{"action": "aws:runShellScript", "name": "run", "inputs": {"runCommand": ["true"]}}],
+}
 RESOURCES: dict[str, Any] = {
     "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": TRUST}},
     "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 365}},
     "Template": {"Type": "AWS::EC2::LaunchTemplate", "Properties": {"LaunchTemplateData": {}}},
     "Document": {"Type": "AWS::SSM::Document", "Properties": {"Content": DOCUMENT, "DocumentType": "Command"}},
     "Password": {"Type": "AWS::SecretsManager::Secret", "Properties": {"GenerateSecretString": {}}},
-    "Machine": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
-        "DefinitionString": json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
-        "RoleArn": {"Fn::GetAtt": ["Role", "Arn"]}}},
+    "Machine": {
+        "Type": "AWS::StepFunctions::StateMachine",
+        "Properties": {
+            "DefinitionString": json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+            "RoleArn": {"Fn::GetAtt": ["Role", "Arn"]},
+        },
+    },
 }
 
 
@@ -70,13 +79,16 @@ def test_two_stacks_of_one_template_get_their_own_names(emulator, tmp_path):
     assert ec2.describe_launch_templates()["LaunchTemplates"] == []
 
 
-@pytest.mark.parametrize("logical_id, name_property, code", [
-    ("Template", "LaunchTemplateName", "InvalidLaunchTemplateName.AlreadyExistsException"),
-    ("Logs", "LogGroupName", "ResourceAlreadyExistsException"),
-    ("Document", "Name", "DocumentAlreadyExists"),
-    ("Password", "Name", "ResourceExistsException"),
-    ("Role", "RoleName", "EntityAlreadyExists"),
-])
+@pytest.mark.parametrize(
+    "logical_id, name_property, code",
+    [
+        ("Template", "LaunchTemplateName", "InvalidLaunchTemplateName.AlreadyExistsException"),
+        ("Logs", "LogGroupName", "ResourceAlreadyExistsException"),
+        ("Document", "Name", "DocumentAlreadyExists"),
+        ("Password", "Name", "ResourceExistsException"),
+        ("Role", "RoleName", "EntityAlreadyExists"),
+    ],
+)
 def test_a_fixed_name_fails_the_second_stack_with_the_service_error(emulator, tmp_path, logical_id, name_property, code):
     resources = json.loads(json.dumps(RESOURCES))
     resources[logical_id]["Properties"][name_property] = "fixed-name"
@@ -96,7 +108,8 @@ def test_a_fixed_state_machine_name_fails_the_second_stack_unless_it_is_the_same
     first.create()
     other = json.loads(json.dumps(resources))
     other["Machine"]["Properties"]["DefinitionString"] = json.dumps(
-        {"StartAt": "Q", "States": {"Q": {"Type": "Pass", "End": True}}})
+        {"StartAt": "Q", "States": {"Q": {"Type": "Pass", "End": True}}}
+    )
     second, _ = stack_for(template(tmp_path, "Second", other), emulator)
     with pytest.raises(OperationFailed, match="create failed at Machine: .*StateMachineAlreadyExists"):
         second.create()

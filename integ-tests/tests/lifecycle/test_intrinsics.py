@@ -99,11 +99,23 @@ def test_circular_dependencies_are_refused(tmp_path):
 
 
 def test_stringify_turns_every_scalar_into_a_string():
-    properties = {"ServiceToken": "arn", "HsmsPerSubnet": 1, "Ratio": 0.5, "Enabled": True, "Off": False,
-                  "SubnetIds": ["subnet-1", 2], "Pki": {"Kind": "EPHEMERAL_CA", "Days": 365, "Nested": [{"On": True}]}}
+    properties = {
+        "ServiceToken": "arn",
+        "HsmsPerSubnet": 1,
+        "Ratio": 0.5,
+        "Enabled": True,
+        "Off": False,
+        "SubnetIds": ["subnet-1", 2],
+        "Pki": {"Kind": "EPHEMERAL_CA", "Days": 365, "Nested": [{"On": True}]},
+    }
     assert stringify(properties) == {
-        "ServiceToken": "arn", "HsmsPerSubnet": "1", "Ratio": "0.5", "Enabled": "true", "Off": "false",
-        "SubnetIds": ["subnet-1", "2"], "Pki": {"Kind": "EPHEMERAL_CA", "Days": "365", "Nested": [{"On": "true"}]},
+        "ServiceToken": "arn",
+        "HsmsPerSubnet": "1",
+        "Ratio": "0.5",
+        "Enabled": "true",
+        "Off": "false",
+        "SubnetIds": ["subnet-1", "2"],
+        "Pki": {"Kind": "EPHEMERAL_CA", "Days": "365", "Nested": [{"On": "true"}]},
     }
 
 

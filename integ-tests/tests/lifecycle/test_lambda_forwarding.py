@@ -27,8 +27,12 @@ FAKE = Path(__file__).resolve().parent / "fixtures" / "fake_bootstrap.py"
 def client(emulator):
     def make(service: str):
         return boto3.client(
-            service, endpoint_url=emulator.endpoint, region_name="us-east-1", aws_access_key_id="testing",
-            aws_secret_access_key="testing", config=Config(retries={"total_max_attempts": 1}),
+            service,
+            endpoint_url=emulator.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(retries={"total_max_attempts": 1}),
         )
 
     return make
@@ -45,8 +49,13 @@ def function(emulator, client, tmp_path) -> str:
     with zipfile.ZipFile(code, "w") as archive:
         archive.writestr("bootstrap", "")
     client("lambda").create_function(
-        FunctionName="fake", Runtime="provided.al2023", Role=role, Handler="bootstrap", Code={"ZipFile": code.getvalue()},
-        Timeout=2, MemorySize=256,
+        FunctionName="fake",
+        Runtime="provided.al2023",
+        Role=role,
+        Handler="bootstrap",
+        Code={"ZipFile": code.getvalue()},
+        Timeout=2,
+        MemorySize=256,
     )
     emulator.register_lambda("fake", str(bootstrap), {"GREETING": "hello"})
     return "fake"
@@ -102,19 +111,34 @@ def test_event_invocations_answer_202_and_run_in_the_background(emulator, client
 
 
 def test_step_functions_tasks_reach_the_bootstrap(emulator, client, function):
-    urllib.request.urlopen(urllib.request.Request(
-        f"{emulator.endpoint}/moto-api/config", data=b'{"stepfunctions": {"execute_state_machine": true}}', method="POST"
-    )).read()
+    urllib.request.urlopen(
+        urllib.request.Request(
+            f"{emulator.endpoint}/moto-api/config", data=b'{"stepfunctions": {"execute_state_machine": true}}', method="POST"
+        )
+    ).read()
     sfn = client("stepfunctions")
     definition = {
         "StartAt": "Call",
-        "States": {"Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
-                            "Parameters": {"FunctionName": "fake", "Payload": {"echo.$": "$.value"}},
-                            "OutputPath": "$.Payload", "End": True}},
+        "States": {
+            "Call": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "fake", "Payload": {"echo.$": "$.value"}},
+                "OutputPath": "$.Payload",
+                "End": True,
+            }
+        },
     }
-    arn = sfn.create_state_machine(
-        name="calls-fake", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn"
-    )["stateMachineArn"]
+    # The state machine's role must allow the invoke: its tasks sign as that role.
+    iam = client("iam")
+    role = iam.create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    invoke_fake = {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "arn:aws:lambda:*:*:function:fake"}
+    iam.put_role_policy(
+        RoleName="sfn",
+        PolicyName="invoke",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [invoke_fake]}),
+    )
+    arn = sfn.create_state_machine(name="calls-fake", definition=json.dumps(definition), roleArn=role)["stateMachineArn"]
     execution = sfn.start_execution(stateMachineArn=arn, name="run-1", input='{"value": "from-sfn"}')["executionArn"]
     deadline = time.monotonic() + 10
     while (described := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING" and time.monotonic() < deadline:

@@ -32,7 +32,10 @@ def synth(out: Path, stack_name: str, app: str | None = None, **context: str) ->
     app_arg = f"--app 'node {app}'" if app else ""
     done = subprocess.run(
         ["bash", "-c", f"source scripts/lib.sh && cd cdk-app && npx cdk synth --quiet {app_arg} {args} -o {out}"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=180,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert done.returncode == 0, done.stderr
     return Template.load(out / f"{stack_name}.template.json")
@@ -45,8 +48,11 @@ def of_type(template: Template, resource_type: str) -> list[str]:
 def nothing_left(emulator) -> None:
     state = emulator.state()
     assert state["clusters"] == [], "no cluster, so no HSM, is left"
-    hsm_enis = [i for i in client(emulator, "ec2").describe_network_interfaces()["NetworkInterfaces"]
-                if "cloudhsm" in i.get("Description", "").lower()]
+    hsm_enis = [
+        i
+        for i in client(emulator, "ec2").describe_network_interfaces()["NetworkInterfaces"]
+        if "cloudhsm" in i.get("Description", "").lower()
+    ]
     assert hsm_enis == [], "no HSM network interface is left"
 
 
@@ -57,8 +63,11 @@ def create(stack: Stack, emulator) -> None:
     except OperationFailed as err:
         ssm = client(emulator, "ssm")
         failed = [i for i in ssm.list_command_invocations(Details=True)["CommandInvocations"] if i["Status"] != "Success"]
-        outputs = [f"{i['InstanceId']} {i['DocumentName']} {i.get('Comment', '')}: " + (p.get("Output") or "")
-                   for i in failed for p in i.get("CommandPlugins", [])]
+        outputs = [
+            f"{i['InstanceId']} {i['DocumentName']} {i.get('Comment', '')}: " + (p.get("Output") or "")
+            for i in failed
+            for p in i.get("CommandPlugins", [])
+        ]
         raise AssertionError(f"{err}\nfailed commands' output:\n" + "\n---\n".join(outputs)) from err
 
 
@@ -122,7 +131,8 @@ def test_an_encryption_key_of_the_stack_encrypts_the_logs_through_create_resize_
     [cluster] = emulator.state()["clusters"]
     assert cluster["State"] == "ACTIVE" and len(active_hsms(cluster)) == 2
     key_arn = client(emulator, "kms").describe_key(KeyId=stack.resources[of_type(template, "AWS::KMS::Key")[0]].physical_id)[
-        "KeyMetadata"]["Arn"]
+        "KeyMetadata"
+    ]["Arn"]
     groups = client(emulator, "logs").describe_log_groups()["logGroups"]
     encrypted_groups = [g for g in groups if g.get("kmsKeyId") == key_arn]
     assert len(encrypted_groups) == len(of_type(template, "AWS::Logs::LogGroup")) > 0, "every log group uses the key"

@@ -63,7 +63,7 @@ def test_lifecycle_command(emulator, workflow_template, capsys):
     assert status == 0, out
     for step in ("CREATE", "UPDATE", "DELETE"):
         assert f"== {step} COMPLETE" in out
-    summary = out[out.index("Operation  "):].splitlines()
+    summary = out[out.index("Operation  ") :].splitlines()
     assert [line.split("  ")[0] for line in summary[1:4]] == [
         "Create Thing (Custom::Thing)",
         "Update Thing (Custom::Thing)",

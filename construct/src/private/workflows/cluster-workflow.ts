@@ -1,3 +1,4 @@
+import { Stack } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
@@ -10,6 +11,10 @@ export interface ClusterWorkflowProps {
   readonly kit: WorkflowKit;
   /** The management client's security group, which the workflow opens to the HSMs. */
   readonly clientSecurityGroupId: string;
+}
+
+function securityGroupArn(scope: Construct, groupId: string): string {
+  return Stack.of(scope).formatArn({ service: 'ec2', resource: 'security-group', resourceName: groupId });
 }
 
 const HSM_PORTS = { IpProtocol: 'tcp', FromPort: 2223, ToPort: 2225 };
@@ -77,14 +82,15 @@ function createFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
   const openPorts = kit.sdkTask('Let the management client reach the HSMs', {
     service: 'ec2',
     action: 'authorizeSecurityGroupIngress',
-    iamResources: ['*'],
+    // The cluster's group is made by CloudHSM, so its id is known only at run time.
+    iamResources: [Stack.of(scope).formatArn({ service: 'ec2', resource: 'security-group', resourceName: '*' })],
     parameters: sdkParameters({ GroupId: clusterGroup, IpPermissions: hsmPortsTo(clientSecurityGroupId) }),
     resultPath: sfn.JsonPath.DISCARD,
   });
   const openEgress = kit.sdkTask('Let the management client talk to the HSMs', {
     service: 'ec2',
     action: 'authorizeSecurityGroupEgress',
-    iamResources: ['*'],
+    iamResources: [securityGroupArn(scope, clientSecurityGroupId)],
     parameters: sdkParameters({ GroupId: clientSecurityGroupId, IpPermissions: hsmPortsTo(clusterGroup) }),
     resultPath: sfn.JsonPath.DISCARD,
   });
@@ -170,7 +176,7 @@ function deleteFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
   const closeEgress = new tasks.CallAwsService(scope, 'Close the client egress to the HSMs', {
     service: 'ec2',
     action: 'revokeSecurityGroupEgress',
-    iamResources: ['*'],
+    iamResources: [securityGroupArn(scope, clientSecurityGroupId)],
     parameters: sdkParameters({
       GroupId: clientSecurityGroupId,
       IpPermissions: [{ ...HSM_PORTS, UserIdGroupPairs: [{ GroupId: SLOTS.emptied.at(STATUS.SecurityGroupId) }] }],

@@ -15,6 +15,38 @@ use crate::view::{ClusterView, HsmView};
 /// it, so that a redelivered create finds its cluster instead of making a
 /// second one.
 pub const REQUEST_TAG: &str = "cdk-cloudhsm:request-id";
+/// The stack that owns a cluster (CloudFormation's `StackId`). The tasks
+/// function's role may change only clusters carrying its stack's id.
+pub const STACK_TAG: &str = "cdk-cloudhsm:stack-id";
+/// The custom resource that owns a cluster, in its stack.
+pub const LOGICAL_ID_TAG: &str = "cdk-cloudhsm:logical-id";
+
+/// Who made a cluster: the request, and the stack and resource it belongs to.
+#[derive(Debug, Clone, Copy)]
+pub struct Owner<'a> {
+    pub request_id: &'a str,
+    pub stack_id: &'a str,
+    pub logical_id: &'a str,
+}
+
+impl Owner<'_> {
+    fn tags(&self) -> Result<Vec<Tag>, HandlerError> {
+        [
+            (REQUEST_TAG, self.request_id),
+            (STACK_TAG, self.stack_id),
+            (LOGICAL_ID_TAG, self.logical_id),
+        ]
+        .into_iter()
+        .map(|(key, value)| {
+            Tag::builder()
+                .key(key)
+                .value(value)
+                .build()
+                .map_err(|e| HandlerError::Internal(format!("tag: {e}")))
+        })
+        .collect()
+    }
+}
 
 fn sdk_error<E, R>(
     operation: &'static str,
@@ -96,9 +128,9 @@ async fn created_by(client: &Client, request_id: &str) -> Result<Option<Cluster>
 pub async fn create(
     client: &Client,
     props: &ClusterProps,
-    request_id: &str,
+    owner: Owner<'_>,
 ) -> Result<ClusterView, HandlerError> {
-    if let Some(existing) = created_by(client, request_id).await? {
+    if let Some(existing) = created_by(client, owner.request_id).await? {
         tracing::info!(
             cluster_id = existing.cluster_id(),
             "cluster already created for this request"
@@ -109,11 +141,6 @@ pub async fn create(
         .r#type(BackupRetentionType::Days)
         .value(props.backup_retention_days.to_string())
         .build();
-    let tag = Tag::builder()
-        .key(REQUEST_TAG)
-        .value(request_id)
-        .build()
-        .map_err(|e| HandlerError::Internal(format!("tag: {e}")))?;
     let output = client
         .create_cluster()
         .hsm_type(&props.hsm_type)
@@ -122,7 +149,7 @@ pub async fn create(
         .mode(ClusterMode::from(props.mode.as_str()))
         .network_type(NetworkType::from(props.network_type.as_str()))
         .backup_retention_policy(retention)
-        .tag_list(tag)
+        .set_tag_list(Some(owner.tags()?))
         .send()
         .await
         .map_err(|e| {

@@ -34,6 +34,15 @@ fn idempotency_token(cluster_id: &str, csr: &str) -> String {
     format!("{id}{hex}")
 }
 
+/// The PEM certificates of a chain, in its order.
+fn certificates_in(chain: &str) -> Vec<&str> {
+    chain
+        .split_inclusive("-----END CERTIFICATE-----")
+        .filter(|block| block.contains("-----BEGIN CERTIFICATE-----"))
+        .map(str::trim)
+        .collect()
+}
+
 /// Issues the cluster certificate with AWS Private CA and waits the few
 /// seconds it takes to be retrievable.
 pub async fn issue(
@@ -77,18 +86,27 @@ pub async fn issue(
             .await
         {
             Ok(output) => {
-                let chain = output.certificate_chain().unwrap_or_default();
-                // The trust anchor is the root: the last certificate of the chain.
-                let root = chain
-                    .split_inclusive("-----END CERTIFICATE-----")
-                    .filter(|block| block.contains("-----BEGIN CERTIFICATE-----"))
-                    .last()
-                    .map(|block| block.trim().to_owned())
-                    .ok_or_else(|| {
-                        HandlerError::PreconditionFailed(format!(
+                let chain = certificates_in(output.certificate_chain().unwrap_or_default());
+                // CloudHSM takes as trust anchor only the self-signed
+                // certificate of the CA that signed the cluster certificate
+                // itself: a chain longer than that root means a subordinate CA.
+                let root = match chain.as_slice() {
+                    [root] => (*root).to_owned(),
+                    [] => {
+                        return Err(HandlerError::PreconditionFailed(format!(
                             "{resource} returned no CA certificate chain for {certificate_arn}"
-                        ))
-                    })?;
+                        )));
+                    }
+                    longer => {
+                        return Err(HandlerError::PreconditionFailed(format!(
+                            "{resource} is a subordinate CA (its chain has {} certificates): CloudHSM \
+                             initializes a cluster only with a certificate issued directly by a root CA, whose \
+                             self-signed certificate is the trust anchor. Use a ROOT CA of AWS Private CA, or \
+                             ClusterPki.privateCa()",
+                            longer.len()
+                        )));
+                    }
+                };
                 return Ok(IssuedCertificate {
                     cluster_certificate: output.certificate().unwrap_or_default().to_owned(),
                     ca_certificate: root,
@@ -148,10 +166,7 @@ mod tests {
         let ready = mock!(Client::get_certificate).then_output(|| {
             GetCertificateOutput::builder()
                 .certificate("LEAF")
-                .certificate_chain(
-                    "-----BEGIN CERTIFICATE-----\nSUB\n-----END CERTIFICATE-----\n\
-                     -----BEGIN CERTIFICATE-----\nROOT\n-----END CERTIFICATE-----\n",
-                )
+                .certificate_chain("-----BEGIN CERTIFICATE-----\nROOT\n-----END CERTIFICATE-----\n")
                 .build()
         });
         let client = mock_client!(
@@ -169,5 +184,34 @@ mod tests {
         );
         assert_eq!(pending.num_calls(), 1);
         assert_eq!(ready.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_subordinate_ca_is_refused_with_the_reason() {
+        let issued = mock!(Client::issue_certificate).then_output(|| {
+            IssueCertificateOutput::builder()
+                .certificate_arn("arn:cert")
+                .build()
+        });
+        let ready = mock!(Client::get_certificate).then_output(|| {
+            GetCertificateOutput::builder()
+                .certificate("LEAF")
+                .certificate_chain(
+                    "-----BEGIN CERTIFICATE-----\nSUB\n-----END CERTIFICATE-----\n\
+                     -----BEGIN CERTIFICATE-----\nROOT\n-----END CERTIFICATE-----\n",
+                )
+                .build()
+        });
+        let client = mock_client!(aws_sdk_acmpca, RuleMode::Sequential, [&issued, &ready]);
+        let err = issue(&client, "arn:ca", "cluster-abc", "csr")
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), handler_core::ErrorKind::PreconditionFailed);
+        assert!(
+            err.to_string().starts_with(
+                "private CA arn:ca is a subordinate CA (its chain has 2 certificates): CloudHSM initializes"
+            ),
+            "{err}"
+        );
     }
 }

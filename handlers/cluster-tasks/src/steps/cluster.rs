@@ -65,7 +65,12 @@ impl Step for CreateCluster {
                     .into(),
             });
         }
-        let cluster = cloudhsm::create(&ctx.clients.hsm, &props, &self.request.request_id).await?;
+        let owner = cloudhsm::Owner {
+            request_id: &self.request.request_id,
+            stack_id: &self.request.stack_id,
+            logical_id: &self.request.logical_resource_id,
+        };
+        let cluster = cloudhsm::create(&ctx.clients.hsm, &props, owner).await?;
         Ok(ClusterCreated {
             cluster_id: cluster.cluster_id.clone(),
             cluster,
