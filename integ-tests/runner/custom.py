@@ -28,10 +28,10 @@ MAX_RESPONSE_BYTES = 4096
 CLOUDFORMATION_TIMEOUT = 3600.0
 
 
-def emulated_seconds(endpoint: str, seconds: float) -> float:
-    """Real seconds for `seconds` of AWS time on the emulator at `endpoint` (its time scale)."""
-    with urllib.request.urlopen(f"{endpoint}/_emulator/config", timeout=10) as response:
-        return seconds / float(json.loads(response.read())["time_scale"])
+def emulated_now(endpoint: str) -> float:
+    """The emulator's clock at `endpoint` (epoch seconds): real time plus what waits skipped."""
+    with urllib.request.urlopen(f"{endpoint}/_emulator/clock", timeout=10) as response:
+        return float(json.loads(response.read())["now"])
 
 
 def stringify(value: Any) -> Any:
@@ -229,11 +229,16 @@ class CustomResourceDriver:
         self.aws.client("lambda").invoke(
             FunctionName=properties["ServiceToken"], InvocationType="Event", Payload=json.dumps(request).encode()
         )
-        timeout = self.timeout if self.timeout is not None else emulated_seconds(self.aws.endpoint, CLOUDFORMATION_TIMEOUT)
-        deadline = time.monotonic() + timeout
+        # CloudFormation's hour passes on the emulator's clock; a given timeout is real seconds.
+        if self.timeout is None:
+            limit = emulated_now(self.aws.endpoint) + CLOUDFORMATION_TIMEOUT
+            over = lambda: emulated_now(self.aws.endpoint) >= limit  # noqa: E731
+        else:
+            deadline = time.monotonic() + self.timeout
+            over = lambda: time.monotonic() >= deadline  # noqa: E731
         body = None
-        while body is None and time.monotonic() < deadline:
-            body = self.responses.wait(request_id, min(0.25, max(0.0, deadline - time.monotonic())))
+        while body is None and not over():
+            body = self.responses.wait(request_id, 0.25)
             if on_wait is not None:
                 on_wait(operation)
         operation.ended = time.monotonic()

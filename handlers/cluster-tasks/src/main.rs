@@ -3,7 +3,7 @@
 use cluster_tasks::aws::Clients;
 use cluster_tasks::config::Config;
 use cluster_tasks::contract::StepInvocation;
-use cluster_tasks::steps::{Clock, Ctx, Deadline, TIME_SCALE_ENV};
+use cluster_tasks::steps::{Clock, Ctx, Deadline};
 use handler_core::HandlerError;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde::Deserialize;
@@ -15,12 +15,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk_config = handler_core::aws::load_config().await;
     // A missing variable fails every step with the reason, rather than
     // stopping the function before it can say why.
-    let clock = Clock::from_var(std::env::var(TIME_SCALE_ENV).ok().as_deref());
     let ctx = Config::from_vars(|name| std::env::var(name).ok()).and_then(|config| {
         Ok(Ctx {
             clients: Clients::new(&sdk_config),
             config,
-            clock: clock?,
+            clock: Clock::from_env(),
             deadline: Deadline::none(),
         })
     });

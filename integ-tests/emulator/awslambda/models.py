@@ -65,7 +65,6 @@ class Instance:
     def __init__(self, registration: Registration, memory_size: int):
         self.registration = registration
         self.memory_size = memory_size
-        self.time_scale = RUNTIME.time_scale  # the handlers read it once, at start-up
         self.cond = threading.Condition()
         self.current: Invocation | None = None
         self.init_error: bytes | None = None
@@ -98,8 +97,8 @@ class Instance:
             "AWS_ENDPOINT_URL": RUNTIME.endpoint,
             "AWS_MAX_ATTEMPTS": "2",
             "AWS_EC2_METADATA_DISABLED": "true",
-            # The handlers measure their deadlines on the emulator's clock.
-            "CDK_CLOUDHSM_TIME_SCALE": f"{self.time_scale:g}",
+            # The handlers measure their deadlines on the emulator's clock (GET /_emulator/clock).
+            "CDK_CLOUDHSM_EMULATOR_CLOCK": RUNTIME.endpoint.split("://", 1)[-1],
             "AWS_LAMBDA_FUNCTION_NAME": reg.function_name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_size),
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
@@ -196,10 +195,10 @@ class Function:
             while True:
                 while self.idle:
                     instance = self.idle.pop()
-                    if instance.alive and instance.time_scale == RUNTIME.time_scale:
+                    if instance.alive:
                         self.busy += 1
                         return instance
-                    instance.stop()  # dead, or started on another time scale
+                    instance.stop()
                     self.instances.discard(instance)
                 if self.busy < MAX_INSTANCES:
                     self.busy += 1

@@ -16,18 +16,13 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ENTRY_BOOTSTRAP = CONTRACT.bootstrap(HANDLER_ASSETS, CONTRACT.entry_handler, HOST_ARCH)
 
 
-# The workflows keep AWS's time on the emulator's clock: their polls, backoff, deadline
-# and timeout, and CloudFormation's hour in the runner, all pass this many times faster.
-# An emulated hour is 3600 / LIFECYCLE_TIME_SCALE real seconds, and the real time each
-# step takes counts that many times over, so the scale is kept well below the point
-# where the runner's own overhead would eat the workflows' deadline.
-LIFECYCLE_TIME_SCALE = 60
-
-
+# The workflows keep AWS's time on the emulator's clock: their polls and backoff are waits
+# that pass at the session's time scale, while the work between them (Lambda, moto, the
+# runner) counts at real speed, so the deadline, the execution timeout and CloudFormation's
+# hour in the runner keep their meaning however loaded the machine is.
 @pytest.fixture(autouse=True)
 def fresh(emulator):
     emulator.reset()
-    emulator.configure(time_scale=LIFECYCLE_TIME_SCALE)
     yield
 
 

@@ -1,7 +1,8 @@
 """Time as AWS keeps it: stuck resources and stopped executions in the emulator.
 
 The workflows, the handlers' deadline and CloudFormation's hour run on the emulator's
-clock (see conftest.LIFECYCLE_TIME_SCALE). Each stuck resource ends in exactly one
+clock (emulator/core/runtime.py): only waits are compressed, so a stuck resource reaches
+the deadline after the polls AWS would make, about 80 waits of 30 s. Each stuck resource ends in exactly one
 FAILED answer, within the execution's deadline, whose reason names the resource, its
 state and what to do; an execution stopped from outside still gets exactly one FAILED
 answer, from the entry function through the EventBridge rule on its status change.

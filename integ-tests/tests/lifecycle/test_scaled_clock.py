@@ -1,14 +1,18 @@
 """Step Functions and the handlers on the emulator's clock, and the status change events.
 
-Wait states, Retry intervals and execution timeouts are AWS seconds divided by the time
-scale; a forwarded function is told the scale (`CDK_CLOUDHSM_TIME_SCALE`); an execution
-that ends sends its "Step Functions Execution Status Change" event to the Lambda targets
-of matching rules whose resource policy lets EventBridge invoke them.
+The emulated clock is the real clock plus what waits skipped: work counts at real speed,
+a Wait state or Retry interval of N AWS seconds lasts N / time_scale real seconds and
+moves the clock N seconds (concurrent waits once), and the execution timeout, scheduled
+state changes and `$$.Execution.StartTime` are on that clock. A forwarded function is
+told where the clock is (`CDK_CLOUDHSM_EMULATOR_CLOCK`); an execution that ends sends its
+"Step Functions Execution Status Change" event to the Lambda targets of matching rules
+whose resource policy lets EventBridge invoke them.
 """
 
 import io
 import json
 import sys
+import threading
 import time
 import urllib.request
 import zipfile
@@ -18,6 +22,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from emulator.core.runtime import RUNTIME
 from emulator.events import delivery
 
 FAKE = Path(__file__).resolve().parent / "fixtures" / "fake_bootstrap.py"
@@ -67,13 +72,54 @@ def run(emulator, definition: dict, name: str) -> dict:
     raise AssertionError(f"{execution} still runs")
 
 
-def test_the_handlers_are_told_the_time_scale_and_restarted_when_it_changes(emulator, function):
+def clock(emulator) -> float:
+    with urllib.request.urlopen(f"{emulator.endpoint}/_emulator/clock", timeout=10) as response:
+        return float(json.loads(response.read())["now"])
+
+
+def test_the_handlers_are_told_where_the_emulators_clock_is(emulator, function):
     lam = aws(emulator, "lambda")
-    first = json.loads(lam.invoke(FunctionName="fake", Payload=b'{"env": "CDK_CLOUDHSM_TIME_SCALE"}')["Payload"].read())
-    assert float(first["env"]) == emulator.state()["config"]["time_scale"]
+    told = json.loads(lam.invoke(FunctionName="fake", Payload=b'{"env": "CDK_CLOUDHSM_EMULATOR_CLOCK"}')["Payload"].read())
+    assert f"http://{told['env']}" == emulator.endpoint
     emulator.configure(time_scale=600)
-    second = json.loads(lam.invoke(FunctionName="fake", Payload=b'{"env": "CDK_CLOUDHSM_TIME_SCALE"}')["Payload"].read())
-    assert second["env"] == "600" and second["pid"] != first["pid"]
+    again = json.loads(lam.invoke(FunctionName="fake", Payload=b'{"env": "CDK_CLOUDHSM_EMULATOR_CLOCK"}')["Payload"].read())
+    assert again["pid"] == told["pid"], "a new time scale needs no new process: the clock is asked, not computed"
+
+
+def test_work_counts_at_real_speed(emulator):
+    before = clock(emulator)
+    time.sleep(0.2)
+    elapsed = clock(emulator) - before
+    assert 0.2 <= elapsed < 5, f"0.2 real seconds without a wait are {elapsed} emulated seconds, not 0.2 x 10000"
+
+
+def test_concurrent_waits_move_the_clock_once(emulator):
+    emulator.configure(time_scale=6000)
+    before = clock(emulator)
+    pause = {"StartAt": "Pause", "States": {"Pause": {"Type": "Wait", "Seconds": 1200, "End": True}}}
+    ended: list[dict] = []
+    runs = [threading.Thread(target=lambda n=n: ended.append(run(emulator, pause, f"together{n}"))) for n in range(2)]
+    for thread in runs:
+        thread.start()
+    for thread in runs:
+        thread.join()
+    assert [e["status"] for e in ended] == ["SUCCEEDED", "SUCCEEDED"]
+    elapsed = clock(emulator) - before
+    assert 1200 <= elapsed < 2000, f"two 20-minute waits side by side took {elapsed} emulated seconds"
+    started = [e["startDate"].timestamp() for e in ended]
+    stopped = [e["stopDate"].timestamp() for e in ended]
+    assert all(1200 <= b - a < 2000 for a, b in zip(started, stopped, strict=True)), (started, stopped)
+
+
+def test_a_scheduled_change_is_due_when_the_clock_passes_it(emulator):
+    emulator.configure(time_scale=1)  # the real-time path would take 15 minutes
+    changed: list[bool] = []
+    RUNTIME.schedule("hsm_create", lambda: changed.append(True))
+    RUNTIME.advance()
+    assert changed == []
+    RUNTIME.advance_to(RUNTIME.now() + 900)
+    RUNTIME.advance()
+    assert changed == [True]
 
 
 def test_waits_take_aws_seconds_on_the_emulators_clock(emulator):

@@ -3,13 +3,12 @@
 //! construct's state machines are the only callers; [`crate::contract`]
 //! lists every step for them.
 
-use std::future::Future;
-use std::time::SystemTime;
-
 use aws_sdk_cloudhsmv2::primitives::{DateTime, DateTimeFormat};
 use handler_core::HandlerError;
+pub use handler_core::clock::Clock;
 use handler_core::contract::Example;
 use serde::{Deserialize, Serialize};
+use std::future::Future;
 
 use crate::aws::Clients;
 use crate::config::Config;
@@ -46,55 +45,21 @@ impl Ctx {
 
     /// Whether the execution's deadline has passed.
     pub fn deadline_passed(&self) -> Result<bool, HandlerError> {
-        Ok(self.clock.elapsed_minutes(&self.deadline.start)? >= self.deadline.minutes)
+        Ok(elapsed_minutes(&self.clock, &self.deadline.start)? >= self.deadline.minutes)
     }
 }
 
-/// The environment variable that makes the handlers' clock run faster than
-/// AWS's: the emulator's Lambda runtime sets it to its time scale, so that
-/// deadlines pass in emulated time. The construct never sets it.
-pub const TIME_SCALE_ENV: &str = "CDK_CLOUDHSM_TIME_SCALE";
-
-/// The clock deadlines are measured on: AWS's, or in emulated runs the
-/// emulator's, which runs `scale` times faster.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Clock {
-    /// How many seconds pass for each real second.
-    pub scale: f64,
-}
-
-impl Clock {
-    /// AWS's clock.
-    pub const REAL: Self = Self { scale: 1.0 };
-
-    /// The clock for the value of [`TIME_SCALE_ENV`] (absent: AWS's).
-    pub fn from_var(value: Option<&str>) -> Result<Self, HandlerError> {
-        let Some(text) = value.map(str::trim).filter(|v| !v.is_empty()) else {
-            return Ok(Self::REAL);
-        };
-        match text.parse::<f64>() {
-            Ok(scale) if scale.is_finite() && scale > 0.0 => Ok(Self { scale }),
-            _ => Err(HandlerError::Internal(format!(
-                "{TIME_SCALE_ENV} is '{text}', not a number > 0: unset it (only emulated runs set it)"
-            ))),
-        }
-    }
-
-    /// Whole minutes since an ISO 8601 time from Step Functions
-    /// (`$$.Execution.StartTime`), on this clock.
-    pub fn elapsed_minutes(&self, since: &str) -> Result<u64, HandlerError> {
-        let start = DateTime::from_str(since, DateTimeFormat::DateTimeWithOffset)
-            .or_else(|_| DateTime::from_str(since, DateTimeFormat::DateTime))
-            .map_err(|e| {
-                HandlerError::Internal(format!("'{since}' is not an ISO 8601 time: {e}"))
-            })?;
-        let now = DateTime::from(SystemTime::now());
-        let real = (now.as_secs_f64() - start.as_secs_f64()).max(0.0);
-        // Truncation is intended: whole minutes, far below u64::MAX.
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let minutes = (real * self.scale / 60.0) as u64;
-        Ok(minutes)
-    }
+/// Whole minutes since an ISO 8601 time from Step Functions
+/// (`$$.Execution.StartTime`), on `clock`.
+pub fn elapsed_minutes(clock: &Clock, since: &str) -> Result<u64, HandlerError> {
+    let start = DateTime::from_str(since, DateTimeFormat::DateTimeWithOffset)
+        .or_else(|_| DateTime::from_str(since, DateTimeFormat::DateTime))
+        .map_err(|e| HandlerError::Internal(format!("'{since}' is not an ISO 8601 time: {e}")))?;
+    let elapsed = (clock.now_secs()? - start.as_secs_f64()).max(0.0);
+    // Truncation is intended: whole minutes, far below u64::MAX.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let minutes = (elapsed / 60.0) as u64;
+    Ok(minutes)
 }
 
 /// One deadline per execution, measured from its start: every step checks
@@ -225,7 +190,7 @@ pub(crate) mod testing {
                 ssm: mock_client!(aws_sdk_ssm, RuleMode::MatchAny, ssm),
             },
             config: Config::example(),
-            clock: super::Clock::REAL,
+            clock: super::Clock::System,
             deadline: super::Deadline {
                 start: now(),
                 minutes: 40,
@@ -248,33 +213,12 @@ mod tests {
 
     #[test]
     fn elapsed_minutes_reads_step_functions_times() {
-        let clock = Clock::REAL;
-        assert!(clock.elapsed_minutes("2020-01-01T00:00:00.000Z").unwrap() > 60 * 24 * 365);
-        let now = DateTime::from(SystemTime::now())
+        let clock = Clock::System;
+        assert!(elapsed_minutes(&clock, "2020-01-01T00:00:00.000Z").unwrap() > 60 * 24 * 365);
+        let now = DateTime::from(std::time::SystemTime::now())
             .fmt(DateTimeFormat::DateTime)
             .unwrap();
-        assert_eq!(clock.elapsed_minutes(&now).unwrap(), 0);
-        assert!(clock.elapsed_minutes("yesterday").is_err());
-    }
-
-    #[test]
-    fn an_emulated_clock_runs_faster() {
-        let ten_seconds_ago =
-            DateTime::from(SystemTime::now() - std::time::Duration::from_secs(10))
-                .fmt(DateTimeFormat::DateTime)
-                .unwrap();
-        assert_eq!(Clock::REAL.elapsed_minutes(&ten_seconds_ago).unwrap(), 0);
-        let emulated = Clock::from_var(Some("300")).unwrap();
-        // 10 s at 300 times AWS's pace: 50 minutes.
-        assert_eq!(emulated.elapsed_minutes(&ten_seconds_ago).unwrap(), 50);
-        assert_eq!(Clock::from_var(None).unwrap(), Clock::REAL);
-        assert_eq!(Clock::from_var(Some("")).unwrap(), Clock::REAL);
-        let err = Clock::from_var(Some("fast")).unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("CDK_CLOUDHSM_TIME_SCALE is 'fast'"),
-            "{err}"
-        );
-        assert!(Clock::from_var(Some("0")).is_err());
+        assert_eq!(elapsed_minutes(&clock, &now).unwrap(), 0);
+        assert!(elapsed_minutes(&clock, "yesterday").is_err());
     }
 }
