@@ -163,7 +163,7 @@ def parser() -> argparse.ArgumentParser:
             default=None,
             help="real seconds to wait for each custom resource response (default: one hour on the emulator's clock)",
         )
-        sub.add_argument("--time-scale", type=float, default=60.0, help="time scale of the emulator the runner starts")
+        sub.add_argument("--time-scale", type=float, default=300.0, help="time scale of the emulator the runner starts")
         sub.add_argument("--state", help="stack state file between commands (default: <cdk.out>/.lifecycle-state.json)")
         if name in ("update", "lifecycle"):
             sub.add_argument(
