@@ -82,12 +82,18 @@ function cluster(props: Partial<CloudHsmClusterProps> = {}): { stack: Stack; rol
 describe('IAM policies', () => {
   const { roles: all } = cluster();
 
-  test('the entry function may only start the two workflows', () => {
+  test('the entry function may only start the two workflows and read their executions\' histories', () => {
     const entry = role(all, 'HsmEntryFunctionServiceRole');
-    assert.deepEqual(entry.statements.map((s) => s.Action), ['states:StartExecution', 'states:StartExecution']);
-    const resources = entry.statements.map((s) => JSON.stringify(s.Resource));
+    assert.deepEqual(entry.statements.map((s) => s.Action), [
+      'states:StartExecution', 'states:StartExecution', 'states:GetExecutionHistory',
+    ]);
+    const resources = entry.statements.slice(0, 2).map((s) => JSON.stringify(s.Resource));
     assert.ok(resources.some((r) => /Hsm-ClusterWorkflow/.test(r)), resources.join());
     assert.ok(resources.some((r) => /Hsm-HsmsWorkflow/.test(r)), resources.join());
+    const history = asList(entry.statements[2].Resource).map((r) => JSON.stringify(r));
+    assert.equal(history.length, 2);
+    for (const r of history) assert.match(r, /:execution:/);
+    assert.ok(history.some((r) => /Hsm-ClusterWorkflow/.test(r)) && history.some((r) => /Hsm-HsmsWorkflow/.test(r)), history.join());
   });
 
   test('the tasks function holds exactly the actions its steps call', () => {

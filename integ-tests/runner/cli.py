@@ -23,7 +23,7 @@ from typing import Any, TextIO
 
 from .assets import REPO_ROOT
 from .aws import Aws
-from .custom import DEFAULT_TIMEOUT, CustomResourceDriver
+from .custom import CustomResourceDriver
 from .intrinsics import TemplateError
 from .progress import Progress, WorkflowTracker
 from .provision import ProvisionError
@@ -58,7 +58,9 @@ def emulator_endpoint(endpoint: str | None, time_scale: float) -> Iterator[str]:
         emulator.stop()
 
 
-def open_stack(template: Template, endpoint: str, timeout: float, out: TextIO, stack_id: str | None = None) -> Stack:
+def open_stack(
+    template: Template, endpoint: str, timeout: float | None, out: TextIO, stack_id: str | None = None
+) -> Stack:
     """A stack on the emulator at `endpoint`, with its response server and progress output."""
     # Step Functions executes state machines only when asked to.
     _post_json(f"{endpoint}/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
@@ -158,8 +160,8 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--timeout",
             type=float,
-            default=DEFAULT_TIMEOUT,
-            help="seconds to wait for each custom resource response (default 600)",
+            default=None,
+            help="real seconds to wait for each custom resource response (default: one hour on the emulator's clock)",
         )
         sub.add_argument("--time-scale", type=float, default=300.0, help="time scale of the emulator the runner starts")
         sub.add_argument("--state", help="stack state file between commands (default: <cdk.out>/.lifecycle-state.json)")

@@ -13,6 +13,7 @@ import secrets
 import ssl
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +24,14 @@ from urllib.parse import parse_qs, urlparse
 from .aws import Aws
 
 MAX_RESPONSE_BYTES = 4096
-DEFAULT_TIMEOUT = 600.0
+# CloudFormation waits one hour for a custom resource's response: on the emulator's clock.
+CLOUDFORMATION_TIMEOUT = 3600.0
+
+
+def emulated_now(endpoint: str) -> float:
+    """The emulator's clock at `endpoint` (epoch seconds): real time plus what waits skipped."""
+    with urllib.request.urlopen(f"{endpoint}/_emulator/clock", timeout=10) as response:
+        return float(json.loads(response.read())["now"])
 
 
 def stringify(value: Any) -> Any:
@@ -94,6 +102,7 @@ class ResponseServer:
         self._lock = threading.Lock()
         self._pending: dict[str, tuple[str, threading.Event]] = {}
         self._bodies: dict[str, bytes] = {}
+        self._counts: dict[str, int] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._scheme = "http"
@@ -118,6 +127,11 @@ class ResponseServer:
         with self._lock:
             return self._bodies[request_id]
 
+    def count(self, request_id: str) -> int:
+        """How many responses arrived for the request (CloudFormation reads the first)."""
+        with self._lock:
+            return self._counts.get(request_id, 0)
+
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
@@ -132,6 +146,7 @@ class ResponseServer:
             if expected is None or not secrets.compare_digest(expected[0], signature):
                 return 403
             self._bodies.setdefault(request_id, body)
+            self._counts[request_id] = self._counts.get(request_id, 0) + 1
             expected[1].set()
         return 200
 
@@ -178,10 +193,10 @@ class Operation:
 class CustomResourceDriver:
     """Sends requests to custom resources and waits for their responses."""
 
-    def __init__(self, aws: Aws, stack_id: str, timeout: float = DEFAULT_TIMEOUT):
+    def __init__(self, aws: Aws, stack_id: str, timeout: float | None = None):
         self.aws = aws
         self.stack_id = stack_id
-        self.timeout = timeout
+        self.timeout = timeout  # real seconds; None: CloudFormation's hour on the emulator's clock
         self.responses = ResponseServer()
 
     def send(
@@ -214,10 +229,16 @@ class CustomResourceDriver:
         self.aws.client("lambda").invoke(
             FunctionName=properties["ServiceToken"], InvocationType="Event", Payload=json.dumps(request).encode()
         )
-        deadline = time.monotonic() + self.timeout
+        # CloudFormation's hour passes on the emulator's clock; a given timeout is real seconds.
+        if self.timeout is None:
+            limit = emulated_now(self.aws.endpoint) + CLOUDFORMATION_TIMEOUT
+            over = lambda: emulated_now(self.aws.endpoint) >= limit  # noqa: E731
+        else:
+            deadline = time.monotonic() + self.timeout
+            over = lambda: time.monotonic() >= deadline  # noqa: E731
         body = None
-        while body is None and time.monotonic() < deadline:
-            body = self.responses.wait(request_id, min(0.25, max(0.0, deadline - time.monotonic())))
+        while body is None and not over():
+            body = self.responses.wait(request_id, 0.25)
             if on_wait is not None:
                 on_wait(operation)
         operation.ended = time.monotonic()
@@ -225,7 +246,8 @@ class CustomResourceDriver:
             operation.outcome = Outcome(
                 "FAILED",
                 physical_id,
-                reason=f"CloudFormation did not receive a response from your Custom Resource within {self.timeout:g} s",
+                reason="CloudFormation did not receive a response from your Custom Resource within "
+                + ("one hour" if self.timeout is None else f"{self.timeout:g} s"),
             )
         else:
             operation.outcome = validate(body, request)

@@ -597,6 +597,55 @@ def _state_machine(req: Request) -> Provisioned:
     return Provisioned(arn, {"Arn": arn, "Name": name})
 
 
+def _delete_events_rule(aws: Aws, res: Provisioned, props: dict[str, Any]) -> None:
+    events = aws.client("events")
+    ids = [t["Id"] for t in props.get("Targets", [])]
+    if ids:
+        events.remove_targets(Rule=res.physical_id, Ids=ids)
+    events.delete_rule(Name=res.physical_id)
+
+
+@provisioner("AWS::Events::Rule", _delete_events_rule)
+def _events_rule(req: Request) -> Provisioned:
+    """put_rule (pattern or schedule) on the default bus, then put_targets; the emulator
+    delivers Step Functions' execution status change events to Lambda targets."""
+    events, props = req.aws.client("events"), req.properties
+    name = props.get("Name") or req.aws.physical_name(req.logical_id, 64)
+    rule: dict[str, Any] = {"Name": name, "State": props.get("State", "ENABLED")}
+    if "EventPattern" in props:
+        rule["EventPattern"] = _json_text(props["EventPattern"])
+    if "ScheduleExpression" in props:
+        rule["ScheduleExpression"] = props["ScheduleExpression"]
+    if "Description" in props:
+        rule["Description"] = props["Description"]
+    arn = events.put_rule(**rule)["RuleArn"]
+    targets = [
+        {k: v for k, v in target.items() if k in ("Id", "Arn", "Input", "InputPath", "RoleArn", "RetryPolicy")}
+        for target in props.get("Targets", [])
+    ]
+    if targets:
+        events.put_targets(Rule=name, Targets=targets)
+    return Provisioned(name, {"Arn": arn})
+
+
+def _delete_lambda_permission(aws: Aws, res: Provisioned, props: dict[str, Any]) -> None:
+    aws.client("lambda").remove_permission(FunctionName=props["FunctionName"], StatementId=res.physical_id)
+
+
+@provisioner("AWS::Lambda::Permission", _delete_lambda_permission)
+def _lambda_permission(req: Request) -> Provisioned:
+    """add_permission: the function's resource policy, which the emulator's EventBridge checks."""
+    props = req.properties
+    statement_id = req.aws.physical_name(req.logical_id, 100)
+    permission = {"FunctionName": props["FunctionName"], "StatementId": statement_id,
+                  "Action": props["Action"], "Principal": props["Principal"]}
+    for name in ("SourceArn", "SourceAccount"):
+        if name in props:
+            permission[name] = props[name]
+    req.aws.client("lambda").add_permission(**permission)
+    return Provisioned(statement_id)
+
+
 # --- Secrets Manager, SSM, KMS, ACM PCA ----------------------------------------------
 
 

@@ -62,5 +62,6 @@ export function clusterMachinery(scope: Construct, props: ClusterMachineryProps)
   });
   entry.addRoute(RESOURCE_TYPES.cluster, clusterFlow);
   entry.addRoute(RESOURCE_TYPES.hsms, hsmsFlow);
+  entry.answerForEndedExecutions([clusterFlow, hsmsFlow]);
   return { serviceToken: entry.functionArn, clusterWorkflow: clusterFlow, hsmsWorkflow: hsmsFlow };
 }

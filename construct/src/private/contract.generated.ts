@@ -53,6 +53,18 @@ export const COMPLETION_KEY = 'Completion' as const;
 /** The step payload key that names the step. */
 export const STEP_KEY = 'Step' as const;
 
+/** The step payload key of the execution's deadline, which every step checks. */
+export const DEADLINE_KEY = 'Deadline' as const;
+
+/** The key of the entry function's answer to a completion: in a history, the sign of an answer. */
+export const ANSWERED_KEY = 'Answered' as const;
+
+/** The error of the Fail state that ends an execution whose failure CloudFormation was told. */
+export const REPORTED_FAILURE_ERROR = 'ResourceOperationFailed' as const;
+
+/** The detail-type of Step Functions' execution status change events. */
+export const STATUS_CHANGE_DETAIL_TYPE = 'Step Functions Execution Status Change' as const;
+
 /** The fields of a CloudFormation request. */
 export const REQUEST_FIELDS = {
   LogicalResourceId: 'LogicalResourceId',
@@ -137,15 +149,11 @@ export interface StepInputs {
   readonly ActivateCluster: {
     readonly CommandId?: Field<string>;
     readonly HsmIp: Field<string>;
-    readonly Since: Field<string>;
-    readonly TimeoutMinutes: Field<number>;
   };
   readonly AwaitCluster: {
     readonly ClusterId: Field<string>;
     readonly Expect: Field<string>;
     readonly MissingOk?: Field<boolean>;
-    readonly Since: Field<string>;
-    readonly TimeoutMinutes: Field<number>;
   };
   readonly CarryCaCertificate: {
     readonly ClusterId: Field<string>;
@@ -157,8 +165,6 @@ export interface StepInputs {
   readonly ConfigureClient: {
     readonly CommandId?: Field<string>;
     readonly HsmIps: Field<string>;
-    readonly Since: Field<string>;
-    readonly TimeoutMinutes: Field<number>;
   };
   readonly CreateCluster: {
     readonly Request: Field<Readonly<Record<string, unknown>>>;
@@ -169,13 +175,9 @@ export interface StepInputs {
   };
   readonly DeleteCluster: {
     readonly ClusterId: Field<string>;
-    readonly Since: Field<string>;
-    readonly TimeoutMinutes: Field<number>;
   };
   readonly DeleteHsms: {
     readonly Request: Field<Readonly<Record<string, unknown>>>;
-    readonly Since: Field<string>;
-    readonly TimeoutMinutes: Field<number>;
   };
   readonly InitializeCluster: {
     readonly ClusterId: Field<string>;
@@ -264,6 +266,9 @@ export const OUTPUTS = {
     HsmIp: 'HsmIp',
     HsmIpAddresses: 'HsmIpAddresses',
     Ready: 'Ready',
+    SecurityGroupId: 'SecurityGroupId',
+    State: 'State',
+    VpcId: 'VpcId',
   },
   CommandProgress: {
     CommandId: 'CommandId',
@@ -281,6 +286,12 @@ export const OUTPUTS = {
     Waiting: 'Waiting',
   },
 } as const;
+
+/** The deadline every step payload carries. */
+export interface DeadlineInput {
+  readonly Minutes: Field<number>;
+  readonly Start: Field<string>;
+}
 
 /** The completion a workflow sends the entry function. */
 export interface CompletionInput {

@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -8,6 +8,7 @@ import { ClusterSecrets } from './cluster-secrets';
 import { HANDLERS, TAGS, TASKS_ENV } from './contract.generated';
 import { handlerCode } from './handlers';
 import { newLogGroup } from './log-group';
+import { STEP_TIMEOUT } from './workflow-kit';
 
 export interface TasksFunctionProps {
   readonly architecture: lambda.Architecture;
@@ -34,7 +35,7 @@ export class TasksFunction extends Construct {
       // Lambda's smallest size: the steps peak under 10 MiB (BENCHMARKS.md), and the
       // heaviest one (the throwaway CA's RSA key) fits its CPU share within the timeout.
       memorySize: 128,
-      timeout: Duration.minutes(2),
+      timeout: STEP_TIMEOUT,
       logGroup: newLogGroup(this, 'Logs', props.encryptionKey),
       loggingFormat: lambda.LoggingFormat.JSON,
       // What is fixed for the cluster; workflow payloads carry only what

@@ -4,10 +4,40 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import {
-  COMPLETION_KEY, CompletionInput, ERRORS, JsonPathRef, POLL_SECONDS_CONTEXT, REQUEST_KEY, STEP_KEY, StepInputs, StepName,
+  COMPLETION_KEY, CompletionInput, DEADLINE_KEY, DeadlineInput, ERRORS, JsonPathRef, POLL_SECONDS_CONTEXT,
+  REPORTED_FAILURE_ERROR, REQUEST_KEY, STEP_KEY, StepInputs, StepName,
 } from './contract.generated';
 
 const DEFAULT_POLL_SECONDS = 30;
+
+/**
+ * The time budget of every execution. Each step checks one deadline,
+ * `DEADLINE` after the execution started: a wait still pending then fails
+ * with the state of what it waited for, and no other step starts. The
+ * longest any path can run past the deadline (a step's retries, the
+ * answer) keeps it under the state machine's timeout, which cannot be
+ * caught, and that under CloudFormation's hour (see test/deadlines.test.ts).
+ */
+export const DEADLINE = Duration.minutes(40);
+
+/** The state machines' timeout: only a bug reaches it, and the net answers then. */
+export const STATE_MACHINE_TIMEOUT = Duration.minutes(55);
+
+/** How long one attempt of a step may run: the tasks function's timeout. */
+export const STEP_TIMEOUT = Duration.minutes(1);
+
+/** How long one attempt of an answer may run: the entry function's timeout. */
+export const ANSWER_TIMEOUT = Duration.minutes(2);
+
+/** How long one attempt of an AWS SDK task may run. */
+export const SDK_TASK_TIMEOUT = Duration.minutes(1);
+
+/** The errors of a Lambda invocation that did not run to its end: Lambda's own, crashes, timeouts. */
+const INVOCATION_ERRORS = [
+  'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException',
+  'Lambda.ClientExecutionTimeoutException', 'Lambda.Unknown',
+  'Runtime.ExitError', 'Sandbox.Timedout', 'States.Timeout',
+];
 
 /**
  * A place in the execution's state that one step writes and later states
@@ -41,7 +71,10 @@ const ERROR = new Slot('$.Error');
 
 /** A field of the running execution's context object. */
 export const EXECUTION_ID = new JsonPathRef('$$.Execution.Id');
-const ENTERED_TIME = new JsonPathRef('$$.State.EnteredTime');
+const EXECUTION_START = new JsonPathRef('$$.Execution.StartTime');
+
+/** The deadline every step payload carries: minutes after the execution's start. */
+const DEADLINE_INPUT: DeadlineInput = { Start: EXECUTION_START, Minutes: DEADLINE.toMinutes() };
 
 /**
  * A payload as Step Functions takes it: a field holding a JSONPath becomes
@@ -82,15 +115,15 @@ export interface StepOptions<K extends StepName> {
   readonly recover?: { readonly errors: string[]; readonly next: sfn.IChainable };
 }
 
-/** The steps that take `Since`, and so can be polled: each fails by itself once its wait is too long. */
-export type PolledStep = { [N in StepName]: 'Since' extends keyof StepInputs[N] ? N : never }[StepName];
+/** The steps that answer `Ready`, and so can be polled: each fails by itself once the deadline has passed. */
+export type PolledStep = 'AwaitCluster' | 'DeleteCluster' | 'DeleteHsms' | 'ActivateCluster' | 'ConfigureClient';
 
 /** How to poll a step until it answers `Ready`. */
 export interface WaitOptions<K extends PolledStep> {
-  /** The step, which takes `Since` and fails by itself once the wait is too long. */
+  /** The step, which fails by itself once the deadline has passed. */
   readonly step: K;
-  /** Its payload, without `Since`. */
-  readonly input: Omit<StepInputs[K], 'Since'>;
+  /** Its payload. */
+  readonly input: StepInputs[K];
   /** Where its output goes; the loop reads `Ready` there. */
   readonly result: Slot;
   /** What the slot holds before the first call, for steps that read their own last output. */
@@ -100,8 +133,11 @@ export interface WaitOptions<K extends PolledStep> {
 /**
  * Builds the states of a custom resource workflow: Lambda steps with
  * retries, polling loops, and the two ways to answer CloudFormation.
- * Every step is guarded: any error it raises goes to "Report the failure",
- * which answers FAILED with the handler's sentence.
+ * Every task is guarded: any error a step raises goes to "Report the
+ * failure", which answers FAILED with the handler's sentence; a success
+ * answer that fails goes there too; and a failure report that fails ends
+ * the execution in "Not answered", for the net (an EventBridge rule on the
+ * execution's end) to answer.
  */
 export class WorkflowKit {
   private readonly failure: sfn.Chain;
@@ -116,12 +152,17 @@ export class WorkflowKit {
   ) {
     const fromContext = scope.node.tryGetContext(POLL_SECONDS_CONTEXT);
     this.pollSeconds = fromContext === undefined ? DEFAULT_POLL_SECONDS : Number(fromContext);
-    this.failure = this.answer('Report the failure to CloudFormation', {
+    const report = this.answer('Report the failure to CloudFormation', {
       Request: REQUEST.ref,
       PhysicalResourceId: PHYSICAL.at('Id'),
       Error: ERROR.ref,
       Execution: EXECUTION_ID,
-    }).next(new sfn.Fail(scope, 'Failed', { error: 'ResourceOperationFailed', cause: 'see the FAILED response' }));
+    });
+    report.addCatch(new sfn.Fail(scope, 'Not answered', {
+      error: 'ResponseNotDelivered',
+      cause: 'the failure could not be reported; the execution status change event has it answered',
+    }), { errors: ['States.ALL'], resultPath: sfn.JsonPath.DISCARD });
+    this.failure = report.next(new sfn.Fail(scope, 'Failed', { error: REPORTED_FAILURE_ERROR, cause: 'see the FAILED response' }));
   }
 
   /** Records the physical id the answers use: a JSONPath, or a `States.Format` of one. */
@@ -134,21 +175,18 @@ export class WorkflowKit {
 
   /** A step of the tasks function. */
   public step<K extends StepName>(name: string, options: StepOptions<K>): sfn.TaskStateBase {
+    const payload = { [STEP_KEY]: options.step, [DEADLINE_KEY]: DEADLINE_INPUT, ...options.input };
     const task = new tasks.LambdaInvoke(this.scope, name, {
       lambdaFunction: this.tasksFunction,
-      payload: sfn.TaskInput.fromObject(toPayload({ [STEP_KEY]: options.step, ...options.input }) as Record<string, unknown>),
+      payload: sfn.TaskInput.fromObject(toPayload(payload) as Record<string, unknown>),
       payloadResponseOnly: true,
       resultPath: options.result?.path ?? sfn.JsonPath.DISCARD,
-      retryOnServiceExceptions: true,
+      retryOnServiceExceptions: false,
+      taskTimeout: sfn.Timeout.duration(STEP_TIMEOUT),
     });
-    task.addRetry({ errors: [ERRORS.Transient], interval: Duration.seconds(5), maxAttempts: 5, backoffRate: 2 });
-    // Every step is idempotent, so one that crashed or timed out runs again.
-    task.addRetry({
-      errors: ['Runtime.ExitError', 'Sandbox.Timedout', 'Lambda.Unknown'],
-      interval: Duration.seconds(2),
-      maxAttempts: 2,
-      backoffRate: 2,
-    });
+    task.addRetry({ errors: [ERRORS.Transient], interval: Duration.seconds(5), maxAttempts: 2, backoffRate: 2 });
+    // Every step is idempotent, so one that crashed, timed out or never ran runs again.
+    task.addRetry({ errors: INVOCATION_ERRORS, interval: Duration.seconds(2), maxAttempts: 2, backoffRate: 2 });
     if (options.recover) {
       // Before the guard: States.ALL must come last.
       task.addCatch(options.recover.next, { errors: options.recover.errors, resultPath: sfn.JsonPath.DISCARD });
@@ -157,18 +195,12 @@ export class WorkflowKit {
   }
 
   /**
-   * Polls a step until it answers `{"Ready": true}`. The step gets `Since`
-   * (when the wait began) and fails by itself once the wait lasts too long,
-   * so a stuck resource ends in a FAILED response, not in a timeout.
+   * Polls a step until it answers `{"Ready": true}`. The step fails by
+   * itself once the execution's deadline has passed, so a stuck resource
+   * ends in a FAILED response naming it, not in a timeout.
    */
   public waitUntil<K extends PolledStep>(name: string, options: WaitOptions<K>): sfn.Chain {
-    const since = new Slot(`${options.result.path}Since`);
-    const start = new sfn.Pass(this.scope, `Start: ${name}`, {
-      parameters: toPayload({ Time: ENTERED_TIME }) as Record<string, unknown>,
-      resultPath: since.path,
-    });
-    const input = { ...options.input, Since: since.at('Time') } as unknown as StepInputs[K];
-    const check = this.step(`Check: ${name}`, { step: options.step, input, result: options.result });
+    const check = this.step(`Check: ${name}`, { step: options.step, input: options.input, result: options.result });
     const wait = new sfn.Wait(this.scope, `Wait: ${name}`, {
       time: sfn.WaitTime.duration(Duration.seconds(this.pollSeconds)),
     });
@@ -177,21 +209,25 @@ export class WorkflowKit {
       .when(sfn.Condition.booleanEquals(`${options.result.path}.Ready`, true), done)
       .otherwise(wait.next(check));
     check.next(ready);
-    let first: sfn.State = start;
+    let first: sfn.State = check;
     if (options.initial) {
       first = new sfn.Pass(this.scope, `Prepare: ${name}`, {
         result: sfn.Result.fromObject(options.initial),
         resultPath: options.result.path,
       });
-      (first as sfn.Pass).next(start);
+      (first as sfn.Pass).next(check);
     }
-    start.next(check);
     return sfn.Chain.custom(first, [done], done);
   }
 
-  /** Answers CloudFormation SUCCESS with attributes. */
+  /** Answers CloudFormation SUCCESS with attributes; if that fails, reports the failure. */
   public succeed(name: string, data: Record<string, unknown>): sfn.TaskStateBase {
-    return this.answer(name, { Request: REQUEST.ref, PhysicalResourceId: PHYSICAL.at('Id'), Data: data });
+    return this.guard(this.answer(name, { Request: REQUEST.ref, PhysicalResourceId: PHYSICAL.at('Id'), Data: data }));
+  }
+
+  /** An AWS SDK task, bounded in time and guarded. */
+  public sdkTask(name: string, props: Omit<tasks.CallAwsServiceProps, 'taskTimeout' | 'timeout'>): tasks.CallAwsService {
+    return this.guard(new tasks.CallAwsService(this.scope, name, { ...props, taskTimeout: sfn.Timeout.duration(SDK_TASK_TIMEOUT) }));
   }
 
   /** Routes a state's errors to the failure report, keeping its input. */
@@ -206,10 +242,12 @@ export class WorkflowKit {
       payload: sfn.TaskInput.fromObject(toPayload({ [COMPLETION_KEY]: completion }) as Record<string, unknown>),
       payloadResponseOnly: true,
       resultPath: sfn.JsonPath.DISCARD,
-      retryOnServiceExceptions: true,
+      retryOnServiceExceptions: false,
+      taskTimeout: sfn.Timeout.duration(ANSWER_TIMEOUT),
     });
-    // Only a response URL that keeps failing makes the entry function fail.
-    task.addRetry({ errors: [ERRORS.Transient, 'States.TaskFailed'], interval: Duration.seconds(10), maxAttempts: 3, backoffRate: 2 });
+    // The entry function retries the response URL itself: only an invocation
+    // that did not run to its end is tried again.
+    task.addRetry({ errors: INVOCATION_ERRORS, interval: Duration.seconds(2), maxAttempts: 1 });
     return task;
   }
 }

@@ -1,8 +1,9 @@
-import { ArnFormat, Duration, Names, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Names, Stack } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { newLogGroup } from './log-group';
+import { STATE_MACHINE_TIMEOUT } from './workflow-kit';
 
 export interface WorkflowProps {
   /** Builds the states, in the scope given. */
@@ -33,8 +34,9 @@ export class Workflow extends Construct {
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName: name,
       definitionBody: sfn.DefinitionBody.fromChainable(props.definition(this)),
-      // Every wait fails by itself long before this; it only bounds a bug.
-      timeout: Duration.minutes(55),
+      // Every step checks the execution's deadline, well before this; it only
+      // bounds a bug, and the entry function answers for an execution it ends.
+      timeout: STATE_MACHINE_TIMEOUT,
       tracingEnabled: false,
       // CDK gives the role the logs:*LogDelivery statement Step Functions needs to
       // deliver these logs; nothing in the workflow itself calls those actions.

@@ -5,7 +5,10 @@
 
 use handler_core::cfn::{CfnRequest, RequestType};
 use handler_core::contract::Example;
-use handler_core::workflow::{COMPLETION_KEY, Completion, NOT_CREATED_PREFIX, REQUEST_KEY};
+use handler_core::workflow::{
+    ANSWERED_KEY, COMPLETION_KEY, Completion, NOT_CREATED_PREFIX, REPORTED_FAILURE_ERROR,
+    REQUEST_KEY, STATUS_CHANGE_DETAIL_TYPE,
+};
 use handler_core::{ErrorKind, HandlerError};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -23,7 +26,7 @@ use crate::steps::cluster::{
     AwaitCluster, CheckUpdate, ClusterCreated, ClusterStatus, CreateCluster, DeleteCluster,
 };
 use crate::steps::hsms::{CreateFirstHsm, DeleteHsms, ResizeHsms, Resized};
-use crate::steps::{Ctx, Done, Progress, Step};
+use crate::steps::{Ctx, Deadline, Done, Progress, Step};
 use crate::view::Expect;
 
 /// The custom resource type of a cluster.
@@ -32,6 +35,9 @@ pub const CLUSTER_RESOURCE_TYPE: &str = "Custom::CloudHsmCluster";
 pub const HSMS_RESOURCE_TYPE: &str = "Custom::CloudHsmHsms";
 /// The key of a step payload that names the step.
 pub const STEP_KEY: &str = "Step";
+/// The key of a step payload that carries the execution's [`Deadline`].
+pub const DEADLINE_KEY: &str = "Deadline";
+
 /// The handler binaries, by role.
 pub const HANDLERS: [(&str, &str); 2] = [("entry", "custom-resource"), ("tasks", "cluster-tasks")];
 /// The architectures the handlers are built for, as the asset folders name them.
@@ -57,10 +63,16 @@ macro_rules! steps {
         }
 
         impl StepRequest {
-            /// Runs the step and answers its output as JSON.
+            /// Runs the step and answers its output as JSON. A step that is
+            /// not a wait does not start once the deadline has passed.
             pub async fn run(self, ctx: &Ctx) -> Result<Value, HandlerError> {
                 match self {
                     $(Self::$name(step) => {
+                        if let Some(what) = <$name as Step>::STARTS
+                            && ctx.deadline_passed()?
+                        {
+                            return Err(ctx.deadline.passed_before(what));
+                        }
                         let output: $output = Step::run(step, ctx).await?;
                         to_json(&output)
                     })*
@@ -120,6 +132,25 @@ steps! {
     CarryCaCertificate -> CaCarried,
     ActivateCluster -> CommandProgress,
     ConfigureClient -> CommandProgress,
+}
+
+/// What the tasks function receives: a step and the deadline of the
+/// execution that sends it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StepInvocation {
+    /// The execution's deadline.
+    #[serde(rename = "Deadline")]
+    pub deadline: Deadline,
+    /// The step.
+    #[serde(flatten)]
+    pub step: StepRequest,
+}
+
+impl StepInvocation {
+    /// Runs the step against the execution's deadline.
+    pub async fn run(self, ctx: &Ctx) -> Result<Value, HandlerError> {
+        self.step.run(&ctx.for_deadline(self.deadline)).await
+    }
 }
 
 fn to_json<T: serde::Serialize>(output: &T) -> Result<Value, HandlerError> {
@@ -223,6 +254,11 @@ pub fn describe() -> Value {
         "requestKey": REQUEST_KEY,
         "completionKey": COMPLETION_KEY,
         "stepKey": STEP_KEY,
+        "deadlineKey": DEADLINE_KEY,
+        "deadline": fields::<Deadline>(),
+        "answeredKey": ANSWERED_KEY,
+        "reportedFailureError": REPORTED_FAILURE_ERROR,
+        "statusChangeDetailType": STATUS_CHANGE_DETAIL_TYPE,
         "requestFields": field_names(CfnRequest::example_json()),
         "requestTypes": variants(
             RequestType::ALL.iter().map(|t| json!(t.as_str())).collect(),
@@ -260,23 +296,55 @@ mod tests {
     }
 
     #[test]
-    fn payloads_read_by_step_name() {
-        let step: StepRequest = serde_json::from_value(json!({
+    fn payloads_read_by_step_name_with_the_deadline() {
+        let invocation: StepInvocation = serde_json::from_value(json!({
             "Step": "AwaitCluster",
+            "Deadline": { "Start": "2026-11-28T15:00:00.123Z", "Minutes": 40 },
             "ClusterId": "cluster-abc",
-            "Expect": "HSMS_ACTIVE",
-            "Since": "2026-11-28T15:00:00.123Z",
-            "TimeoutMinutes": 40
+            "Expect": "HSMS_ACTIVE"
         }))
         .unwrap();
+        assert_eq!(invocation.deadline.minutes, 40);
         assert!(matches!(
-            step,
+            invocation.step,
             StepRequest::AwaitCluster(AwaitCluster {
                 expect: Expect::HsmsActive,
-                timeout_minutes: 40,
                 ..
             })
         ));
+        let without = serde_json::from_value::<StepInvocation>(json!({
+            "Step": "PublishCsr", "ClusterId": "cluster-abc"
+        }));
+        assert!(without.is_err(), "every step carries the deadline");
+        let unknown = serde_json::from_value::<StepInvocation>(json!({
+            "Step": "PublishCsr", "ClusterId": "cluster-abc", "Surprise": 1,
+            "Deadline": { "Start": "2026-11-28T15:00:00.123Z", "Minutes": 40 }
+        }))
+        .unwrap_err();
+        assert!(
+            unknown.to_string().contains("unknown field `Surprise`"),
+            "{unknown}"
+        );
+    }
+
+    #[tokio::test]
+    async fn no_step_but_a_wait_starts_after_the_deadline() {
+        use crate::steps::testing::{ctx, late};
+        let ctx = late(&ctx(&[], &[], &[]));
+        let step: StepRequest = serde_json::from_value(json!({
+            "Step": "IssueCertificate", "ClusterId": "cluster-abc",
+            "Pki": { "Kind": "EPHEMERAL_CA" }
+        }))
+        .unwrap();
+        let err = step.run(&ctx).await.unwrap_err();
+        assert_eq!(err.kind(), handler_core::ErrorKind::PreconditionFailed);
+        assert!(
+            err.to_string().starts_with(
+                "the operation's deadline (40 minutes after its workflow started at 2020-01-01T00:00:00.000Z) \
+                 passed before issuing the cluster certificate, so it was not started."
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -7,6 +7,8 @@ use handler_core::HandlerError;
 use handler_core::contract::Example;
 use serde::{Deserialize, Serialize};
 
+use crate::steps::Deadline;
+
 /// An HSM, as the workflows see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -252,9 +254,9 @@ pub fn reached(view: &ClusterView, expect: Expect) -> Result<bool, HandlerError>
     })
 }
 
-/// The error for a wait that ran out of time.
+/// The error for a wait still pending at the execution's deadline.
 #[must_use]
-pub fn timed_out(view: &ClusterView, expect: Expect, minutes: u64) -> HandlerError {
+pub fn timed_out(view: &ClusterView, expect: Expect, deadline: &Deadline) -> HandlerError {
     let pending: Vec<_> = view
         .hsms
         .iter()
@@ -267,10 +269,11 @@ pub fn timed_out(view: &ClusterView, expect: Expect, minutes: u64) -> HandlerErr
         format!(" (HSMs: {})", pending.join(", "))
     };
     HandlerError::PreconditionFailed(format!(
-        "cluster {} is still {}{hsms} after {minutes} minutes of waiting for {}, longer than AWS \
-         documents. Inspect it in the CloudHSM console, then delete the stack or retry",
+        "cluster {} is still {}{hsms} {} minutes after the operation began, waiting for {}, longer than \
+         AWS documents. Inspect it in the CloudHSM console, then delete the stack or retry",
         view.cluster_id,
         view.state,
+        deadline.minutes,
         expect.describe()
     ))
 }
@@ -278,6 +281,7 @@ pub fn timed_out(view: &ClusterView, expect: Expect, minutes: u64) -> HandlerErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use handler_core::contract::Example;
 
     fn view(state: &str, hsms: &[(&str, &str)]) -> ClusterView {
         ClusterView {
@@ -379,10 +383,10 @@ mod tests {
             &[("hsm-1", "ACTIVE"), ("hsm-2", "CREATE_IN_PROGRESS")],
         );
         assert_eq!(
-            timed_out(&v, Expect::HsmsActive, 40).to_string(),
-            "cluster cluster-abc is still ACTIVE (HSMs: hsm-2 CREATE_IN_PROGRESS) after 40 minutes of waiting for \
-             every HSM to be ACTIVE, longer than AWS documents. Inspect it in the CloudHSM console, then delete \
-             the stack or retry"
+            timed_out(&v, Expect::HsmsActive, &Deadline::example()).to_string(),
+            "cluster cluster-abc is still ACTIVE (HSMs: hsm-2 CREATE_IN_PROGRESS) 40 minutes after the operation \
+             began, waiting for every HSM to be ACTIVE, longer than AWS documents. Inspect it in the CloudHSM \
+             console, then delete the stack or retry"
         );
     }
 

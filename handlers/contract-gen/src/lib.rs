@@ -169,6 +169,8 @@ fn output_paths(example: &Value, prefix: &str) -> Value {
 }
 
 /// The protocol's values as `as const` objects.
+// Most of it is the table of constants, one entry per value.
+#[allow(clippy::too_many_lines)]
 fn constants(contract: &Value) -> String {
     let mut ts = String::new();
     let constants = [
@@ -213,6 +215,26 @@ fn constants(contract: &Value) -> String {
             "STEP_KEY",
             "stepKey",
             "The step payload key that names the step.",
+        ),
+        (
+            "DEADLINE_KEY",
+            "deadlineKey",
+            "The step payload key of the execution's deadline, which every step checks.",
+        ),
+        (
+            "ANSWERED_KEY",
+            "answeredKey",
+            "The key of the entry function's answer to a completion: in a history, the sign of an answer.",
+        ),
+        (
+            "REPORTED_FAILURE_ERROR",
+            "reportedFailureError",
+            "The error of the Fail state that ends an execution whose failure CloudFormation was told.",
+        ),
+        (
+            "STATUS_CHANGE_DETAIL_TYPE",
+            "statusChangeDetailType",
+            "The detail-type of Step Functions' execution status change events.",
         ),
         (
             "REQUEST_FIELDS",
@@ -306,6 +328,11 @@ fn render_ts(contract: &Value) -> String {
         "/** Where each output type's fields are, relative to the state that holds the output. */\n\
          export const OUTPUTS = {} as const;\n",
         literal(&Value::Object(paths), 0)
+    );
+    let _ = writeln!(
+        ts,
+        "/** The deadline every step payload carries. */\nexport interface DeadlineInput {}\n",
+        interface(&contract["deadline"], |kind| field_type(kind).to_owned())
     );
     let _ = writeln!(
         ts,

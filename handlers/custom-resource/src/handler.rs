@@ -5,10 +5,13 @@ use std::time::Duration;
 
 use handler_core::HandlerError;
 use handler_core::cfn::{CfnRequest, CfnResponse, RequestType, Status};
-use handler_core::workflow::{COMPLETION_KEY, Completion, NOT_CREATED_PREFIX, workflow_input};
+use handler_core::workflow::{
+    ANSWERED_KEY, COMPLETION_KEY, Completion, NOT_CREATED_PREFIX, REPORTED_FAILURE_ERROR,
+    REQUEST_KEY, STATUS_CHANGE_DETAIL_TYPE, workflow_input,
+};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::response::ResponseSender;
 use crate::workflow::{Routes, WorkflowStarter, execution_name};
@@ -28,8 +31,9 @@ pub struct Deps<W> {
     pub step_timeout: Duration,
 }
 
-/// Handles one invocation: a CloudFormation request or a workflow's
-/// [`Completion`] (`{"Completion": {...}}`).
+/// Handles one invocation: a CloudFormation request, a workflow's
+/// [`Completion`] (`{"Completion": {...}}`), or the `EventBridge` event of a
+/// workflow execution that ended.
 ///
 /// Returns an error only when no response could be delivered, so that Lambda
 /// (for CloudFormation's asynchronous invocation) or Step Functions (for a
@@ -38,6 +42,9 @@ pub async fn handle<W: WorkflowStarter>(
     event: Value,
     deps: Arc<Deps<W>>,
 ) -> Result<Value, HandlerError> {
+    if event.get("detail-type").and_then(Value::as_str) == Some(STATUS_CHANGE_DETAIL_TYPE) {
+        return on_execution_ended(&event, &deps).await;
+    }
     if let Some(completion) = event.get(COMPLETION_KEY) {
         return match Completion::deserialize(completion) {
             Ok(completion) => complete(completion, &deps.responses).await,
@@ -194,7 +201,94 @@ async fn complete(
     responses
         .send(&request.response_url, response.into_body())
         .await?;
-    Ok(json!({ "Status": status }))
+    Ok(json!({ ANSWERED_KEY: status }))
+}
+
+/// The `detail` of a "Step Functions Execution Status Change" event.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ExecutionEnded {
+    execution_arn: String,
+    status: String,
+    #[serde(default)]
+    input: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    cause: Option<String>,
+}
+
+/// The net under the workflows: an execution that ended without answering
+/// CloudFormation (it timed out, was stopped, or failed outside its `Catch`
+/// clauses) is answered FAILED here, once.
+async fn on_execution_ended<W: WorkflowStarter>(
+    event: &Value,
+    deps: &Deps<W>,
+) -> Result<Value, HandlerError> {
+    let invalid = |reason: String| HandlerError::InvalidEvent {
+        expected: "Step Functions Execution Status Change event",
+        reason,
+    };
+    let ended = ExecutionEnded::deserialize(event.get("detail").unwrap_or(&Value::Null))
+        .map_err(|e| invalid(e.to_string()))?;
+    let arn = &ended.execution_arn;
+    let reported =
+        ended.status == "FAILED" && ended.error.as_deref() == Some(REPORTED_FAILURE_ERROR);
+    if !matches!(ended.status.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED") || reported {
+        info!(execution = %arn, status = %ended.status, "the workflow answered CloudFormation itself");
+        return Ok(json!({ "Net": "answered by the workflow" }));
+    }
+    let input: Value = serde_json::from_str(ended.input.as_deref().unwrap_or_default())
+        .map_err(|e| invalid(format!("the execution input of {arn} is not JSON: {e}")))?;
+    let request =
+        CfnRequest::deserialize(input.get(REQUEST_KEY).unwrap_or(&Value::Null)).map_err(|e| {
+            invalid(format!(
+                "the execution input of {arn} holds no request: {e}"
+            ))
+        })?;
+    let record = match deps.workflows.record(arn).await {
+        Ok(record) => record,
+        Err(e) => {
+            // Better a second answer (CloudFormation keeps the first) than none.
+            warn!(execution = %arn, error = %e, "the history could not be read: answering anyway");
+            crate::ExecutionRecord::default()
+        }
+    };
+    if record.answered {
+        info!(execution = %arn, status = %ended.status, "the workflow had answered CloudFormation");
+        return Ok(json!({ "Net": "answered by the workflow" }));
+    }
+    let reason = match ended.status.as_str() {
+        "TIMED_OUT" => format!(
+            "the workflow execution {arn} timed out before it answered CloudFormation: Step Functions ended it at \
+             the state machine's timeout, which no step can catch. Its execution history shows the state it was \
+             in; fix what held it up, then retry the stack operation"
+        ),
+        "ABORTED" => format!(
+            "the workflow execution {arn} was stopped before it answered CloudFormation. Retry the stack \
+             operation once whoever stopped it is done"
+        ),
+        _ => format!(
+            "the workflow execution {arn} failed with {}{} before it answered CloudFormation. Its execution \
+             history shows the state that failed: please report it with that history, then retry the stack \
+             operation",
+            ended.error.as_deref().unwrap_or("an unknown error"),
+            ended
+                .cause
+                .as_deref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default(),
+        ),
+    };
+    error!(execution = %arn, status = %ended.status, "the workflow ended without answering: answering FAILED");
+    let physical_id = record
+        .physical_id
+        .unwrap_or_else(|| default_physical_id(&request));
+    let response = response_for(&request, Status::Failed, physical_id, Some(reason));
+    deps.responses
+        .send(&request.response_url, response.into_body())
+        .await?;
+    Ok(json!({ "Net": "answered FAILED" }))
 }
 
 /// Answers an event that is not a valid request, from whatever fields it

@@ -8,6 +8,11 @@
 //! event, a missing workflow, a failed or panicking step, a step that hangs)
 //! still ends in exactly one FAILED response with a sentence a person can act
 //! on, so a stack never waits an hour for a resource that already failed.
+//!
+//! As a net under the workflows, an `EventBridge` rule sends this function the
+//! "Step Functions Execution Status Change" event of every execution that
+//! ends `FAILED`, `TIMED_OUT` or `ABORTED`: unless the execution had answered, it
+//! answers FAILED for it (the request is in the execution's input).
 
 pub mod handler;
 pub mod response;
@@ -16,4 +21,4 @@ pub mod workflow;
 pub use handler::{Deps, handle};
 pub use handler_core::workflow::{Completion, NOT_CREATED_PREFIX};
 pub use response::{ResponseSender, RetryPolicy, TrustedRoots};
-pub use workflow::{Routes, SfnWorkflows, WorkflowStarter};
+pub use workflow::{ExecutionRecord, Routes, SfnWorkflows, WorkflowStarter};

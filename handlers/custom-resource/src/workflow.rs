@@ -7,6 +7,8 @@ use std::time::Duration;
 use aws_sdk_sfn::error::ProvideErrorMetadata;
 
 use handler_core::HandlerError;
+use handler_core::workflow::ANSWERED_KEY;
+use serde_json::Value;
 
 /// Which state machine serves which `Custom::` resource type.
 ///
@@ -48,6 +50,56 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Routes {
     }
 }
 
+/// What the history of an execution that ended says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecutionRecord {
+    /// Whether a completion reached this function and was answered.
+    pub answered: bool,
+    /// The physical id the execution recorded last (`$.Physical.Id`).
+    pub physical_id: Option<String>,
+}
+
+impl ExecutionRecord {
+    /// Reads the events of a history page, in whatever order they come.
+    #[must_use]
+    pub fn from_events(events: &[aws_sdk_sfn::types::HistoryEvent]) -> Self {
+        let mut record = Self::default();
+        let mut latest = i64::MIN;
+        for event in events {
+            let output = event
+                .lambda_function_succeeded_event_details()
+                .and_then(|d| d.output())
+                .or_else(|| {
+                    event
+                        .task_succeeded_event_details()
+                        .and_then(|d| d.output())
+                });
+            if let Some(output) = output
+                && serde_json::from_str::<Value>(output)
+                    .is_ok_and(|v| v.get(ANSWERED_KEY).is_some())
+            {
+                record.answered = true;
+            }
+            let physical = event
+                .state_exited_event_details()
+                .and_then(|d| d.output())
+                .and_then(|o| serde_json::from_str::<Value>(o).ok())
+                .and_then(|v| {
+                    v.pointer("/Physical/Id")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                });
+            if let Some(id) = physical
+                && event.id() > latest
+            {
+                latest = event.id();
+                record.physical_id = Some(id);
+            }
+        }
+        record
+    }
+}
+
 /// Starts one workflow execution.
 pub trait WorkflowStarter: Send + Sync + 'static {
     /// Starts `state_machine_arn` with `input` under the execution `name`
@@ -59,6 +111,19 @@ pub trait WorkflowStarter: Send + Sync + 'static {
         name: &str,
         input: String,
     ) -> impl Future<Output = Result<String, HandlerError>> + Send;
+
+    /// Reads the end of an execution's history.
+    fn record(
+        &self,
+        execution_arn: &str,
+    ) -> impl Future<Output = Result<ExecutionRecord, HandlerError>> + Send {
+        let execution_arn = execution_arn.to_owned();
+        async move {
+            Err(HandlerError::Internal(format!(
+                "the history of {execution_arn} cannot be read here"
+            )))
+        }
+    }
 }
 
 /// Starts workflows with Step Functions.
@@ -137,6 +202,28 @@ impl WorkflowStarter for SfnWorkflows {
             ));
         }
     }
+
+    async fn record(&self, execution_arn: &str) -> Result<ExecutionRecord, HandlerError> {
+        // The newest events first: the answer and the last physical id are there.
+        let page = self
+            .client
+            .get_execution_history()
+            .execution_arn(execution_arn)
+            .reverse_order(true)
+            .max_results(200)
+            .include_execution_data(true)
+            .send()
+            .await
+            .map_err(|e| {
+                HandlerError::from_sdk(
+                    "GetExecutionHistory",
+                    format!("execution {execution_arn}"),
+                    "Check that the function's role may read its workflows' executions",
+                    &e,
+                )
+            })?;
+        Ok(ExecutionRecord::from_events(page.events()))
+    }
 }
 
 /// A Step Functions execution name for a request: unique per request, the
@@ -164,6 +251,7 @@ mod tests {
     use aws_sdk_sfn::types::error::StateMachineDoesNotExist;
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
     use handler_core::ErrorKind;
+    use serde_json::json;
 
     const ARN: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:create";
 
@@ -174,6 +262,62 @@ mod tests {
         assert_eq!(routes.get("Custom::Other"), None);
         let err = Routes::from_json("[1]").unwrap_err();
         assert!(err.to_string().contains("WORKFLOWS"), "{err}");
+    }
+
+    #[test]
+    fn the_history_tells_whether_the_execution_answered_and_its_last_physical_id() {
+        use aws_sdk_sfn::primitives::DateTime;
+        use aws_sdk_sfn::types::{
+            HistoryEvent, HistoryEventType, LambdaFunctionSucceededEventDetails,
+            StateExitedEventDetails,
+        };
+        let exited = |id: i64, physical: &str| {
+            HistoryEvent::builder()
+                .id(id)
+                .timestamp(DateTime::from_secs(id))
+                .r#type(HistoryEventType::PassStateExited)
+                .state_exited_event_details(
+                    StateExitedEventDetails::builder()
+                        .name("Record the cluster id")
+                        .output(json!({"Physical": {"Id": physical}}).to_string())
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap()
+        };
+        let succeeded = |id: i64, output: Value| {
+            HistoryEvent::builder()
+                .id(id)
+                .timestamp(DateTime::from_secs(id))
+                .r#type(HistoryEventType::LambdaFunctionSucceeded)
+                .lambda_function_succeeded_event_details(
+                    LambdaFunctionSucceededEventDetails::builder()
+                        .output(output.to_string())
+                        .build(),
+                )
+                .build()
+                .unwrap()
+        };
+        // Newest first, as GetExecutionHistory with reverseOrder answers.
+        let events = [
+            succeeded(9, json!({"Ready": false})),
+            exited(7, "cluster-abc"),
+            exited(3, "not-created-r1"),
+        ];
+        assert_eq!(
+            ExecutionRecord::from_events(&events),
+            ExecutionRecord {
+                answered: false,
+                physical_id: Some("cluster-abc".into())
+            }
+        );
+        let mut oldest_first = events.to_vec();
+        oldest_first.reverse();
+        oldest_first.push(succeeded(12, json!({"Answered": "FAILED"})));
+        let record = ExecutionRecord::from_events(&oldest_first);
+        assert!(record.answered);
+        assert_eq!(record.physical_id.as_deref(), Some("cluster-abc"));
     }
 
     #[test]

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use custom_resource::{
-    Deps, NOT_CREATED_PREFIX, ResponseSender, RetryPolicy, Routes, WorkflowStarter, handle,
+    Deps, ExecutionRecord, NOT_CREATED_PREFIX, ResponseSender, RetryPolicy, Routes,
+    WorkflowStarter, handle,
 };
 use handler_core::cfn::MAX_RESPONSE_BYTES;
 use handler_core::{ErrorKind, HandlerError};
@@ -32,6 +33,8 @@ enum Behaviour {
 struct FakeState {
     behaviour: Behaviour,
     started: Mutex<Vec<(String, String, Value)>>,
+    /// What the history of an ended execution says; None: it cannot be read.
+    record: Mutex<Option<ExecutionRecord>>,
 }
 
 /// Shared with the harness, which reads what was started.
@@ -56,6 +59,15 @@ impl WorkflowStarter for FakeWorkflows {
                 unreachable!()
             }
         }
+    }
+
+    async fn record(&self, _execution_arn: &str) -> Result<ExecutionRecord, HandlerError> {
+        self.0
+            .record
+            .lock()
+            .unwrap()
+            .clone()
+            .ok_or_else(|| HandlerError::Transient("no history".into()))
     }
 }
 
@@ -93,6 +105,7 @@ impl Harness {
         let workflows = FakeWorkflows(Arc::new(FakeState {
             behaviour,
             started: Mutex::default(),
+            record: Mutex::default(),
         }));
         let deps = Arc::new(Deps {
             workflows: workflows.clone(),
@@ -178,7 +191,7 @@ async fn a_completion_sends_success_with_the_attributes() {
         }}))
         .await
         .unwrap();
-    assert_eq!(out, json!({"Status": "SUCCESS"}));
+    assert_eq!(out, json!({"Answered": "SUCCESS"}));
     let received = h.server.received();
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].method, "PUT");
@@ -452,4 +465,110 @@ async fn an_event_without_a_response_url_is_an_invalid_event_error() {
         assert_eq!(err.kind(), ErrorKind::InvalidEvent);
     }
     assert!(h.server.received().is_empty());
+}
+
+/// The `EventBridge` event of an execution started for `request` that ended.
+fn ended(request: &Value, status: &str, error: Option<&str>) -> Value {
+    let mut detail = json!({
+        "executionArn": "arn:aws:states:us-east-1:123456789012:execution:cluster:Create-1",
+        "stateMachineArn": CREATE_SM,
+        "name": "Create-1",
+        "status": status,
+        "startDate": 1_764_342_000_000_i64,
+        "stopDate": 1_764_345_300_000_i64,
+        "input": json!({"Request": request}).to_string(),
+    });
+    if let Some(error) = error {
+        detail["error"] = json!(error);
+        detail["cause"] = json!("something broke");
+    }
+    json!({
+        "version": "0",
+        "id": "315c1398-40ff-a850-213b-158f73e60175",
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": "123456789012",
+        "time": "2026-11-28T16:35:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:states:us-east-1:123456789012:execution:cluster:Create-1"],
+        "detail": detail,
+    })
+}
+
+#[tokio::test]
+async fn an_execution_that_timed_out_unanswered_gets_one_failed_answer() {
+    let h = Harness::new(Behaviour::Start).await;
+    *h.workflows.0.record.lock().unwrap() = Some(ExecutionRecord {
+        answered: false,
+        physical_id: Some("cluster-abc".into()),
+    });
+    let request = h.request("Create", None);
+    let out = h.handle(ended(&request, "TIMED_OUT", None)).await.unwrap();
+    assert_eq!(out, json!({"Net": "answered FAILED"}));
+    let responses = h.server.responses();
+    assert_eq!(responses.len(), 1);
+    assert_eq!(responses[0]["Status"], "FAILED");
+    assert_eq!(
+        responses[0]["PhysicalResourceId"], "cluster-abc",
+        "the cluster the execution made, so that the rollback deletes it"
+    );
+    assert!(
+        responses[0]["Reason"].as_str().unwrap().starts_with(
+            "the workflow execution arn:aws:states:us-east-1:123456789012:execution:cluster:Create-1 timed out \
+             before it answered CloudFormation"
+        ),
+        "{}",
+        responses[0]["Reason"]
+    );
+    assert!(h.started().is_empty());
+}
+
+#[tokio::test]
+async fn an_execution_that_had_answered_is_not_answered_again() {
+    let h = Harness::new(Behaviour::Start).await;
+    let request = h.request("Create", None);
+    // The failure report ends in the Fail state with this error: answered.
+    h.handle(ended(&request, "FAILED", Some("ResourceOperationFailed")))
+        .await
+        .unwrap();
+    // A stopped execution whose history shows the answer.
+    *h.workflows.0.record.lock().unwrap() = Some(ExecutionRecord {
+        answered: true,
+        physical_id: None,
+    });
+    h.handle(ended(&request, "ABORTED", None)).await.unwrap();
+    h.handle(ended(&request, "SUCCEEDED", None)).await.unwrap();
+    assert!(h.server.responses().is_empty());
+}
+
+#[tokio::test]
+async fn an_unreadable_history_still_gets_an_answer_with_the_request_id() {
+    let h = Harness::new(Behaviour::Start).await;
+    let request = h.request("Update", Some("cluster-abc"));
+    h.handle(ended(&request, "FAILED", Some("States.Runtime")))
+        .await
+        .unwrap();
+    let responses = h.server.responses();
+    assert_eq!(responses.len(), 1);
+    assert_eq!(responses[0]["PhysicalResourceId"], "cluster-abc");
+    assert!(
+        responses[0]["Reason"].as_str().unwrap().contains(
+            "failed with States.Runtime (something broke) before it answered CloudFormation"
+        ),
+        "{}",
+        responses[0]["Reason"]
+    );
+    let stopped = h.request("Create", None);
+    h.handle(ended(&stopped, "ABORTED", None)).await.unwrap();
+    let responses = h.server.responses();
+    assert_eq!(
+        responses[1]["PhysicalResourceId"],
+        format!("{NOT_CREATED_PREFIX}create-request-id")
+    );
+    assert!(
+        responses[1]["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("was stopped before it answered")
+    );
 }

@@ -8,6 +8,7 @@
 
 pub mod aws;
 pub mod cfn;
+pub mod clock;
 pub mod contract;
 pub mod error;
 pub mod workflow;

@@ -17,6 +17,19 @@ pub const COMPLETION_KEY: &str = "Completion";
 /// The key of the state machine input that holds the CloudFormation request.
 pub const REQUEST_KEY: &str = "Request";
 
+/// The key of the entry function's answer to a completion (`{"Answered":
+/// "SUCCESS"}`): in an execution's history, the sign that it answered
+/// CloudFormation.
+pub const ANSWERED_KEY: &str = "Answered";
+
+/// The error of the `Fail` state that ends an execution whose failure was
+/// reported to CloudFormation.
+pub const REPORTED_FAILURE_ERROR: &str = "ResourceOperationFailed";
+
+/// The `detail-type` of the `EventBridge` event Step Functions sends when an
+/// execution changes status.
+pub const STATUS_CHANGE_DETAIL_TYPE: &str = "Step Functions Execution Status Change";
+
 /// Sent by a workflow's last step: the outcome to report to CloudFormation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]

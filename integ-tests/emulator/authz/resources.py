@@ -223,6 +223,7 @@ MAPPINGS: dict[str, Mapping] = {
     "ec2:DescribeInstances": _anything,
     "states:StartExecution": _state_machine,
     "states:DescribeExecution": _execution,
+    "states:GetExecutionHistory": _execution,
     "states:StopExecution": _execution,
     "lambda:InvokeFunction": _function,
     "acm-pca:IssueCertificate": _certificate_authority,

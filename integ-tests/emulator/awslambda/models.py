@@ -97,6 +97,8 @@ class Instance:
             "AWS_ENDPOINT_URL": RUNTIME.endpoint,
             "AWS_MAX_ATTEMPTS": "2",
             "AWS_EC2_METADATA_DISABLED": "true",
+            # The handlers measure their deadlines on the emulator's clock (GET /_emulator/clock).
+            "CDK_CLOUDHSM_EMULATOR_CLOCK": RUNTIME.endpoint.split("://", 1)[-1],
             "AWS_LAMBDA_FUNCTION_NAME": reg.function_name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_size),
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
@@ -196,6 +198,7 @@ class Function:
                     if instance.alive:
                         self.busy += 1
                         return instance
+                    instance.stop()
                     self.instances.discard(instance)
                 if self.busy < MAX_INSTANCES:
                     self.busy += 1

@@ -74,6 +74,7 @@ class Hsm:
     hsm_type: str
     state: str = "CREATE_IN_PROGRESS"
     ends_degraded: bool = False
+    stuck: bool = False  # the hsm_stuck_creating fault: never leaves CREATE_IN_PROGRESS
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -403,7 +404,8 @@ class CloudHsmV2Backend(BaseBackend):
         if cluster.state == "DELETE_IN_PROGRESS":
             raise CloudHsmInvalidRequestException(f"Cluster {cluster_id} is already being deleted")
         cluster.state = "DELETE_IN_PROGRESS"
-        RUNTIME.schedule("cluster_delete", lambda: self._cluster_deleted(cluster))
+        if not RUNTIME.faults.cluster_stuck_deleting:
+            RUNTIME.schedule("cluster_delete", lambda: self._cluster_deleted(cluster))
         return cluster
 
     def _cluster_deleted(self, cluster: Cluster) -> None:
@@ -468,7 +470,8 @@ class CloudHsmV2Backend(BaseBackend):
             eni_id=eni.id,
             eni_ip=eni.private_ip_address,
             hsm_type=cluster.hsm_type,
-            ends_degraded=RUNTIME.faults.hsm_degraded == RUNTIME.next_counter("hsms_created"),
+            ends_degraded=RUNTIME.faults.hsm_degraded == (nth := RUNTIME.next_counter("hsms_created")),
+            stuck=RUNTIME.faults.hsm_stuck_creating == nth,
         )
         cluster.hsms.append(hsm)
         RUNTIME.schedule("hsm_create", lambda: self._hsm_created(cluster, hsm))
@@ -485,7 +488,7 @@ class CloudHsmV2Backend(BaseBackend):
             raise CloudHsmInvalidRequestException(f"IpAddress {ip_address} is already in use in subnet {subnet.id}")
 
     def _hsm_created(self, cluster: Cluster, hsm: Hsm) -> None:
-        if hsm not in cluster.hsms or hsm.state != "CREATE_IN_PROGRESS":
+        if hsm not in cluster.hsms or hsm.state != "CREATE_IN_PROGRESS" or hsm.stuck:
             return
         hsm.state = "DEGRADED" if hsm.ends_degraded else "ACTIVE"
         if cluster.state == "UNINITIALIZED" and cluster.csr_key is None and hsm.state == "ACTIVE":

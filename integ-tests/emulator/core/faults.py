@@ -1,8 +1,10 @@
 """The fault knobs: what `POST /_emulator/config {"faults": ...}` accepts.
 
 Each fault makes the emulator fail the way AWS sometimes does (throttling, a DEGRADED
-or replaced HSM, a failing SSM command, a quota, a crashing or hanging Lambda), so
-that the product's handling of it can be tested. See README.md for the JSON shapes.
+or replaced HSM, a failing SSM command, a quota, a crashing or hanging Lambda) or get
+stuck (an HSM that never becomes ACTIVE, a cluster that is never deleted, a command that
+never finishes, an instance that never registers with Systems Manager), so that the
+product's handling of it can be tested. See README.md for the JSON shapes.
 """
 
 from dataclasses import dataclass, field
@@ -43,6 +45,10 @@ class Faults:
     command_fails: list[CommandFailure] = field(default_factory=list)
     hsm_quota: int | None = None
     lambda_fails: list[LambdaFailure] = field(default_factory=list)
+    hsm_stuck_creating: int | None = None
+    cluster_stuck_deleting: bool = False
+    command_hangs: list[str] = field(default_factory=list)
+    instances_unregistered: bool = False
 
     @classmethod
     def from_json(cls, raw: Any) -> "Faults":
@@ -69,7 +75,16 @@ class Faults:
             raise ConfigError(f"lambda_fails rules take function, nth, times, mode: {err}") from err
         if any(rule.mode not in ("crash", "timeout") or rule.nth < 1 or rule.times < 1 for rule in lambda_fails):
             raise ConfigError('lambda_fails: mode is "crash" or "timeout"; nth and times are >= 1')
+        hangs = raw.get("command_hangs", [])
+        if isinstance(hangs, str):
+            hangs = [hangs]
+        if not isinstance(hangs, list) or not all(isinstance(m, str) and m for m in hangs):
+            raise ConfigError('command_hangs takes the texts of the scripts that never finish, e.g. ["cluster activate"]')
         return cls(
+            hsm_stuck_creating=_positive_int(raw, "hsm_stuck_creating"),
+            cluster_stuck_deleting=_flag(raw, "cluster_stuck_deleting"),
+            command_hangs=list(hangs),
+            instances_unregistered=_flag(raw, "instances_unregistered"),
             lambda_fails=lambda_fails,
             throttle={_service_alias(k): float(v) for k, v in throttle.items()},
             hsm_degraded=_positive_int(raw, "hsm_degraded"),
@@ -87,6 +102,10 @@ class Faults:
             "command_fails": [vars(rule) for rule in self.command_fails],
             "hsm_quota": self.hsm_quota,
             "lambda_fails": [vars(rule) for rule in self.lambda_fails],
+            "hsm_stuck_creating": self.hsm_stuck_creating,
+            "cluster_stuck_deleting": self.cluster_stuck_deleting,
+            "command_hangs": list(self.command_hangs),
+            "instances_unregistered": self.instances_unregistered,
         }
 
 
@@ -96,6 +115,13 @@ def _positive_int(raw: dict[str, Any], name: str, minimum: int = 1) -> int | Non
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _flag(raw: dict[str, Any], name: str) -> bool:
+    value = raw.get(name, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false, got {value!r}")
     return value
 
 

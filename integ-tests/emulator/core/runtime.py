@@ -1,12 +1,24 @@
-"""Process-wide emulator runtime: one lock, a scaled clock, a scheduler and the knobs.
+"""Process-wide emulator runtime: one lock, the emulated clock, a scheduler and the knobs.
 
 moto keeps its backends in process globals, so the emulator is a process singleton
 too: `RUNTIME` holds everything the extensions share.
 
-Time: every AWS latency is given in real AWS seconds (`LATENCY`) and divided by the
-configured `time_scale`. Delayed state changes are scheduled callbacks; they run
-lazily, in due-time order, before each request is handled (and on `state()`), so
-nothing changes behind a caller's back while a request is being answered.
+Time: the emulated clock is the real clock plus an offset that only grows
+(`now()`). Work (requests, Lambda invocations, moto) runs at real speed and counts
+once; only waiting is compressed: a wait of N AWS seconds (`wait()`: Step Functions
+Wait states and Retry intervals) lasts N / `time_scale` real seconds, during which it
+moves the clock along towards its end (never back, so concurrent waits never count
+twice), and ends at once if the clock passed its end otherwise. The
+handlers' deadlines, `$$.Execution.StartTime`, execution history and the runner's
+CloudFormation hour all read this clock (`GET /_emulator/clock`).
+
+Every AWS latency is given in AWS seconds (`LATENCY`). Delayed state changes are
+scheduled callbacks, due when the emulated clock has passed the latency or when
+latency / `time_scale` real seconds have passed, whichever comes first: a workflow
+that polls sees the change after the polls AWS would need at most, and a caller that
+polls the emulator without waiting sees it after the scaled latency. They run lazily,
+in due-time order, before each request is handled (and on `state()`), so nothing
+changes behind a caller's back while a request is being answered.
 """
 
 import heapq
@@ -45,33 +57,79 @@ class Runtime:
         self.counters: dict[str, float] = {}
         self.endpoint = ""  # set by the server: where the stand-in CLI reaches the emulator
         self.sandbox_root = ""  # set by the server: per-emulator directory for SSM sandboxes
+        self._offset = 0.0  # emulated minus real seconds; only grows
         self._queue: list[tuple[float, int, Callable[[], object]]] = []
+        self._real_due: dict[int, float] = {}
         self._sequence = itertools.count()
         self._reset_hooks: list[Callable[[], None]] = []
 
-    @staticmethod
-    def now() -> float:
-        """Current wall-clock time as epoch seconds."""
-        return time.time()
+    def now(self) -> float:
+        """The emulated time as epoch seconds: the real clock plus what waits skipped."""
+        return time.time() + self._offset
+
+    def advance_to(self, target: float) -> None:
+        """Move the emulated clock to at least `target` (never back)."""
+        with self.lock:
+            self._offset = max(self._offset, target - time.time())
+
+    def wait(
+        self,
+        seconds: float,
+        running: Callable[[], bool] = lambda: True,
+        wakeup: threading.Event | None = None,
+    ) -> bool:
+        """Wait `seconds` of AWS time: they pass `time_scale` times faster than real time
+        (the clock moves along as the wait goes, so that timeouts and state changes
+        due during it happen in it) and end early if the clock passes them otherwise.
+        Returns False, leaving the clock where it is, once `running()` is false (checked
+        whenever `wakeup` is set and every 20 ms)."""
+        start = self.now()
+        target = start + seconds
+        real_start = time.monotonic()
+        while running():
+            progress = (time.monotonic() - real_start) * self.time_scale
+            if progress >= seconds or self.now() >= target:
+                self.advance_to(target)
+                return True
+            self.advance_to(start + progress)
+            pause = min((seconds - progress) / self.time_scale, 0.02)
+            if wakeup is None:
+                time.sleep(pause)
+            else:
+                wakeup.wait(pause)
+        return False
 
     def delay(self, latency: str, multiplier: float = 1.0) -> float:
-        """Real seconds the emulator waits for the named AWS latency."""
+        """Real seconds after which the named AWS latency is over even if nothing waited."""
         return LATENCY[latency] * multiplier / self.time_scale
 
     def schedule(self, latency: str, callback: Callable[[], object], multiplier: float = 1.0) -> float:
-        """Run `callback` once the named latency has elapsed; returns the due time."""
-        due = self.now() + self.delay(latency, multiplier)
+        """Run `callback` once the named latency has elapsed on the emulated clock, or its
+        scaled real time has passed, whichever comes first; returns the emulated due time."""
+        due = self.now() + LATENCY[latency] * multiplier
+        real_due = time.time() + self.delay(latency, multiplier)
         with self.lock:
-            heapq.heappush(self._queue, (due, next(self._sequence), callback))
+            sequence = next(self._sequence)
+            self._real_due[sequence] = real_due
+            heapq.heappush(self._queue, (due, sequence, callback))
         return due
 
     def advance(self) -> None:
-        """Run every scheduled callback that is due, oldest first."""
+        """Run every scheduled callback that is due, in due-time order."""
         with self.lock:
-            now = self.now()
-            while self._queue and self._queue[0][0] <= now:
-                _, _, callback = heapq.heappop(self._queue)
+            now, real = self.now(), time.time()
+            due = [entry for entry in self._queue if entry[0] <= now or self._real_due[entry[1]] <= real]
+            if not due:
+                return
+            self._queue = [entry for entry in self._queue if entry not in due]
+            heapq.heapify(self._queue)
+            for _, sequence, callback in sorted(due, key=lambda entry: (entry[0], entry[1])):
+                del self._real_due[sequence]
                 callback()
+
+    def clock_json(self) -> dict[str, float]:
+        """The emulated clock, as `GET /_emulator/clock` answers it."""
+        return {"now": self.now(), "time_scale": self.time_scale}
 
     def next_counter(self, name: str) -> int:
         """Increment and return a named counter (reset with the faults)."""
@@ -117,6 +175,7 @@ class Runtime:
         """Drop all emulated state, pending transitions, faults and counters."""
         with self.lock:
             self._queue.clear()
+            self._real_due.clear()
             self.time_scale = self.default_time_scale
             self.faults = Faults()
             self.counters.clear()

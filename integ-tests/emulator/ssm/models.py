@@ -125,6 +125,8 @@ class RunCommandBackend(BaseBackend):
             invocation.started = datetime.datetime.now(datetime.UTC)
             script = "\n".join(commands)
             failure = next((rule for rule in RUNTIME.faults.command_fails if rule.match in script), None)
+            if any(match in script for match in RUNTIME.faults.command_hangs):
+                return  # the command_hangs fault: InProgress for ever
         if failure:
             outcome = sandbox.Outcome(failure.exit_code, "", failure.stderr)
         else:

@@ -50,6 +50,11 @@ class SsmWithRunCommandResponse(SimpleSystemManagerResponse):
             commands = document_commands(content, parameters)
         ec2 = ec2_backends[self.current_account][self.region]
         instances = {}
+        if RUNTIME.faults.instances_unregistered and self._get_param("InstanceIds", []):
+            raise InvalidInstanceId(
+                "Instances " + str(self._get_param("InstanceIds")) + " not in a valid state for account "
+                + self.current_account
+            )
         for instance_id in self._get_param("InstanceIds", []):
             try:
                 instances[instance_id] = ec2.get_instance(instance_id)
@@ -76,7 +81,8 @@ class SsmWithRunCommandResponse(SimpleSystemManagerResponse):
         return ActionResult({"Command": command.response_object()})
 
     def describe_instance_information(self) -> ActionResult:
-        """Every running moto EC2 instance is an Online managed instance (Amazon Linux 2023)."""
+        """Every running moto EC2 instance is an Online managed instance (Amazon Linux 2023), unless the
+        `instances_unregistered` fault says none is registered."""
         wanted: set[str] = set()
         for entry in self._get_param("Filters", []):
             if entry.get("Key") == "InstanceIds":
@@ -102,6 +108,7 @@ class SsmWithRunCommandResponse(SimpleSystemManagerResponse):
             }
             for instance in ec2.all_instances()
             if instance.state == "running" and (not wanted or instance.id in wanted)
+            and not RUNTIME.faults.instances_unregistered
         ]
         return ActionResult({"InstanceInformationList": instances})
 

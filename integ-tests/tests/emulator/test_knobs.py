@@ -158,3 +158,35 @@ def test_lambda_fault_rules_are_checked(emulator):
         emulator.configure(faults={"lambda_fails": [{"function": "x", "mode": "explode"}]})
     config = emulator.configure(faults={"lambda_fails": {"function": "Tasks", "nth": 2, "times": 3, "mode": "timeout"}})
     assert config["faults"]["lambda_fails"] == [{"function": "Tasks", "nth": 2, "times": 3, "mode": "timeout"}]
+
+
+def test_stuck_resource_faults(lab, emulator, ssm):
+    emulator.configure(faults={"hsm_stuck_creating": 1, "cluster_stuck_deleting": True})
+    cluster_id = lab.create_cluster()
+    stuck = lab.hsm.create_hsm(ClusterId=cluster_id, AvailabilityZone=ZONES[0])["Hsm"]["HsmId"]
+    time.sleep(1800 / TIME_SCALE)  # twice as long as an HSM takes
+    assert [(h["HsmId"], h["State"]) for h in lab.cluster(cluster_id)["Hsms"]] == [(stuck, "CREATE_IN_PROGRESS")]
+    lab.hsm.delete_hsm(ClusterId=cluster_id, HsmId=stuck)  # a stuck HSM can still be deleted
+    wait_for(lambda: lab.cluster(cluster_id)["Hsms"] == [], what="HSM deleted")
+    lab.hsm.delete_cluster(ClusterId=cluster_id)
+    time.sleep(600 / TIME_SCALE)
+    assert lab.cluster(cluster_id)["State"] == "DELETE_IN_PROGRESS"
+    assert get(emulator.endpoint, "/_emulator/config")["faults"]["cluster_stuck_deleting"] is True
+
+
+def test_command_and_registration_faults(lab, emulator, ssm):
+    emulator.configure(faults={"command_hangs": ["sleepless"]})
+    assert lab.run("echo fine")["Status"] == "Success"
+    command = ssm.send_command(InstanceIds=[lab.instance_id], DocumentName="AWS-RunShellScript",
+                               Parameters={"commands": ["echo sleepless"]})["Command"]["CommandId"]
+    time.sleep(0.3)
+    invocation = ssm.get_command_invocation(CommandId=command, InstanceId=lab.instance_id)
+    assert invocation["Status"] == "InProgress"
+    emulator.configure(faults={"instances_unregistered": True})
+    with pytest.raises(ClientError) as excinfo:
+        ssm.send_command(InstanceIds=[lab.instance_id], DocumentName="AWS-RunShellScript",
+                         Parameters={"commands": ["echo hi"]})
+    assert excinfo.value.response["Error"]["Code"] == "InvalidInstanceId"
+    assert ssm.describe_instance_information()["InstanceInformationList"] == []
+    status, answer = post(emulator.endpoint, "/_emulator/config", {"faults": {"instances_unregistered": "yes"}})
+    assert status == 400 and "instances_unregistered must be true or false" in json.dumps(answer)

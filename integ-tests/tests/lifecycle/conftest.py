@@ -16,6 +16,10 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ENTRY_BOOTSTRAP = CONTRACT.bootstrap(HANDLER_ASSETS, CONTRACT.entry_handler, HOST_ARCH)
 
 
+# The workflows keep AWS's time on the emulator's clock: their polls and backoff are waits
+# that pass at the session's time scale, while the work between them (Lambda, moto, the
+# runner) counts at real speed, so the deadline, the execution timeout and CloudFormation's
+# hour in the runner keep their meaning however loaded the machine is.
 @pytest.fixture(autouse=True)
 def fresh(emulator):
     emulator.reset()
@@ -40,7 +44,8 @@ def workflow_template(tmp_path: Path, entry_bootstrap: Path) -> Template:
     return Template.load(path)
 
 
-def stack_for(template: Template, emulator, timeout: float = 60) -> tuple[Stack, io.StringIO]:
-    """A stack on the session emulator; its progress output goes to the returned buffer."""
+def stack_for(template: Template, emulator, timeout: float | None = None) -> tuple[Stack, io.StringIO]:
+    """A stack on the session emulator; its progress output goes to the returned buffer. Each
+    response is awaited CloudFormation's hour on the emulator's clock, unless `timeout` (real s)."""
     out = io.StringIO()
     return open_stack(template, emulator.endpoint, timeout, out), out

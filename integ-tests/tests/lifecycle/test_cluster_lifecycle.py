@@ -16,7 +16,6 @@ from botocore.config import Config
 from cryptography import x509
 
 from runner.assets import REPO_ROOT
-from runner.contract import CONTRACT
 from runner.stack import OperationFailed, Stack
 from runner.template import Template
 
@@ -27,8 +26,8 @@ HSMS = "HsmHsms20B6A642"
 
 
 def synth(out: Path, **context: str) -> Template:
-    """The example app synthesized with these context values (and 1 s polling)."""
-    args = " ".join(f"-c {k}={v}" for k, v in {CONTRACT.poll_seconds_context: "1", **context}.items())
+    """The example app synthesized with these context values."""
+    args = " ".join(f"-c {k}={v}" for k, v in context.items())
     done = subprocess.run(
         ["bash", "-c", f"source scripts/lib.sh && cd cdk-app && npx cdk synth --quiet {args} -o {out}"],
         cwd=REPO_ROOT,
@@ -84,7 +83,7 @@ def outcome(stack: Stack, request_type: str, logical_id: str):
 
 
 def test_default_cluster_is_created_activated_resized_to_zero_and_back_and_deleted(emulator, app):
-    stack, _ = stack_for(app(), emulator, timeout=120)
+    stack, _ = stack_for(app(), emulator)
     stack.create()
 
     cluster = only_cluster(emulator)
@@ -141,7 +140,7 @@ def test_default_cluster_is_created_activated_resized_to_zero_and_back_and_delet
 
 
 def test_three_zones_with_two_hsms_each(emulator, app):
-    stack, _ = stack_for(app(azs="3", hsmsPerSubnet="2"), emulator, timeout=120)
+    stack, _ = stack_for(app(azs="3", hsmsPerSubnet="2"), emulator)
     stack.create()
     hsms = only_cluster(emulator)["Hsms"]
     assert len(hsms) == 6
@@ -151,7 +150,7 @@ def test_three_zones_with_two_hsms_each(emulator, app):
 
 
 def test_an_external_pki_stops_at_the_published_csr(emulator, app):
-    stack, out = stack_for(app(pki="external"), emulator, timeout=120)
+    stack, out = stack_for(app(pki="external"), emulator)
     stack.create()
     cluster = only_cluster(emulator)
     assert cluster["State"] == "UNINITIALIZED"
@@ -204,7 +203,7 @@ def new_ca(emulator, name: str, parent: str | None = None) -> str:
 
 
 def test_a_private_ca_issues_the_certificate(emulator, app):
-    stack, _ = stack_for(app(pki="private-ca"), emulator, timeout=120)
+    stack, _ = stack_for(app(pki="private-ca"), emulator)
     stack.create()
     [ca] = client(emulator, "acm-pca").list_certificate_authorities()["CertificateAuthorities"]
     assert ca["Type"] == "ROOT"
@@ -234,14 +233,14 @@ def test_a_subordinate_ca_is_refused_with_the_reason_and_nothing_is_left(emulato
 
 
 def test_a_cluster_restored_from_a_backup_skips_initialization(emulator, app):
-    first, _ = stack_for(app(), emulator, timeout=120)
+    first, _ = stack_for(app(), emulator)
     first.create()
     original_ca = secret(emulator, "trust anchor")
     first.update(app(hsmsPerSubnet="0"))
     [backup] = [b for b in emulator.state()["backups"] if b["BackupState"] == "READY"]
     first.delete()
 
-    second, _ = stack_for(app(sourceBackupId=backup["BackupId"]), emulator, timeout=120)
+    second, _ = stack_for(app(sourceBackupId=backup["BackupId"]), emulator)
     second.create()
     restored = only_cluster(emulator)
     assert restored["State"] == "ACTIVE"
@@ -268,7 +267,7 @@ def test_a_cluster_restored_from_a_backup_skips_initialization(emulator, app):
 )
 def test_failures_end_in_a_clear_failed_answer_and_leave_nothing_behind(emulator, app, context, fault, reason):
     emulator.configure(faults=fault)
-    stack, _ = stack_for(app(**context), emulator, timeout=120)
+    stack, _ = stack_for(app(**context), emulator)
     with pytest.raises(OperationFailed) as failed:
         stack.create()
     assert reason in str(failed.value)
@@ -279,7 +278,7 @@ def test_failures_end_in_a_clear_failed_answer_and_leave_nothing_behind(emulator
 
 def test_quota_reason_names_the_limit_and_the_fix(emulator, app):
     emulator.configure(faults={"hsm_quota": 2})
-    stack, _ = stack_for(app(azs="3"), emulator, timeout=120)
+    stack, _ = stack_for(app(azs="3"), emulator)
     with pytest.raises(OperationFailed):
         stack.create()
     failed = outcome(stack, "Create", HSMS)
@@ -290,7 +289,7 @@ def test_quota_reason_names_the_limit_and_the_fix(emulator, app):
 
 def test_an_hsm_replaced_before_initialization_gets_a_certificate_for_its_new_csr(emulator, app):
     emulator.configure(faults={"hsm_replaced_before_init": 3})
-    stack, _ = stack_for(app(), emulator, timeout=120)
+    stack, _ = stack_for(app(), emulator)
     stack.create()
     cluster = only_cluster(emulator)
     assert cluster["State"] == "ACTIVE"
@@ -301,7 +300,7 @@ def test_an_hsm_replaced_before_initialization_gets_a_certificate_for_its_new_cs
 
 def test_a_step_that_crashes_once_is_run_again(emulator, app):
     emulator.configure(faults={"lambda_fails": [{"function": "TasksFunction", "nth": 3, "mode": "crash"}]})
-    stack, _ = stack_for(app(), emulator, timeout=120)
+    stack, _ = stack_for(app(), emulator)
     stack.create()
     assert only_cluster(emulator)["State"] == "ACTIVE"
     stack.delete()
@@ -310,7 +309,7 @@ def test_a_step_that_crashes_once_is_run_again(emulator, app):
 
 def test_a_step_that_keeps_timing_out_fails_the_resource_in_seconds(emulator, app):
     emulator.configure(faults={"lambda_fails": [{"function": "TasksFunction", "nth": 4, "times": 3, "mode": "timeout"}]})
-    stack, _ = stack_for(app(), emulator, timeout=120)
+    stack, _ = stack_for(app(), emulator)
     with pytest.raises(OperationFailed) as failed:
         stack.create()
     assert "Task timed out after" in str(failed.value)
@@ -321,7 +320,7 @@ def test_a_step_that_keeps_timing_out_fails_the_resource_in_seconds(emulator, ap
 
 
 def test_a_new_cluster_without_hsms_is_refused_before_anything_is_created(emulator, app):
-    stack, _ = stack_for(app(hsmsPerSubnet="0"), emulator, timeout=120)
+    stack, _ = stack_for(app(hsmsPerSubnet="0"), emulator)
     with pytest.raises(OperationFailed) as failed:
         stack.create()
     assert "hsmsPerSubnet is 0, but a new cluster needs an HSM to be initialized and activated" in str(failed.value)

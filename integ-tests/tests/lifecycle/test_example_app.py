@@ -58,7 +58,7 @@ def example_template(tmp_path_factory) -> Template:
 
 
 def test_create_fails_with_the_handler_reason_and_rolls_back(emulator, example_template):
-    stack, out = stack_for(example_template, emulator, timeout=60)
+    stack, out = stack_for(example_template, emulator)
     started = time.monotonic()
     with pytest.raises(OperationFailed, match="create failed at Hsm2CBA3DD8") as failed:
         stack.create()

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 from runner.assets import REPO_ROOT
-from runner.contract import CONTRACT
 from runner.stack import OperationFailed, Stack
 from runner.template import Template
 
@@ -29,7 +28,7 @@ LOGS_SID = "AllowCloudWatchLogsOfThisAccountAndRegion"
 
 def synth(out: Path, stack_name: str, app: str | None = None, **context: str) -> Template:
     """cdk-app (or a test app) synthesized with these context values and 1 s polling."""
-    args = " ".join(f"-c {k}={v}" for k, v in {CONTRACT.poll_seconds_context: "1", **context}.items())
+    args = " ".join(f"-c {k}={v}" for k, v in context.items())
     app_arg = f"--app 'node {app}'" if app else ""
     done = subprocess.run(
         ["bash", "-c", f"source scripts/lib.sh && cd cdk-app && npx cdk synth --quiet {app_arg} {args} -o {out}"],
@@ -83,7 +82,7 @@ def test_two_clusters_in_one_stack_both_become_active_and_are_deleted(emulator, 
     assert len(templates) == 2
     assert all("LaunchTemplateName" not in template.resources[lid]["Properties"] for lid in templates)
 
-    stack, _ = stack_for(template, emulator, timeout=180)
+    stack, _ = stack_for(template, emulator)
     create(stack, emulator)
     clusters = emulator.state()["clusters"]
     assert [c["State"] for c in clusters] == ["ACTIVE", "ACTIVE"]
@@ -98,7 +97,7 @@ def test_two_clusters_in_one_stack_both_become_active_and_are_deleted(emulator, 
 def test_the_example_app_deployed_twice_side_by_side(emulator, tmp_path):
     stacks: list[Stack] = []
     for name in ("CloudHsmExampleBlue", "CloudHsmExampleGreen"):
-        stack, _ = stack_for(synth(tmp_path / name, name, stackName=name), emulator, timeout=180)
+        stack, _ = stack_for(synth(tmp_path / name, name, stackName=name), emulator)
         create(stack, emulator)
         stacks.append(stack)
     clusters = emulator.state()["clusters"]
@@ -127,7 +126,7 @@ def key_policy(template: Template) -> dict[str, Any]:
 def test_an_encryption_key_of_the_stack_encrypts_the_logs_through_create_resize_and_delete(emulator, tmp_path):
     template = encrypted(tmp_path, "create")
     assert [s for s in key_policy(template)["Statement"] if s.get("Sid") == LOGS_SID], "the construct adds the statement"
-    stack, _ = stack_for(template, emulator, timeout=180)
+    stack, _ = stack_for(template, emulator)
     create(stack, emulator)
     [cluster] = emulator.state()["clusters"]
     assert cluster["State"] == "ACTIVE" and len(active_hsms(cluster)) == 2
@@ -154,7 +153,7 @@ def test_without_the_logs_statement_the_first_log_group_is_refused(emulator, tmp
     assert len(body["Resources"][key]["Properties"]["KeyPolicy"]["Statement"]) == len(statements) - 1
     template.path.write_text(json.dumps(body))
 
-    stack, _ = stack_for(Template.load(template.path), emulator, timeout=180)
+    stack, _ = stack_for(Template.load(template.path), emulator)
     with pytest.raises(OperationFailed) as failed:
         stack.create()
     message = str(failed.value)

@@ -4,7 +4,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { CLUSTER_ATTRIBUTES } from '../attributes';
 import { ERRORS, EXPECT, NOT_CREATED_PREFIX, OUTPUTS, PKI_KINDS, REQUEST_FIELDS, REQUEST_TYPES } from '../contract.generated';
-import { REQUEST, Slot, WorkflowKit, sdkParameters } from '../workflow-kit';
+import { REQUEST, SDK_TASK_TIMEOUT, Slot, WorkflowKit, sdkParameters } from '../workflow-kit';
 
 /** What the cluster workflow needs besides the request. */
 export interface ClusterWorkflowProps {
@@ -56,9 +56,9 @@ export function clusterWorkflow(scope: Construct, props: ClusterWorkflowProps): 
 function attributes(clusterId: unknown, slot: Slot): Record<string, unknown> {
   return {
     [CLUSTER_ATTRIBUTES.ClusterId]: clusterId,
-    [CLUSTER_ATTRIBUTES.SecurityGroupId]: slot.at(STATUS.Cluster.SecurityGroupId),
-    [CLUSTER_ATTRIBUTES.VpcId]: slot.at(STATUS.Cluster.VpcId),
-    [CLUSTER_ATTRIBUTES.State]: slot.at(STATUS.Cluster.State),
+    [CLUSTER_ATTRIBUTES.SecurityGroupId]: slot.at(STATUS.SecurityGroupId),
+    [CLUSTER_ATTRIBUTES.VpcId]: slot.at(STATUS.VpcId),
+    [CLUSTER_ATTRIBUTES.State]: slot.at(STATUS.State),
   };
 }
 
@@ -70,7 +70,7 @@ function createFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
   })
     .next(kit.waitUntil('Wait for the restored cluster to be ACTIVE', {
       step: 'AwaitCluster',
-      input: { ClusterId: CLUSTER_ID, Expect: EXPECT.Active, TimeoutMinutes: 30 },
+      input: { ClusterId: CLUSTER_ID, Expect: EXPECT.Active },
       result: SLOTS.active,
     }))
     .next(kit.succeed('Answer: the restored cluster is ACTIVE', attributes(CLUSTER_ID, SLOTS.active)));
@@ -78,28 +78,28 @@ function createFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
   const external = kit.succeed('Answer: waiting for your certificate', attributes(CLUSTER_ID, SLOTS.firstHsm));
 
   const hsmPortsTo = (groupId: unknown) => [{ ...HSM_PORTS, UserIdGroupPairs: [{ GroupId: groupId }] }];
-  const clusterGroup = SLOTS.initialized.at(STATUS.Cluster.SecurityGroupId);
-  const openPorts = kit.guard(new tasks.CallAwsService(scope, 'Let the management client reach the HSMs', {
+  const clusterGroup = SLOTS.initialized.at(STATUS.SecurityGroupId);
+  const openPorts = kit.sdkTask('Let the management client reach the HSMs', {
     service: 'ec2',
     action: 'authorizeSecurityGroupIngress',
     // The cluster's group is made by CloudHSM, so its id is known only at run time.
     iamResources: [Stack.of(scope).formatArn({ service: 'ec2', resource: 'security-group', resourceName: '*' })],
     parameters: sdkParameters({ GroupId: clusterGroup, IpPermissions: hsmPortsTo(clientSecurityGroupId) }),
     resultPath: sfn.JsonPath.DISCARD,
-  }));
-  const openEgress = kit.guard(new tasks.CallAwsService(scope, 'Let the management client talk to the HSMs', {
+  });
+  const openEgress = kit.sdkTask('Let the management client talk to the HSMs', {
     service: 'ec2',
     action: 'authorizeSecurityGroupEgress',
     iamResources: [securityGroupArn(scope, clientSecurityGroupId)],
     parameters: sdkParameters({ GroupId: clientSecurityGroupId, IpPermissions: hsmPortsTo(clusterGroup) }),
     resultPath: sfn.JsonPath.DISCARD,
-  }));
+  });
 
   // AWS may replace the first HSM before initialization, with a new CSR:
   // then the certificate is issued again for the new one.
   const csrReady = kit.waitUntil('Wait for the first HSM and the CSR', {
     step: 'AwaitCluster',
-    input: { ClusterId: CLUSTER_ID, Expect: EXPECT.Csr, TimeoutMinutes: 40 },
+    input: { ClusterId: CLUSTER_ID, Expect: EXPECT.Csr },
     result: SLOTS.firstHsm,
   });
   const reissue = { errors: [ERRORS.CsrChanged], next: csrReady };
@@ -113,7 +113,7 @@ function createFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
     .next(kit.step('Initialize the cluster', { step: 'InitializeCluster', input: { ClusterId: CLUSTER_ID }, recover: reissue }))
     .next(kit.waitUntil('Wait for the cluster to be INITIALIZED', {
       step: 'AwaitCluster',
-      input: { ClusterId: CLUSTER_ID, Expect: EXPECT.Initialized, TimeoutMinutes: 20 },
+      input: { ClusterId: CLUSTER_ID, Expect: EXPECT.Initialized },
       result: SLOTS.initialized,
     }))
     .next(openPorts)
@@ -123,14 +123,13 @@ function createFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
       input: {
         HsmIp: SLOTS.firstHsm.at(STATUS.HsmIp),
         CommandId: SLOTS.activation.at(OUTPUTS.CommandProgress.CommandId),
-        TimeoutMinutes: 25,
       },
       result: SLOTS.activation,
       initial: { [OUTPUTS.CommandProgress.CommandId]: '' },
     }))
     .next(kit.waitUntil('Wait for the cluster to be ACTIVE', {
       step: 'AwaitCluster',
-      input: { ClusterId: CLUSTER_ID, Expect: EXPECT.Active, TimeoutMinutes: 10 },
+      input: { ClusterId: CLUSTER_ID, Expect: EXPECT.Active },
       result: SLOTS.active,
     }))
     .next(kit.succeed('Answer: the cluster is ACTIVE', attributes(CLUSTER_ID, SLOTS.active)));
@@ -143,7 +142,7 @@ function createFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
 
   const fresh = kit.waitUntil('Wait for the cluster to be UNINITIALIZED', {
     step: 'AwaitCluster',
-    input: { ClusterId: CLUSTER_ID, Expect: EXPECT.Uninitialized, TimeoutMinutes: 30 },
+    input: { ClusterId: CLUSTER_ID, Expect: EXPECT.Uninitialized },
     result: SLOTS.uninitialized,
   })
     .next(kit.step('Create the first HSM', {
@@ -180,13 +179,14 @@ function deleteFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
     iamResources: [securityGroupArn(scope, clientSecurityGroupId)],
     parameters: sdkParameters({
       GroupId: clientSecurityGroupId,
-      IpPermissions: [{ ...HSM_PORTS, UserIdGroupPairs: [{ GroupId: SLOTS.emptied.at(STATUS.Cluster.SecurityGroupId) }] }],
+      IpPermissions: [{ ...HSM_PORTS, UserIdGroupPairs: [{ GroupId: SLOTS.emptied.at(STATUS.SecurityGroupId) }] }],
     }),
     resultPath: sfn.JsonPath.DISCARD,
+    taskTimeout: sfn.Timeout.duration(SDK_TASK_TIMEOUT),
   });
   const deleteCluster = kit.waitUntil('Delete the cluster', {
     step: 'DeleteCluster',
-    input: { ClusterId: EXISTING_ID, TimeoutMinutes: 20 },
+    input: { ClusterId: EXISTING_ID },
     result: SLOTS.deleted,
   }).next(kit.succeed('Answer: the cluster is deleted', {}));
   // The rule exists only if the create got as far as activation.
@@ -194,7 +194,7 @@ function deleteFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
   return kit.setPhysicalId('Keep the id of the cluster to delete', EXISTING_ID)
     .next(kit.waitUntil('Delete every HSM', {
       step: 'DeleteHsms',
-      input: { Request: REQUEST.ref, TimeoutMinutes: 40 },
+      input: { Request: REQUEST.ref },
       result: SLOTS.emptied,
     }))
     .next(new sfn.Choice(scope, 'Does the cluster still exist?')

@@ -48,7 +48,6 @@ function resizeFragment(scope: Construct, { kit }: HsmsWorkflowProps): sfn.IChai
     input: {
       HsmIps: SLOTS.hsms.at(STATUS.HsmIpAddresses),
       CommandId: SLOTS.configure.at(OUTPUTS.CommandProgress.CommandId),
-      TimeoutMinutes: 25,
     },
     result: SLOTS.configure,
     initial: { [OUTPUTS.CommandProgress.CommandId]: '' },
@@ -56,7 +55,7 @@ function resizeFragment(scope: Construct, { kit }: HsmsWorkflowProps): sfn.IChai
   return kit.step('Create and delete HSMs', { step: 'ResizeHsms', input: { Request: REQUEST.ref }, result: SLOTS.resized })
     .next(kit.waitUntil('Wait for every HSM to be ACTIVE', {
       step: 'AwaitCluster',
-      input: { ClusterId: clusterId, Expect: EXPECT.HsmsActive, TimeoutMinutes: 40 },
+      input: { ClusterId: clusterId, Expect: EXPECT.HsmsActive },
       result: SLOTS.hsms,
     }))
     .next(new sfn.Choice(scope, 'Any HSM to connect to?')
@@ -79,7 +78,7 @@ function deleteFragment({ kit }: HsmsWorkflowProps): sfn.IChainable {
   return kit.setPhysicalId('Keep the name of the HSM set to delete', REQUEST.at(REQUEST_FIELDS.PhysicalResourceId))
     .next(kit.waitUntil('Delete every HSM', {
       step: 'DeleteHsms',
-      input: { Request: REQUEST.ref, TimeoutMinutes: 40 },
+      input: { Request: REQUEST.ref },
       result: SLOTS.emptied,
     }))
     .next(kit.succeed('Answer: the HSMs are deleted', {}));

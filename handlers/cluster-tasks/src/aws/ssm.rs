@@ -39,14 +39,15 @@ pub fn timed_out(
 ) -> HandlerError {
     if progress.command_id.is_empty() {
         HandlerError::PreconditionFailed(format!(
-            "the management client {instance_id} did not register with Systems Manager within {minutes} minutes, \
-             so {what} could not start. Check that its subnet reaches Systems Manager (NAT or VPC endpoints) and \
-             look at its system log"
+            "the management client {instance_id} is still not registered with Systems Manager {minutes} minutes \
+             after the operation began, so {what} could not start. Check that its subnet reaches Systems Manager \
+             (NAT or VPC endpoints for ssm, ssmmessages, ec2messages) and that its role allows it, look at its \
+             system log, then retry"
         ))
     } else {
         HandlerError::PreconditionFailed(format!(
-            "{what} on the management client {instance_id} did not finish within {minutes} minutes (command {}). \
-             See the command in Systems Manager Run Command",
+            "{what} on the management client {instance_id} is still running {minutes} minutes after the operation \
+             began (command {}). See the command in Systems Manager Run Command, cancel it, then retry",
             progress.command_id
         ))
     }

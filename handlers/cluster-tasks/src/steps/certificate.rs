@@ -49,6 +49,7 @@ impl Example for PublishCsr {
 
 impl Step for PublishCsr {
     type Output = Done;
+    const STARTS: Option<&'static str> = Some("publishing the cluster CSR");
 
     async fn run(self, ctx: &Ctx) -> Result<Done, HandlerError> {
         let csr = current_csr(ctx, &self.cluster_id).await?;
@@ -85,6 +86,7 @@ impl Example for IssueCertificate {
 
 impl Step for IssueCertificate {
     type Output = Done;
+    const STARTS: Option<&'static str> = Some("issuing the cluster certificate");
 
     async fn run(self, ctx: &Ctx) -> Result<Done, HandlerError> {
         let cluster_id = &self.cluster_id;
@@ -138,6 +140,7 @@ impl Example for InitializeCluster {
 
 impl Step for InitializeCluster {
     type Output = Done;
+    const STARTS: Option<&'static str> = Some("initializing the cluster");
 
     async fn run(self, ctx: &Ctx) -> Result<Done, HandlerError> {
         let cluster_id = &self.cluster_id;
@@ -218,6 +221,7 @@ impl Example for CaCarried {
 
 impl Step for CarryCaCertificate {
     type Output = CaCarried;
+    const STARTS: Option<&'static str> = Some("carrying the CA certificate over");
 
     async fn run(self, ctx: &Ctx) -> Result<CaCarried, HandlerError> {
         let backup_id = &self.source_backup_id;

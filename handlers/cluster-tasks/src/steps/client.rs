@@ -6,7 +6,7 @@ use handler_core::HandlerError;
 use handler_core::contract::Example;
 use serde::{Deserialize, Serialize};
 
-use super::{Ctx, EXAMPLE_TIME, Step, elapsed_minutes};
+use super::{Ctx, Step};
 use crate::aws::ssm::{self, CommandProgress};
 
 /// A document run on the client: sent on the first call, then polled.
@@ -15,8 +15,6 @@ struct ClientJob<'a> {
     parameters: HashMap<String, String>,
     command_id: &'a str,
     what: &'a str,
-    since: &'a str,
-    timeout_minutes: u64,
 }
 
 impl ClientJob<'_> {
@@ -33,13 +31,15 @@ impl ClientJob<'_> {
         } else {
             ssm::poll(&ctx.clients.ssm, instance_id, self.command_id, self.what).await?
         };
-        if !progress.ready && elapsed_minutes(self.since)? >= self.timeout_minutes {
-            return Err(ssm::timed_out(
-                &progress,
-                instance_id,
-                self.what,
-                self.timeout_minutes,
-            ));
+        if ctx.deadline_passed()? {
+            return Err(if progress.ready {
+                ctx.deadline.reached_late(&format!(
+                    "{} on the management client {instance_id} finished (command {})",
+                    self.what, progress.command_id
+                ))
+            } else {
+                ssm::timed_out(&progress, instance_id, self.what, ctx.deadline.minutes)
+            });
         }
         Ok(progress)
     }
@@ -55,10 +55,6 @@ pub struct ActivateCluster {
     /// Empty until the command is sent.
     #[serde(default)]
     pub command_id: String,
-    /// When the step began.
-    pub since: String,
-    /// How long it may take, boot of the client included.
-    pub timeout_minutes: u64,
 }
 
 impl Example for ActivateCluster {
@@ -68,14 +64,13 @@ impl Example for ActivateCluster {
         Self {
             hsm_ip: "10.0.1.10".into(),
             command_id: "0b8a1d2c-3e4f-4a5b-8c6d-7e8f9a0b1c2d".into(),
-            since: EXAMPLE_TIME.into(),
-            timeout_minutes: 25,
         }
     }
 }
 
 impl Step for ActivateCluster {
     type Output = CommandProgress;
+    const STARTS: Option<&'static str> = None;
 
     async fn run(self, ctx: &Ctx) -> Result<CommandProgress, HandlerError> {
         let config = &ctx.config;
@@ -94,8 +89,6 @@ impl Step for ActivateCluster {
             ]),
             command_id: &self.command_id,
             what: "activating the cluster",
-            since: &self.since,
-            timeout_minutes: self.timeout_minutes,
         }
         .advance(ctx)
         .await
@@ -112,10 +105,6 @@ pub struct ConfigureClient {
     /// Empty until the command is sent.
     #[serde(default)]
     pub command_id: String,
-    /// When the step began.
-    pub since: String,
-    /// How long it may take, boot of the client included.
-    pub timeout_minutes: u64,
 }
 
 impl Example for ConfigureClient {
@@ -125,14 +114,13 @@ impl Example for ConfigureClient {
         Self {
             hsm_ips: "10.0.1.10,10.0.2.10".into(),
             command_id: "0b8a1d2c-3e4f-4a5b-8c6d-7e8f9a0b1c2d".into(),
-            since: EXAMPLE_TIME.into(),
-            timeout_minutes: 25,
         }
     }
 }
 
 impl Step for ConfigureClient {
     type Output = CommandProgress;
+    const STARTS: Option<&'static str> = None;
 
     async fn run(self, ctx: &Ctx) -> Result<CommandProgress, HandlerError> {
         let config = &ctx.config;
@@ -147,8 +135,6 @@ impl Step for ConfigureClient {
             ]),
             command_id: &self.command_id,
             what: "configuring cloudhsm-cli",
-            since: &self.since,
-            timeout_minutes: self.timeout_minutes,
         }
         .advance(ctx)
         .await
@@ -164,7 +150,7 @@ mod tests {
 
     use super::*;
     use crate::config::Config;
-    use crate::steps::testing::{ctx, now};
+    use crate::steps::testing::ctx;
 
     #[tokio::test]
     async fn activation_sends_the_fixed_resources_from_the_configuration() {
@@ -187,7 +173,6 @@ mod tests {
         let ctx = ctx(&[], &[], &[&sent]);
         let step = ActivateCluster {
             command_id: String::new(),
-            since: now(),
             ..ActivateCluster::example()
         };
         let progress = step.run(&ctx).await.unwrap();

@@ -5,7 +5,7 @@ use handler_core::cfn::CfnRequest;
 use handler_core::contract::Example;
 use serde::{Deserialize, Serialize};
 
-use super::{Ctx, EXAMPLE_TIME, Progress, Step, elapsed_minutes};
+use super::{Ctx, Progress, Step};
 use crate::aws::cloudhsm;
 use crate::props::ClusterProps;
 use crate::view::{self, ClusterView, Expect};
@@ -51,6 +51,7 @@ impl Example for ClusterCreated {
 
 impl Step for CreateCluster {
     type Output = ClusterCreated;
+    const STARTS: Option<&'static str> = Some("creating the cluster");
 
     async fn run(self, ctx: &Ctx) -> Result<ClusterCreated, HandlerError> {
         let resource = self.request.display_name();
@@ -79,7 +80,7 @@ impl Step for CreateCluster {
 }
 
 /// Reports whether the cluster reached a state; fails when it never will,
-/// or when the wait has lasted longer than AWS documents.
+/// or once the execution's deadline has passed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct AwaitCluster {
@@ -87,10 +88,6 @@ pub struct AwaitCluster {
     pub cluster_id: String,
     /// What to wait for.
     pub expect: Expect,
-    /// When the wait began (Step Functions' `$$.State.EnteredTime`).
-    pub since: String,
-    /// How long the wait may last.
-    pub timeout_minutes: u64,
     /// A cluster that no longer exists counts as reached (for deletes).
     #[serde(default)]
     pub missing_ok: bool,
@@ -103,8 +100,6 @@ impl Example for AwaitCluster {
         Self {
             cluster_id: "cluster-abcdefghijk".into(),
             expect: Expect::HsmsActive,
-            since: EXAMPLE_TIME.into(),
-            timeout_minutes: 40,
             missing_ok: false,
         }
     }
@@ -119,6 +114,13 @@ pub struct ClusterStatus {
     /// The cluster; absent once it is gone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterView>,
+    /// The cluster's state; empty once it is gone. The workflows read these
+    /// fields, which are always there, rather than `Cluster`'s optional ones.
+    pub state: String,
+    /// The cluster's security group; empty if it has none (yet).
+    pub security_group_id: String,
+    /// The cluster's VPC; empty if unknown.
+    pub vpc_id: String,
     /// The ACTIVE HSMs' IP addresses in the order CloudHSM lists the HSMs,
     /// joined by commas.
     pub hsm_ip_addresses: String,
@@ -135,6 +137,9 @@ impl ClusterStatus {
         let ips = cluster.active_ips();
         Self {
             ready,
+            state: cluster.state.clone(),
+            security_group_id: cluster.security_group_id.clone().unwrap_or_default(),
+            vpc_id: cluster.vpc_id.clone().unwrap_or_default(),
             hsm_ip_addresses: ips.join(","),
             hsm_ip: ips.first().cloned().unwrap_or_default(),
             hsm_ids: cluster
@@ -153,6 +158,9 @@ impl ClusterStatus {
         Self {
             ready: true,
             cluster: None,
+            state: String::new(),
+            security_group_id: String::new(),
+            vpc_id: String::new(),
             hsm_ip_addresses: String::new(),
             hsm_ip: String::new(),
             hsm_ids: String::new(),
@@ -170,18 +178,31 @@ impl Example for ClusterStatus {
 
 impl Step for AwaitCluster {
     type Output = ClusterStatus;
+    const STARTS: Option<&'static str> = None;
 
     async fn run(self, ctx: &Ctx) -> Result<ClusterStatus, HandlerError> {
         let Some(found) = cloudhsm::find(&ctx.clients.hsm, &self.cluster_id).await? else {
             if self.missing_ok {
+                if ctx.deadline_passed()? {
+                    return Err(ctx
+                        .deadline
+                        .reached_late(&format!("cluster {} is gone", self.cluster_id)));
+                }
                 return Ok(ClusterStatus::gone());
             }
             return Err(cloudhsm::gone(&self.cluster_id));
         };
         let cluster = ClusterView::from(&found);
         let ready = view::reached(&cluster, self.expect)?;
-        if !ready && elapsed_minutes(&self.since)? >= self.timeout_minutes {
-            return Err(view::timed_out(&cluster, self.expect, self.timeout_minutes));
+        if ctx.deadline_passed()? {
+            return Err(if ready {
+                ctx.deadline.reached_late(&format!(
+                    "cluster {} reached the state awaited ({})",
+                    cluster.cluster_id, cluster.state
+                ))
+            } else {
+                view::timed_out(&cluster, self.expect, &ctx.deadline)
+            });
         }
         Ok(ClusterStatus::of(ready, cluster))
     }
@@ -206,6 +227,7 @@ impl Example for CheckUpdate {
 
 impl Step for CheckUpdate {
     type Output = ClusterStatus;
+    const STARTS: Option<&'static str> = Some("checking the update");
 
     async fn run(self, ctx: &Ctx) -> Result<ClusterStatus, HandlerError> {
         let request = &self.request;
@@ -236,52 +258,57 @@ impl Step for CheckUpdate {
 }
 
 /// Deletes the cluster once it has no HSM left; succeeds when it is gone
-/// already. Polled until it answers `Ready`; fails once the deletion lasts
-/// longer than AWS documents.
+/// already. Polled until it answers `Ready`; fails once the execution's
+/// deadline has passed with the cluster still there.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct DeleteCluster {
     /// The cluster.
     pub cluster_id: String,
-    /// When the deletion began.
-    pub since: String,
-    /// How long it may last.
-    pub timeout_minutes: u64,
 }
 
 impl Example for DeleteCluster {
     fn example() -> Self {
         Self {
             cluster_id: "cluster-abcdefghijk".into(),
-            since: EXAMPLE_TIME.into(),
-            timeout_minutes: 20,
         }
     }
 }
 
 impl Step for DeleteCluster {
     type Output = Progress;
+    const STARTS: Option<&'static str> = None;
 
     async fn run(self, ctx: &Ctx) -> Result<Progress, HandlerError> {
         let Some(found) = cloudhsm::find(&ctx.clients.hsm, &self.cluster_id).await? else {
+            if ctx.deadline_passed()? {
+                return Err(ctx
+                    .deadline
+                    .reached_late(&format!("cluster {} is gone", self.cluster_id)));
+            }
             return Ok(Progress { ready: true });
         };
-        match cloudhsm::state_of(&found) {
-            Some("DELETED") => return Ok(Progress { ready: true }),
-            Some("DELETE_IN_PROGRESS") => {
-                let minutes = self.timeout_minutes;
-                if elapsed_minutes(&self.since)? >= minutes {
-                    return Err(HandlerError::PreconditionFailed(format!(
-                        "cluster {} is still DELETE_IN_PROGRESS after {minutes} minutes, longer than AWS \
-                         documents. Check it in the CloudHSM console; once it is DELETED, retry the stack's deletion",
-                        self.cluster_id
-                    )));
-                }
-                return Ok(Progress { ready: false });
+        let state = cloudhsm::state_of(&found).unwrap_or("UNKNOWN");
+        let passed = ctx.deadline_passed()?;
+        if state == "DELETED" {
+            if passed {
+                return Err(ctx
+                    .deadline
+                    .reached_late(&format!("cluster {} is DELETED", self.cluster_id)));
             }
-            _ => {}
+            return Ok(Progress { ready: true });
         }
-        cloudhsm::delete_cluster(&ctx.clients.hsm, &self.cluster_id).await?;
+        if passed {
+            return Err(HandlerError::PreconditionFailed(format!(
+                "cluster {} is still {state} {} minutes after the deletion began (its workflow started at {}), \
+                 longer than AWS documents. Check it in the CloudHSM console; once it is DELETED (or after deleting \
+                 it there), retry the stack's deletion",
+                self.cluster_id, ctx.deadline.minutes, ctx.deadline.start
+            )));
+        }
+        if state != "DELETE_IN_PROGRESS" {
+            cloudhsm::delete_cluster(&ctx.clients.hsm, &self.cluster_id).await?;
+        }
         Ok(Progress { ready: false })
     }
 }
@@ -294,7 +321,7 @@ mod tests {
     use aws_smithy_mocks::mock;
 
     use super::*;
-    use crate::steps::testing::{ctx, now};
+    use crate::steps::testing::{ctx, late};
 
     fn cluster(id: &str, state: ClusterState, request_tag: Option<&str>) -> Cluster {
         let mut cluster = Cluster::builder().cluster_id(id).state(state);
@@ -349,18 +376,14 @@ mod tests {
         });
         let delete = mock!(Client::delete_cluster).then_output(|| unreachable!("deleted twice"));
         let ctx = ctx(&[&found, &delete], &[], &[]);
-        let step = DeleteCluster {
-            since: now(),
-            ..DeleteCluster::example()
-        };
-        let progress = step.run(&ctx).await.unwrap();
+        let progress = DeleteCluster::example().run(&ctx).await.unwrap();
         assert_eq!(progress, Progress { ready: false });
         assert_eq!(delete.num_calls(), 0);
-        // Past its deadline, the same wait fails with the reason.
-        let err = DeleteCluster::example().run(&ctx).await.unwrap_err();
+        // Past the execution's deadline, the same wait fails with the reason.
+        let err = DeleteCluster::example().run(&late(&ctx)).await.unwrap_err();
         assert!(
             err.to_string().starts_with(
-                "cluster cluster-abcdefghijk is still DELETE_IN_PROGRESS after 20 minutes"
+                "cluster cluster-abcdefghijk is still DELETE_IN_PROGRESS 40 minutes after the deletion began"
             ),
             "{err}"
         );

@@ -6,7 +6,7 @@ use handler_core::contract::Example;
 use serde::{Deserialize, Serialize};
 
 use super::cluster::ClusterStatus;
-use super::{Ctx, Done, EXAMPLE_TIME, Step, elapsed_minutes};
+use super::{Ctx, Done, Step};
 use crate::aws::cloudhsm;
 use crate::contract::HSMS_RESOURCE_TYPE;
 use crate::props::HsmsProps;
@@ -34,6 +34,7 @@ impl Example for CreateFirstHsm {
 
 impl Step for CreateFirstHsm {
     type Output = Done;
+    const STARTS: Option<&'static str> = Some("creating the first HSM");
 
     async fn run(self, ctx: &Ctx) -> Result<Done, HandlerError> {
         let cluster_id = &self.cluster_id;
@@ -104,6 +105,7 @@ impl Example for Resized {
 
 impl Step for ResizeHsms {
     type Output = Resized;
+    const STARTS: Option<&'static str> = Some("adding or removing HSMs");
 
     async fn run(self, ctx: &Ctx) -> Result<Resized, HandlerError> {
         let props = HsmsProps::parse(
@@ -145,18 +147,12 @@ impl Step for ResizeHsms {
 pub struct DeleteHsms {
     /// The Delete request.
     pub request: CfnRequest,
-    /// When the deletion began.
-    pub since: String,
-    /// How long it may last.
-    pub timeout_minutes: u64,
 }
 
 impl Example for DeleteHsms {
     fn example() -> Self {
         Self {
             request: crate::props::example_request(HSMS_RESOURCE_TYPE),
-            since: EXAMPLE_TIME.into(),
-            timeout_minutes: 40,
         }
     }
 }
@@ -175,10 +171,16 @@ impl DeleteHsms {
 
 impl Step for DeleteHsms {
     type Output = ClusterStatus;
+    const STARTS: Option<&'static str> = None;
 
     async fn run(self, ctx: &Ctx) -> Result<ClusterStatus, HandlerError> {
         let cluster_id = self.cluster_id()?;
         let Some(found) = cloudhsm::find(&ctx.clients.hsm, &cluster_id).await? else {
+            if ctx.deadline_passed()? {
+                return Err(ctx
+                    .deadline
+                    .reached_late(&format!("cluster {cluster_id} is gone")));
+            }
             return Ok(ClusterStatus::gone());
         };
         let cluster = ClusterView::from(&found);
@@ -189,12 +191,13 @@ impl Step for DeleteHsms {
             }
         }
         let ready = view::reached(&cluster, Expect::NoHsms)?;
-        if !ready && elapsed_minutes(&self.since)? >= self.timeout_minutes {
-            return Err(view::timed_out(
-                &cluster,
-                Expect::NoHsms,
-                self.timeout_minutes,
-            ));
+        if ctx.deadline_passed()? {
+            return Err(if ready {
+                ctx.deadline
+                    .reached_late(&format!("every HSM of cluster {cluster_id} is deleted"))
+            } else {
+                view::timed_out(&cluster, Expect::NoHsms, &ctx.deadline)
+            });
         }
         Ok(ClusterStatus::of(ready, cluster))
     }
@@ -261,7 +264,7 @@ mod tests {
     use aws_smithy_mocks::mock;
 
     use super::*;
-    use crate::steps::testing::{ctx, now};
+    use crate::steps::testing::ctx;
     use crate::view::HsmView;
 
     fn view(hsms: &[(&str, &str, &str)]) -> ClusterView {
@@ -353,7 +356,6 @@ mod tests {
             .then_output(|| DeleteHsmOutput::builder().hsm_id("hsm-1").build());
         let ctx = ctx(&[&found, &deleted], &[], &[]);
         let mut step = DeleteHsms::example();
-        step.since = now();
         step.request.resource_properties = serde_json::json!({
             "ClusterId": "cluster-abc", "SubnetIds": ["subnet-a"], "HsmsPerSubnet": "1"
         })

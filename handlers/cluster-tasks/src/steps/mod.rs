@@ -3,13 +3,12 @@
 //! construct's state machines are the only callers; [`crate::contract`]
 //! lists every step for them.
 
-use std::future::Future;
-use std::time::SystemTime;
-
 use aws_sdk_cloudhsmv2::primitives::{DateTime, DateTimeFormat};
 use handler_core::HandlerError;
+pub use handler_core::clock::Clock;
 use handler_core::contract::Example;
 use serde::{Deserialize, Serialize};
+use std::future::Future;
 
 use crate::aws::Clients;
 use crate::config::Config;
@@ -19,20 +18,115 @@ pub mod client;
 pub mod cluster;
 pub mod hsms;
 
-/// What every step works with: the AWS clients and the cluster's fixed
-/// resources, built once per process.
+/// What every step works with: the AWS clients, the cluster's fixed
+/// resources and the clock (built once per process), and the deadline of
+/// the execution that sent the step.
 #[derive(Debug, Clone)]
 pub struct Ctx {
     /// The AWS clients.
     pub clients: Clients,
     /// The cluster's fixed resources.
     pub config: Config,
+    /// The clock deadlines are measured on.
+    pub clock: Clock,
+    /// The deadline of the execution the step runs for.
+    pub deadline: Deadline,
+}
+
+impl Ctx {
+    /// The same context for one execution's deadline.
+    #[must_use]
+    pub fn for_deadline(&self, deadline: Deadline) -> Self {
+        Self {
+            deadline,
+            ..self.clone()
+        }
+    }
+
+    /// Whether the execution's deadline has passed.
+    pub fn deadline_passed(&self) -> Result<bool, HandlerError> {
+        Ok(elapsed_minutes(&self.clock, &self.deadline.start)? >= self.deadline.minutes)
+    }
+}
+
+/// Whole minutes since an ISO 8601 time from Step Functions
+/// (`$$.Execution.StartTime`), on `clock`.
+pub fn elapsed_minutes(clock: &Clock, since: &str) -> Result<u64, HandlerError> {
+    let start = DateTime::from_str(since, DateTimeFormat::DateTimeWithOffset)
+        .or_else(|_| DateTime::from_str(since, DateTimeFormat::DateTime))
+        .map_err(|e| HandlerError::Internal(format!("'{since}' is not an ISO 8601 time: {e}")))?;
+    let elapsed = (clock.now_secs()? - start.as_secs_f64()).max(0.0);
+    // Truncation is intended: whole minutes, far below u64::MAX.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let minutes = (elapsed / 60.0) as u64;
+    Ok(minutes)
+}
+
+/// One deadline per execution, measured from its start: every step checks
+/// it, so that a stuck resource or a slow step ends the execution with a
+/// reason well before Step Functions' timeout, which cannot be caught.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct Deadline {
+    /// When the execution started (Step Functions' `$$.Execution.StartTime`).
+    pub start: String,
+    /// Minutes after the start by which every wait must be over.
+    pub minutes: u64,
+}
+
+impl Example for Deadline {
+    fn example() -> Self {
+        Self {
+            start: EXAMPLE_TIME.into(),
+            minutes: 40,
+        }
+    }
+}
+
+impl Deadline {
+    /// A deadline that never passes, until a payload brings one.
+    #[must_use]
+    pub fn none() -> Self {
+        Self {
+            start: EXAMPLE_TIME.into(),
+            minutes: u64::MAX,
+        }
+    }
+
+    /// The error of a wait that found what it waited for, but only after the
+    /// deadline: no step goes on past the deadline, so that the execution's
+    /// worst case stays bounded.
+    #[must_use]
+    pub fn reached_late(&self, what: &str) -> HandlerError {
+        HandlerError::PreconditionFailed(format!(
+            "{what}, but only after the operation's deadline ({} minutes after its workflow started at {}), so \
+             the workflow stopped there. Retry the stack operation: it goes on from where this one stopped",
+            self.minutes, self.start
+        ))
+    }
+
+    /// The error of a step asked to start after the deadline.
+    #[must_use]
+    pub fn passed_before(&self, what: &str) -> HandlerError {
+        HandlerError::PreconditionFailed(format!(
+            "the operation's deadline ({} minutes after its workflow started at {}) passed before {what}, \
+             so it was not started. Look at the execution history for the step that took so long, then retry \
+             the stack operation",
+            self.minutes, self.start
+        ))
+    }
 }
 
 /// One step of a workflow.
 pub trait Step: Example {
     /// What the step answers.
     type Output: Example;
+
+    /// What the step does, for the error of a step asked to start after the
+    /// deadline. A wait (polled until `Ready`) checks the deadline itself, with
+    /// the state of what it waits for: `None`. Either way no step answers
+    /// after the deadline but with an error.
+    const STARTS: Option<&'static str>;
 
     /// Runs the step. Every step is idempotent: Step Functions runs it
     /// again after a crash, a timeout or a transient error.
@@ -64,17 +158,7 @@ impl Example for Progress {
     }
 }
 
-/// Whole minutes since an ISO 8601 time from Step Functions
-/// (`$$.State.EnteredTime`).
-pub fn elapsed_minutes(since: &str) -> Result<u64, HandlerError> {
-    let start = DateTime::from_str(since, DateTimeFormat::DateTimeWithOffset)
-        .or_else(|_| DateTime::from_str(since, DateTimeFormat::DateTime))
-        .map_err(|e| HandlerError::Internal(format!("'{since}' is not an ISO 8601 time: {e}")))?;
-    let now = DateTime::from(SystemTime::now());
-    Ok(u64::try_from((now.secs() - start.secs()).max(0)).unwrap_or_default() / 60)
-}
-
-/// The time Step Functions shows for `$$.State.EnteredTime`, for examples.
+/// A time as Step Functions shows `$$.Execution.StartTime`, for examples.
 pub const EXAMPLE_TIME: &str = "2026-11-28T15:00:00.123Z";
 
 #[cfg(test)]
@@ -87,7 +171,7 @@ pub(crate) mod testing {
     use crate::aws::Clients;
     use crate::config::Config;
 
-    /// Now, as Step Functions writes `$$.State.EnteredTime`.
+    /// Now, as Step Functions writes `$$.Execution.StartTime`.
     pub fn now() -> String {
         aws_sdk_cloudhsmv2::primitives::DateTime::from(std::time::SystemTime::now())
             .fmt(aws_sdk_cloudhsmv2::primitives::DateTimeFormat::DateTime)
@@ -106,7 +190,20 @@ pub(crate) mod testing {
                 ssm: mock_client!(aws_sdk_ssm, RuleMode::MatchAny, ssm),
             },
             config: Config::example(),
+            clock: super::Clock::System,
+            deadline: super::Deadline {
+                start: now(),
+                minutes: 40,
+            },
         }
+    }
+
+    /// The same context, with a deadline that passed already.
+    pub fn late(ctx: &Ctx) -> Ctx {
+        ctx.for_deadline(super::Deadline {
+            start: "2020-01-01T00:00:00.000Z".into(),
+            minutes: 40,
+        })
     }
 }
 
@@ -116,11 +213,12 @@ mod tests {
 
     #[test]
     fn elapsed_minutes_reads_step_functions_times() {
-        assert!(elapsed_minutes("2020-01-01T00:00:00.000Z").unwrap() > 60 * 24 * 365);
-        let now = DateTime::from(SystemTime::now())
+        let clock = Clock::System;
+        assert!(elapsed_minutes(&clock, "2020-01-01T00:00:00.000Z").unwrap() > 60 * 24 * 365);
+        let now = DateTime::from(std::time::SystemTime::now())
             .fmt(DateTimeFormat::DateTime)
             .unwrap();
-        assert_eq!(elapsed_minutes(&now).unwrap(), 0);
-        assert!(elapsed_minutes("yesterday").is_err());
+        assert_eq!(elapsed_minutes(&clock, &now).unwrap(), 0);
+        assert!(elapsed_minutes(&clock, "yesterday").is_err());
     }
 }
