@@ -140,7 +140,7 @@ class Authorizer:
         changed = self._changed.get(role_arn)
         if changed is None or self.propagation_seconds <= 0:
             return True
-        return RUNTIME.now() - changed >= self.propagation_seconds / RUNTIME.time_scale
+        return RUNTIME.now() - changed >= self.propagation_seconds
 
     # --- the check -------------------------------------------------------------------
 

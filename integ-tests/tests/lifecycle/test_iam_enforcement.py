@@ -58,17 +58,16 @@ def test_without_put_secret_value_the_create_fails_naming_action_role_and_resour
 
 
 def test_the_workflow_waits_out_iam_propagation_on_a_new_stack(emulator, app):  # noqa: F811
-    # 100,000 emulated seconds is 10 s at the suites' time scale: past the time from the
-    # roles' policies to the entry function's first StartExecution, even on a loaded
-    # machine, and inside the minute it retries. Whether the state machine's first Lambda
-    # invoke also comes within the window depends on how long those retries took; if it
-    # does, the tasks' Retry on Lambda.AWSLambdaException (AWS's name for that refusal)
-    # must carry the create through as well.
+    # 30 emulated seconds: longer than the work from the roles' policies to the entry
+    # function's first StartExecution (nothing waits in between, so the clock runs at
+    # real speed), shorter than the minute the entry function retries for and than the
+    # tasks' Retry on Lambda.AWSLambdaException (62 s of waits), AWS's name for a refused
+    # invoke, in case the state machine's first invoke also comes within it.
     def start_refusals() -> int:
         return sum(d["Action"] == "states:StartExecution" for d in emulator.iam_usage()["Denied"])
 
     template, before = app(), start_refusals()
-    emulator.configure_iam(propagation_seconds=100_000)
+    emulator.configure_iam(propagation_seconds=30)
     stack, _ = stack_for(template, emulator, timeout=120)
     stack.create()
     assert outcome(stack, "Create", CLUSTER).status == "SUCCESS"
