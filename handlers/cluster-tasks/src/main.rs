@@ -15,13 +15,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk_config = handler_core::aws::load_config().await;
     // A missing variable fails every step with the reason, rather than
     // stopping the function before it can say why.
-    let ctx = Config::from_vars(|name| std::env::var(name).ok()).and_then(|config| {
-        Ok(Ctx {
-            clients: Clients::new(&sdk_config),
-            config,
-            clock: Clock::from_env(),
-            deadline: Deadline::none(),
-        })
+    let ctx = Config::from_vars(|name| std::env::var(name).ok()).map(|config| Ctx {
+        clients: Clients::new(&sdk_config),
+        config,
+        clock: Clock::from_env(),
+        deadline: Deadline::none(),
     });
     let ctx = &ctx;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
