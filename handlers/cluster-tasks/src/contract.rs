@@ -23,6 +23,14 @@ use crate::steps::cluster::{
     AwaitCluster, CheckUpdate, ClusterCreated, ClusterStatus, CreateCluster, DeleteCluster,
 };
 use crate::steps::hsms::{CreateFirstHsm, DeleteHsms, ResizeHsms, Resized};
+use crate::steps::key::{
+    CreateKey, KEY_RESOURCE_TYPE, KeyCreated, KeyProps, ScheduleKeyDeletion, UpdateKey,
+};
+use crate::steps::keystore::{
+    ConnectKeyStore, CreateKeyStore, DeleteKeyStore, DisconnectKeyStore, EnsureKmsUser,
+    KEY_STORE_RESOURCE_TYPE, KeyStoreConnection, KeyStoreCreated, KeyStoreDeleted, KeyStorePlan,
+    KeyStoreProps, PlanKeyStoreUpdate, UpdateKeyStore,
+};
 use crate::steps::{Ctx, Done, Progress, Step};
 use crate::view::Expect;
 
@@ -120,6 +128,16 @@ steps! {
     CarryCaCertificate -> CaCarried,
     ActivateCluster -> CommandProgress,
     ConfigureClient -> CommandProgress,
+    EnsureKmsUser -> CommandProgress,
+    CreateKeyStore -> KeyStoreCreated,
+    ConnectKeyStore -> KeyStoreConnection,
+    DisconnectKeyStore -> KeyStoreConnection,
+    PlanKeyStoreUpdate -> KeyStorePlan,
+    UpdateKeyStore -> Done,
+    DeleteKeyStore -> KeyStoreDeleted,
+    CreateKey -> KeyCreated,
+    UpdateKey -> Done,
+    ScheduleKeyDeletion -> Done,
 }
 
 fn to_json<T: serde::Serialize>(output: &T) -> Result<Value, HandlerError> {
@@ -218,8 +236,14 @@ pub fn describe() -> Value {
             "requestId": REQUEST_TAG,
             "stackId": STACK_TAG,
             "logicalId": LOGICAL_ID_TAG,
+            "keyRequestId": crate::steps::key::KEY_REQUEST_TAG,
         },
-        "resourceTypes": { "cluster": CLUSTER_RESOURCE_TYPE, "hsms": HSMS_RESOURCE_TYPE },
+        "resourceTypes": {
+            "cluster": CLUSTER_RESOURCE_TYPE,
+            "hsms": HSMS_RESOURCE_TYPE,
+            "keyStore": KEY_STORE_RESOURCE_TYPE,
+            "key": KEY_RESOURCE_TYPE,
+        },
         "requestKey": REQUEST_KEY,
         "completionKey": COMPLETION_KEY,
         "stepKey": STEP_KEY,
@@ -235,6 +259,8 @@ pub fn describe() -> Value {
         "propertyFields": {
             "cluster": field_names(ClusterProps::example_json()),
             "hsms": field_names(HsmsProps::example_json()),
+            "keyStore": field_names(KeyStoreProps::example_json()),
+            "key": field_names(KeyProps::example_json()),
         },
         "errors": errors,
         "expect": expect,
@@ -245,6 +271,8 @@ pub fn describe() -> Value {
         "properties": {
             "cluster": fields::<ClusterProps>(),
             "hsms": fields::<HsmsProps>(),
+            "keyStore": fields::<KeyStoreProps>(),
+            "key": fields::<KeyProps>(),
         },
     })
 }

@@ -18,6 +18,8 @@ pub mod certificate;
 pub mod client;
 pub mod cluster;
 pub mod hsms;
+pub mod key;
+pub mod keystore;
 
 /// What every step works with: the AWS clients and the cluster's fixed
 /// resources, built once per process.
@@ -104,9 +106,17 @@ pub(crate) mod testing {
                 secrets: mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, secrets),
                 pca: mock_client!(aws_sdk_acmpca, RuleMode::MatchAny, none),
                 ssm: mock_client!(aws_sdk_ssm, RuleMode::MatchAny, ssm),
+                kms: mock_client!(aws_sdk_kms, RuleMode::MatchAny, none),
             },
             config: Config::example(),
         }
+    }
+
+    /// A context whose KMS client answers with `kms` rules (any other call fails).
+    pub fn ctx_with_kms(kms: &[&Rule]) -> Ctx {
+        let mut ctx = ctx(&[], &[], &[]);
+        ctx.clients.kms = mock_client!(aws_sdk_kms, RuleMode::MatchAny, kms);
+        ctx
     }
 }
 
