@@ -6,6 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { CloudHsmClusterBase, HSM_PORTS } from './cluster-base';
+import { CloudHsmKeyStore, CloudHsmKeyStoreOptions } from './key-store';
 import { CLUSTER_ATTRIBUTES, HSMS_ATTRIBUTES } from './private/attributes';
 import { ManagementClient } from './private/client';
 import { clusterMachinery } from './private/cluster-machinery';
@@ -310,6 +311,16 @@ export abstract class CloudHsmClusterNew extends CloudHsmClusterBase {
     this._keyStoreSupport = {
       hsms, subnets, hsmsPerSubnet, architecture, encryptionKey: props.encryptionKey, client, secrets,
     };
+  }
+
+  /**
+   * Adds a KMS key store on this cluster (KMS allows one per cluster).
+   *
+   * @param id the key store's construct id, in the cluster's scope
+   * @param options what to choose besides the cluster
+   */
+  public addKeyStore(id: string, options: CloudHsmKeyStoreOptions = {}): CloudHsmKeyStore {
+    return new CloudHsmKeyStore(this, id, { ...options, cluster: this });
   }
 }
 

@@ -8,16 +8,8 @@ import { KeyStoreResourceProperties, RESOURCE_TYPES } from './private/contract.g
 import { KeyStoreMachinery } from './private/key-store-machinery';
 import { KeyStoreSupport } from './private/key-store-support';
 
-/** Properties of a {@link CloudHsmKeyStore}. */
-export interface CloudHsmKeyStoreProps {
-  /**
-   * The cluster the key store is on. KMS needs it ACTIVE with at least two
-   * ACTIVE HSMs in different Availability Zones, and allows one key store
-   * per cluster (and per backup history). A cluster made by this library:
-   * its management client creates the crypto user `kmsuser`.
-   */
-  readonly cluster: ICloudHsmCluster;
-
+/** What can be chosen for a {@link CloudHsmKeyStore}, besides its cluster. */
+export interface CloudHsmKeyStoreOptions {
   /**
    * The key store's name, unique in the account and region (1 to 256
    * characters).
@@ -34,6 +26,17 @@ export interface CloudHsmKeyStoreProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+}
+
+/** Properties of a {@link CloudHsmKeyStore}. */
+export interface CloudHsmKeyStoreProps extends CloudHsmKeyStoreOptions {
+  /**
+   * The cluster the key store is on. KMS needs it ACTIVE with at least two
+   * ACTIVE HSMs in different Availability Zones, and allows one key store
+   * per cluster (and per backup history). A cluster made by this library:
+   * its management client creates the crypto user `kmsuser`.
+   */
+  readonly cluster: ICloudHsmCluster;
 }
 
 /** Where a key store name may come from: 1 to 256 characters. */

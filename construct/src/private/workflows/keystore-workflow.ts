@@ -80,8 +80,8 @@ function createFragment({ kit }: KeyStoreWorkflowProps): sfn.IChainable {
 }
 
 function updateFragment(scope: Construct, { kit }: KeyStoreWorkflowProps): sfn.IChainable {
-  const reconnect = connect(kit, 'Connect the key store', EXISTING_ID)
-    .next(kit.succeed('Answer: the key store is CONNECTED', {
+  const reconnect = connect(kit, 'Connect the key store after the update', EXISTING_ID)
+    .next(kit.succeed('Answer: the key store is updated and CONNECTED', {
       [KEY_STORE_ATTRIBUTES.CustomKeyStoreId]: EXISTING_ID,
       [KEY_STORE_ATTRIBUTES.ConnectionState]: SLOTS.connected.at(OUTPUTS.KeyStoreConnection.ConnectionState),
     }));
