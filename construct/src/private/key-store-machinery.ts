@@ -23,7 +23,9 @@ const KEY_STORE_ACTIONS = [
 ];
 
 /** The actions the key workflow takes on keys in a CloudHSM key store. */
-const KEY_ACTIONS = ['kms:ListResourceTags', 'kms:ScheduleKeyDeletion', 'kms:UpdateKeyDescription', 'kms:PutKeyPolicy'];
+const KEY_ACTIONS = [
+  'kms:TagResource', 'kms:ListResourceTags', 'kms:ScheduleKeyDeletion', 'kms:UpdateKeyDescription', 'kms:PutKeyPolicy',
+];
 
 export interface KeyStoreMachineryProps {
   /** What the cluster gives its key store. */
@@ -94,12 +96,9 @@ export class KeyStoreMachinery extends Construct {
       actions: [...KEY_STORE_ACTIONS, 'cloudhsm:DescribeClusters', 'kms:ListKeys'],
       resources: ['*'],
     }));
-    fn.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'CreateKeysInKeyStores',
-      actions: ['kms:CreateKey', 'kms:TagResource'],
-      resources: ['*'],
-      conditions: { StringEquals: { 'kms:KeyOrigin': 'AWS_CLOUDHSM' } },
-    }));
+    // CreateKey has no resource-level permissions; the steps make keys only
+    // with Origin AWS_CLOUDHSM in a key store.
+    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'CreateKeysInKeyStores', actions: ['kms:CreateKey'], resources: ['*'] }));
     const keys = stack.formatArn({ service: 'kms', resource: 'key', resourceName: '*' });
     // Finding a store's keys reads every key of the account.
     fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'FindKeysOfKeyStores', actions: ['kms:DescribeKey'], resources: [keys] }));
