@@ -11,8 +11,8 @@ import { CLUSTER_ATTRIBUTES, HSMS_ATTRIBUTES } from './private/attributes';
 import { ManagementClient } from './private/client';
 import { clusterMachinery } from './private/cluster-machinery';
 import { ClusterSecrets } from './private/cluster-secrets';
-import { KeyStoreSupport } from './private/key-store-support';
 import { ClusterResourceProperties, HsmsResourceProperties, RESOURCE_TYPES } from './private/contract.generated';
+import { KeyStoreSupport } from './private/key-store-support';
 import { validateClusterProps } from './private/validate';
 import { ClusterMode, ClusterPki, ClusterPkiKind, HsmType, NetworkType } from './types';
 
