@@ -318,7 +318,11 @@ fn the_tasks_function_has_every_variable_the_steps_read() {
         .filter(|vars| vars.contains_key(ENV[0].1))
         .collect();
     // The cluster's tasks function, and the key store's (the same binary).
-    assert_eq!(environments.len(), 2, "a tasks function each for the cluster and the key store");
+    assert_eq!(
+        environments.len(),
+        2,
+        "a tasks function each for the cluster and the key store"
+    );
     for vars in environments {
         let config =
             Config::from_vars(|name| vars.get(name).and_then(Value::as_str).map(str::to_owned));
