@@ -7,16 +7,36 @@ cluster's trust anchor and connected, the key is made once the store is CONNECTE
 
 import base64
 import json
+import subprocess
 import urllib.request
+from pathlib import Path
 
 import boto3
 import pytest
 from botocore.config import Config
 
+from runner.assets import REPO_ROOT
+from runner.contract import CONTRACT
 from runner.stack import OperationFailed, Stack
+from runner.template import Template
 
 from .conftest import stack_for
-from .test_cluster_lifecycle import CLUSTER, HSMS, outcome, secret, synth
+from .test_cluster_lifecycle import CLUSTER, HSMS, outcome, secret
+
+
+def synth(out: Path, **context: str) -> Template:
+    """The example app with these context values (1 s polling), without CDK's metadata resource, whose
+    properties change when a construct type is added (the runner updates custom resources only)."""
+    args = " ".join(f"-c {k}={v}" for k, v in {CONTRACT.poll_seconds_context: "1", **context}.items())
+    done = subprocess.run(
+        ["bash", "-c", f"source scripts/lib.sh && cd cdk-app && npx cdk synth --quiet --no-version-reporting {args} -o {out}"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    return Template.load(out / "CloudHsmExample.template.json")
 
 
 @pytest.fixture
@@ -167,3 +187,21 @@ def test_a_failed_connection_fails_the_update_naming_the_code_and_disconnects(em
     assert f"failed to connect with ConnectionErrorCode {code}" in reason, reason
     assert advice in reason
     assert only_store(emulator)["ConnectionState"] == "DISCONNECTED", "disconnected before the failure was reported"
+
+
+@pytest.mark.parametrize("connecting", [False, True], ids=["disconnected", "still-connecting"])
+def test_a_key_added_later_waits_for_the_store_and_reconnects_it(emulator, app, connecting):
+    stack, _ = stack_for(app(keyStore="destroy", key="none"), emulator, timeout=180)
+    stack.create()
+    store_id = only_store(emulator)["CustomKeyStoreId"]
+    disconnect(emulator, store_id)
+    if connecting:
+        emulator.configure(time_scale=30)  # connecting lasts 20 s: the key's workflow finds it CONNECTING
+        kms(emulator).connect_custom_key_store(CustomKeyStoreId=store_id)
+        assert only_store(emulator)["ConnectionState"] == "CONNECTING"
+    stack.update(app(keyStore="destroy", key="destroy"))
+    store = only_store(emulator)
+    key_id = outcome(stack, "Create", logical_id(stack, "Custom::CloudHsmKey")).physical_id
+    assert store["ConnectionState"] == "CONNECTED" and store["KeyIds"] == [key_id]
+    stack.delete()
+    assert emulator.state()["key_stores"] == [] or only_store(emulator)["KeyIds"] == [key_id], "kept only for its key"
