@@ -711,6 +711,61 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn destroy_keeps_a_store_that_holds_a_key_and_says_why() {
+        use aws_sdk_kms::operation::describe_key::DescribeKeyOutput;
+        use aws_sdk_kms::operation::list_keys::ListKeysOutput;
+        use aws_sdk_kms::types::{KeyListEntry, KeyMetadata};
+        let described = mock!(Client::describe_custom_key_stores)
+            .then_output(|| store(ConnectionStateType::Disconnected, None));
+        let listed = mock!(Client::list_keys).then_output(|| {
+            ListKeysOutput::builder()
+                .keys(KeyListEntry::builder().key_id("k1").build())
+                .truncated(false)
+                .build()
+        });
+        let key = mock!(Client::describe_key).then_output(|| {
+            DescribeKeyOutput::builder()
+                .key_metadata(
+                    KeyMetadata::builder()
+                        .key_id("k1")
+                        .custom_key_store_id("cks-1")
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        });
+        let deleted = mock!(Client::delete_custom_key_store).then_output(|| {
+            aws_sdk_kms::operation::delete_custom_key_store::DeleteCustomKeyStoreOutput::builder().build()
+        });
+        let ctx = ctx_with_kms(&[&described, &listed, &key, &deleted]);
+        let mut step = DeleteKeyStore::example();
+        step.request.physical_resource_id = Some("cks-1".into());
+        step.request
+            .resource_properties
+            .insert("RemovalPolicy".into(), DESTROY.into());
+        let outcome = step.run(&ctx).await.unwrap();
+        assert!(!outcome.deleted);
+        assert_eq!(deleted.num_calls(), 0);
+        assert!(
+            outcome.reason.starts_with(
+                "key store cks-1 is disconnected and kept: it holds 1 KMS key(s) (k1)"
+            ),
+            "{}",
+            outcome.reason
+        );
+    }
+
+    #[tokio::test]
+    async fn retain_keeps_the_store_without_a_call() {
+        let ctx = ctx_with_kms(&[]);
+        let mut step = DeleteKeyStore::example();
+        step.request.physical_resource_id = Some("cks-1".into());
+        let outcome = step.run(&ctx).await.unwrap();
+        assert!(!outcome.deleted);
+        assert!(outcome.reason.contains("removal policy RETAIN"));
+    }
+
+    #[tokio::test]
     async fn a_plan_changes_the_store_only_when_a_property_of_it_changes() {
         let mut step = PlanKeyStoreUpdate::example();
         let ctx = ctx_with_kms(&[]);
