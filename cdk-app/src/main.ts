@@ -11,10 +11,14 @@
 //                  instead of making a new one; takes no pki
 //   stackName      the stack's name (default CloudHsmExample), to deploy the app
 //                  twice side by side in one account and region
-import { App, Fn, Stack, type StackProps } from 'aws-cdk-lib';
+//   keyStore       retain | destroy: adds a KMS key store on the cluster with that
+//                  removal policy (KMS needs 2 HSMs in 2 zones: about twice the cost)
+//   keyStoreName   the key store's name (default: derived from the construct path)
+//   key            retain | destroy | none: a KMS key in the key store (default: as keyStore)
+import { App, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as acmpca from 'aws-cdk-lib/aws-acmpca';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { CloudHsmCluster, CloudHsmClusterFromBackup, ClusterPki } from 'cdk-cloudhsm';
+import { CloudHsmCluster, CloudHsmClusterFromBackup, CloudHsmKey, CloudHsmKeyStore, ClusterPki } from 'cdk-cloudhsm';
 import type { Construct } from 'constructs';
 
 const PKIS: Record<string, (scope: Construct, caArn?: string) => ClusterPki> = {
@@ -54,14 +58,35 @@ export class CloudHsmExampleStack extends Stack {
         throw new Error('context pki cannot be combined with sourceBackupId: a restored cluster is already initialized; drop pki');
       }
       // The same construct id as a new cluster: both make the same resources.
-      new CloudHsmClusterFromBackup(this, 'Hsm', { vpc, hsmsPerSubnet, backupId });
+      this.addKeyStore(new CloudHsmClusterFromBackup(this, 'Hsm', { vpc, hsmsPerSubnet, backupId }));
       return;
     }
     if (pki !== undefined && !Object.hasOwn(PKIS, pki)) {
       throw new Error(`context pki must be one of ${Object.keys(PKIS).join(', ')}, got '${pki}'`);
     }
     const chosen = PKIS[pki ?? 'ephemeral'](this, context('certificateAuthorityArn'));
-    new CloudHsmCluster(this, 'Hsm', { vpc, hsmsPerSubnet, pki: chosen });
+    this.addKeyStore(new CloudHsmCluster(this, 'Hsm', { vpc, hsmsPerSubnet, pki: chosen }));
+  }
+
+  /** The key store and key the context asks for. */
+  private addKeyStore(cluster: CloudHsmCluster | CloudHsmClusterFromBackup): void {
+    const context = (name: string): string | undefined => this.node.tryGetContext(name);
+    const policies: Record<string, RemovalPolicy> = { retain: RemovalPolicy.RETAIN, destroy: RemovalPolicy.DESTROY };
+    const policy = (name: string, value: string): RemovalPolicy => {
+      if (!Object.hasOwn(policies, value)) throw new Error(`context ${name} must be retain or destroy, got '${value}'`);
+      return policies[value];
+    };
+    const store = context('keyStore');
+    if (store === undefined) return;
+    // Beside the cluster (not inside it): the key store's ids do not depend on the cluster's class.
+    const keyStore = new CloudHsmKeyStore(this, 'KeyStore', {
+      cluster, removalPolicy: policy('keyStore', store), keyStoreName: context('keyStoreName'),
+    });
+    const key = context('key') ?? store;
+    if (key === 'none') return;
+    new CloudHsmKey(this, 'Key', {
+      keyStore, alias: 'alias/cdk-cloudhsm-example', description: 'cdk-cloudhsm example key', removalPolicy: policy('key', key),
+    });
   }
 }
 

@@ -6,11 +6,13 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { CloudHsmClusterBase, HSM_PORTS } from './cluster-base';
+import { CloudHsmKeyStore, CloudHsmKeyStoreOptions } from './key-store';
 import { CLUSTER_ATTRIBUTES, HSMS_ATTRIBUTES } from './private/attributes';
 import { ManagementClient } from './private/client';
 import { clusterMachinery } from './private/cluster-machinery';
 import { ClusterSecrets } from './private/cluster-secrets';
 import { ClusterResourceProperties, HsmsResourceProperties, RESOURCE_TYPES } from './private/contract.generated';
+import { KeyStoreSupport } from './private/key-store-support';
 import { validateClusterProps } from './private/validate';
 import { ClusterMode, ClusterPki, ClusterPkiKind, HsmType, NetworkType } from './types';
 
@@ -187,6 +189,12 @@ export abstract class CloudHsmClusterNew extends CloudHsmClusterBase {
   /** The cluster certificate; with an external PKI, put yours here. */
   public readonly clusterCertificateSecret: secretsmanager.ISecret;
 
+  /**
+   * What a key store on this cluster builds on.
+   * @internal
+   */
+  public readonly _keyStoreSupport: KeyStoreSupport;
+
   protected constructor(scope: Construct, id: string, props: CloudHsmClusterCommonProps, source: ClusterSource) {
     super(scope, id);
     const subnets = props.vpc.selectSubnets(
@@ -300,6 +308,19 @@ export abstract class CloudHsmClusterNew extends CloudHsmClusterBase {
     );
     this.connections = new ec2.Connections({ securityGroups: [this.clusterSecurityGroup], defaultPort: HSM_PORTS });
     this.hsmIpAddresses = Fn.split(',', hsms.getAttString(HSMS_ATTRIBUTES.HsmIpAddresses));
+    this._keyStoreSupport = {
+      hsms, subnets, hsmsPerSubnet, architecture, encryptionKey: props.encryptionKey, client, secrets,
+    };
+  }
+
+  /**
+   * Adds a KMS key store on this cluster (KMS allows one per cluster).
+   *
+   * @param id the key store's construct id, in the cluster's scope
+   * @param options what to choose besides the cluster
+   */
+  public addKeyStore(id: string, options: CloudHsmKeyStoreOptions = {}): CloudHsmKeyStore {
+    return new CloudHsmKeyStore(this, id, { ...options, cluster: this });
   }
 }
 

@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import { CloudHsmCluster, type CloudHsmClusterProps } from '../lib/index.js';
+import { CloudHsmCluster, type CloudHsmClusterProps, CloudHsmKey } from '../lib/index.js';
 import { ISOLATED, stackWithVpc } from './support.ts';
 
 /**
@@ -17,6 +17,8 @@ import { ISOLATED, stackWithVpc } from './support.ts';
 const NO_RESOURCE_LEVEL = new Set([
   'cloudhsm:DescribeClusters', 'cloudhsm:DescribeBackups', 'cloudhsm:DeleteHsm',
   'secretsmanager:ListSecrets', 'ssm:GetCommandInvocation',
+  'kms:CreateCustomKeyStore', 'kms:DescribeCustomKeyStores', 'kms:ConnectCustomKeyStore', 'kms:DisconnectCustomKeyStore',
+  'kms:UpdateCustomKeyStore', 'kms:DeleteCustomKeyStore', 'kms:ListKeys', 'kms:CreateKey',
   'logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery',
   'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups',
   'xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets',
@@ -169,6 +171,77 @@ describe('IAM policies', () => {
     assert.ok(kmsStatements.length > 0);
     for (const statement of kmsStatements) {
       assert.match(JSON.stringify(statement.Condition), /kms:ViaService/, JSON.stringify(statement));
+    }
+  });
+});
+
+describe('IAM policies of a key store and its keys', () => {
+  const { stack, vpc } = stackWithVpc();
+  const hsm = new CloudHsmCluster(stack, 'Hsm', { vpc, vpcSubnets: ISOLATED });
+  new CloudHsmKey(stack, 'Key', { keyStore: hsm.addKeyStore('KeyStore') });
+  const all = roles(stack);
+
+  test('the key store\'s entry function may only start the key store and key workflows', () => {
+    const entry = role(all, 'HsmKeyStoreMachineryEntryFunctionServiceRole');
+    assert.deepEqual(entry.statements.map((s) => s.Action), ['states:StartExecution', 'states:StartExecution']);
+    const resources = entry.statements.map((s) => JSON.stringify(s.Resource));
+    assert.ok(resources.some((r) => /KeyStoreWorkflow/.test(r)), resources.join());
+    assert.ok(resources.some((r) => /KeyWorkflow/.test(r)), resources.join());
+  });
+
+  test('the key store\'s tasks function holds exactly the actions its steps call', () => {
+    const tasks = role(all, 'HsmKeyStoreMachineryTasksFunctionServiceRole');
+    assert.deepEqual([...actionsOf(tasks)].sort(), [
+      'cloudhsm:DescribeClusters',
+      'kms:ConnectCustomKeyStore', 'kms:CreateCustomKeyStore', 'kms:CreateKey', 'kms:DeleteCustomKeyStore',
+      'kms:DescribeCustomKeyStores', 'kms:DescribeKey', 'kms:DisconnectCustomKeyStore', 'kms:ListKeys',
+      'kms:ListResourceTags', 'kms:PutKeyPolicy', 'kms:ScheduleKeyDeletion', 'kms:TagResource',
+      'kms:UpdateCustomKeyStore', 'kms:UpdateKeyDescription',
+      'secretsmanager:GetSecretValue',
+      'ssm:GetCommandInvocation', 'ssm:SendCommand',
+    ]);
+  });
+
+  test('keys are changed only when they are in a CloudHSM key store', () => {
+    const tasks = role(all, 'HsmKeyStoreMachineryTasksFunctionServiceRole');
+    const manage = tasks.statements.find((s) => s.Sid === 'ManageKeysInKeyStores')!;
+    assert.deepEqual(manage.Condition, { StringEquals: { 'kms:KeyOrigin': 'AWS_CLOUDHSM' } });
+    assert.match(JSON.stringify(manage.Resource), /:key\/\*/);
+  });
+
+  test('the key store\'s tasks function reads the kmsuser password and the trust anchor, never the admin password', () => {
+    const tasks = role(all, 'HsmKeyStoreMachineryTasksFunctionServiceRole');
+    const read = tasks.statements.find((s) => s.Sid === 'KeyStoreSecrets')!;
+    const text = JSON.stringify(read.Resource);
+    assert.match(text, /KmsUserPassword/);
+    assert.match(text, /CaCertificate/);
+    assert.doesNotMatch(text, /AdminPassword/);
+  });
+
+  test('commands go only to the cluster\'s client, with the key store\'s own document', () => {
+    const tasks = role(all, 'HsmKeyStoreMachineryTasksFunctionServiceRole');
+    const send = tasks.statements.find((s) => s.Action === 'ssm:SendCommand')!;
+    const text = JSON.stringify(send.Resource);
+    assert.equal(asList(send.Resource).length, 2);
+    assert.match(text, /KmsUserDocument/);
+    assert.match(text, /HsmClientInstance/);
+  });
+
+  test('the management client also reads the kmsuser password, and nothing else new', () => {
+    const client = role(all, 'HsmClientRole');
+    assert.deepEqual([...actionsOf(client)].sort(), ['secretsmanager:GetSecretValue']);
+    assert.match(JSON.stringify(client.statements), /KmsUserPassword/);
+  });
+
+  test('a wildcard resource is only for an action without resource-level permissions, or carries a condition', () => {
+    for (const r of all.values()) {
+      if (!r.logicalId.startsWith('HsmKeyStore')) continue;
+      for (const statement of r.statements) {
+        if (statement.Resource !== '*' || statement.Condition) continue;
+        for (const action of asList(statement.Action)) {
+          assert.ok(NO_RESOURCE_LEVEL.has(action), `${r.logicalId}: ${action} on * needs a resource or a condition`);
+        }
+      }
     }
   });
 });

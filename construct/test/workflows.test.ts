@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import validateAsl from 'asl-validator';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { CloudHsmCluster, ClusterPkiKind } from '../lib/index.js';
+import { CloudHsmCluster, CloudHsmKey, ClusterPkiKind } from '../lib/index.js';
 import { PKI_KINDS } from '../lib/private/contract.generated.js';
 import { ISOLATED, isolatedVpc } from './support.ts';
 
@@ -31,10 +31,11 @@ function render(value: unknown): unknown {
   return Object.fromEntries(Object.entries(object).map(([k, v]) => [k, render(v)]));
 }
 
-/** What the workflows and the handlers exchange, as synthesized for the default cluster. */
+/** What the workflows and the handlers exchange, as synthesized for the default cluster with a key store and a key. */
 function synthesized(): Record<string, unknown> {
   const stack = new Stack(new App(), 'Contract');
-  new CloudHsmCluster(stack, 'Hsm', { vpc: isolatedVpc(stack), vpcSubnets: ISOLATED });
+  const cluster = new CloudHsmCluster(stack, 'Hsm', { vpc: isolatedVpc(stack), vpcSubnets: ISOLATED });
+  new CloudHsmKey(stack, 'Key', { keyStore: cluster.addKeyStore('KeyStore') });
   const template = Template.fromStack(stack).toJSON() as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
   const snapshot: Record<string, unknown> = { stateMachines: {}, functions: {}, properties: {} };
   for (const [id, resource] of Object.entries(template.Resources)) {
@@ -73,7 +74,7 @@ describe('workflow definitions', () => {
       .replaceAll('${AWS::AccountId}', '123456789012')
       .replace(/\$\{([A-Za-z0-9]+)\.Arn\}/g, 'arn:aws:lambda:us-east-1:123456789012:function:$1');
     const machines = JSON.parse(deployed) as Record<string, object>;
-    assert.equal(Object.keys(machines).length, 2);
+    assert.equal(Object.keys(machines).length, 4);
     for (const [name, definition] of Object.entries(machines)) {
       const { isValid, errors } = validateAsl(definition);
       assert.ok(isValid, `${name}: ${JSON.stringify(errors)}`);

@@ -13,7 +13,7 @@ from .authz.enforce import AUTHORIZER
 from .awslambda import models as lambda_models
 from .core.runtime import DEFAULT_TIME_SCALE, RUNTIME
 from .emulator_api import state
-from .emulator_api.responses import iam_knobs, reset_all
+from .emulator_api.responses import hsm_user_knob, iam_knobs, reset_all
 
 
 class QuietRequestHandler(MotoRequestHandler):
@@ -61,6 +61,10 @@ class Emulator:
         return lambda_models.register(
             {"FunctionName": function_name, "Bootstrap": bootstrap, "Environment": environment, "Timeout": timeout}
         )
+
+    def hsm_user_missing_on(self, cluster_id: str, username: str, hsm_ids: list[str]) -> dict[str, Any]:
+        """Same as POST /_emulator/hsm-user: `username` is absent from these HSMs of the cluster."""
+        return hsm_user_knob({"ClusterId": cluster_id, "Username": username, "MissingOn": hsm_ids})
 
     def configure_iam(self, propagation_seconds: float) -> dict[str, Any]:
         """Same as POST /_emulator/iam."""

@@ -16,3 +16,17 @@ export const HSMS_ATTRIBUTES = {
   HsmIpAddresses: 'HsmIpAddresses',
   HsmIds: 'HsmIds',
 } as const;
+
+/** The attributes of a `Custom::CloudHsmKeyStore`. */
+export const KEY_STORE_ATTRIBUTES = {
+  CustomKeyStoreId: 'CustomKeyStoreId',
+  ConnectionState: 'ConnectionState',
+  Deleted: 'Deleted',
+  Reason: 'Reason',
+} as const;
+
+/** The attributes of a `Custom::CloudHsmKey`. */
+export const KEY_ATTRIBUTES = {
+  KeyId: 'KeyId',
+  KeyArn: 'KeyArn',
+} as const;

@@ -8,7 +8,7 @@ import { Construct } from 'constructs';
 const CLI_PACKAGE = 'https://s3.amazonaws.com/cloudhsmv2-software/CloudHsmClient/Amzn2023/cloudhsm-cli-latest.amzn2023';
 
 /** A secret ARN, as SSM document parameters accept it. */
-const SECRET_ARN_PATTERN = '^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$';
+export const SECRET_ARN_PATTERN = '^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$';
 
 export interface ManagementClientProps {
   readonly vpc: ec2.IVpc;
@@ -98,7 +98,7 @@ export class ManagementClient extends Construct {
 }
 
 /** A Command document of one shell step. */
-function shellDocument(scope: Construct, id: string, description: string, parameters: Record<string, unknown>,
+export function shellDocument(scope: Construct, id: string, description: string, parameters: Record<string, unknown>,
   script: string[]): ssm.CfnDocument {
   return new ssm.CfnDocument(scope, id, {
     documentType: 'Command',
@@ -112,7 +112,7 @@ function shellDocument(scope: Construct, id: string, description: string, parame
 }
 
 /** Waits for the CLI installed at first boot and writes the trust anchor it checks HSMs against. */
-const PREPARE = [
+export const PREPARE = [
   '#!/bin/bash',
   'set -euo pipefail',
   '# cloudhsm-cli is installed at first boot: wait for it, ten minutes at most.',

@@ -33,6 +33,7 @@ export const POLL_SECONDS_CONTEXT = '@cdk-cloudhsm/poll-seconds' as const;
 /** Tag keys the handlers put on resources. */
 export const TAGS = {
   clusterId: 'cdk-cloudhsm:cluster-id',
+  keyRequestId: 'cdk-cloudhsm:request-id',
   logicalId: 'cdk-cloudhsm:logical-id',
   requestId: 'cdk-cloudhsm:request-id',
   stackId: 'cdk-cloudhsm:stack-id',
@@ -42,6 +43,8 @@ export const TAGS = {
 export const RESOURCE_TYPES = {
   cluster: 'Custom::CloudHsmCluster',
   hsms: 'Custom::CloudHsmHsms',
+  key: 'Custom::CloudHsmKey',
+  keyStore: 'Custom::CloudHsmKeyStore',
 } as const;
 
 /** The state machine input key of the CloudFormation request. */
@@ -113,6 +116,28 @@ export const HSMS_PROPERTY_FIELDS = {
   SubnetIds: 'SubnetIds',
 } as const;
 
+/** The properties of a `Custom::CloudHsmKeyStore`, by name. */
+export const KEY_STORE_PROPERTY_FIELDS = {
+  AdminPasswordSecretArn: 'AdminPasswordSecretArn',
+  ClientInstanceId: 'ClientInstanceId',
+  ClusterId: 'ClusterId',
+  KeyStoreName: 'KeyStoreName',
+  KmsUserDocument: 'KmsUserDocument',
+  KmsUserPasswordSecretArn: 'KmsUserPasswordSecretArn',
+  RemovalPolicy: 'RemovalPolicy',
+  TrustAnchorSecretArn: 'TrustAnchorSecretArn',
+} as const;
+
+/** The properties of a `Custom::CloudHsmKey`, by name. */
+export const KEY_PROPERTY_FIELDS = {
+  CustomKeyStoreId: 'CustomKeyStoreId',
+  Description: 'Description',
+  PendingWindowDays: 'PendingWindowDays',
+  Policy: 'Policy',
+  RemovalPolicy: 'RemovalPolicy',
+  Tags: 'Tags',
+} as const;
+
 /** The Lambda error types the handlers raise. */
 export const ERRORS = {
   CsrChanged: 'CsrChanged',
@@ -166,6 +191,11 @@ export interface StepInputs {
     readonly CommandId?: Field<string>;
     readonly HsmIps: Field<string>;
   };
+  readonly ConnectKeyStore: {
+    readonly CustomKeyStoreId: Field<string>;
+    readonly Since: Field<string>;
+    readonly TimeoutMinutes: Field<number>;
+  };
   readonly CreateCluster: {
     readonly Request: Field<Readonly<Record<string, unknown>>>;
   };
@@ -173,11 +203,32 @@ export interface StepInputs {
     readonly ClusterId: Field<string>;
     readonly SubnetIds: Field<readonly string[]>;
   };
+  readonly CreateKey: {
+    readonly Request: Field<Readonly<Record<string, unknown>>>;
+  };
+  readonly CreateKeyStore: {
+    readonly Request: Field<Readonly<Record<string, unknown>>>;
+  };
   readonly DeleteCluster: {
     readonly ClusterId: Field<string>;
   };
   readonly DeleteHsms: {
     readonly Request: Field<Readonly<Record<string, unknown>>>;
+  };
+  readonly DeleteKeyStore: {
+    readonly Request: Field<Readonly<Record<string, unknown>>>;
+  };
+  readonly DisconnectKeyStore: {
+    readonly CustomKeyStoreId: Field<string>;
+    readonly Since: Field<string>;
+    readonly TimeoutMinutes: Field<number>;
+  };
+  readonly EnsureKmsUser: {
+    readonly CommandId?: Field<string>;
+    readonly Request: Field<Readonly<Record<string, unknown>>>;
+    readonly ResetPassword: Field<boolean>;
+    readonly Since: Field<string>;
+    readonly TimeoutMinutes: Field<number>;
   };
   readonly InitializeCluster: {
     readonly ClusterId: Field<string>;
@@ -186,10 +237,22 @@ export interface StepInputs {
     readonly ClusterId: Field<string>;
     readonly Pki: Field<Readonly<Record<string, unknown>>>;
   };
+  readonly PlanKeyStoreUpdate: {
+    readonly Request: Field<Readonly<Record<string, unknown>>>;
+  };
   readonly PublishCsr: {
     readonly ClusterId: Field<string>;
   };
   readonly ResizeHsms: {
+    readonly Request: Field<Readonly<Record<string, unknown>>>;
+  };
+  readonly ScheduleKeyDeletion: {
+    readonly Request: Field<Readonly<Record<string, unknown>>>;
+  };
+  readonly UpdateKey: {
+    readonly Request: Field<Readonly<Record<string, unknown>>>;
+  };
+  readonly UpdateKeyStore: {
     readonly Request: Field<Readonly<Record<string, unknown>>>;
   };
 }
@@ -204,14 +267,24 @@ export const STEP_OUTPUTS = {
   CarryCaCertificate: 'CaCarried',
   CheckUpdate: 'ClusterStatus',
   ConfigureClient: 'CommandProgress',
+  ConnectKeyStore: 'KeyStoreConnection',
   CreateCluster: 'ClusterCreated',
   CreateFirstHsm: 'Done',
+  CreateKey: 'KeyCreated',
+  CreateKeyStore: 'KeyStoreCreated',
   DeleteCluster: 'Progress',
   DeleteHsms: 'ClusterStatus',
+  DeleteKeyStore: 'KeyStoreDeleted',
+  DisconnectKeyStore: 'KeyStoreConnection',
+  EnsureKmsUser: 'CommandProgress',
   InitializeCluster: 'Done',
   IssueCertificate: 'Done',
+  PlanKeyStoreUpdate: 'KeyStorePlan',
   PublishCsr: 'Done',
   ResizeHsms: 'Resized',
+  ScheduleKeyDeletion: 'Done',
+  UpdateKey: 'Done',
+  UpdateKeyStore: 'Done',
 } as const;
 
 /** Where each output type's fields are, relative to the state that holds the output. */
@@ -276,6 +349,25 @@ export const OUTPUTS = {
   },
   Done: {
   },
+  KeyCreated: {
+    KeyArn: 'KeyArn',
+    KeyId: 'KeyId',
+  },
+  KeyStoreConnection: {
+    ConnectionState: 'ConnectionState',
+    Ready: 'Ready',
+  },
+  KeyStoreCreated: {
+    CustomKeyStoreId: 'CustomKeyStoreId',
+  },
+  KeyStoreDeleted: {
+    Deleted: 'Deleted',
+    Reason: 'Reason',
+  },
+  KeyStorePlan: {
+    Change: 'Change',
+    ResetPassword: 'ResetPassword',
+  },
   Progress: {
     Ready: 'Ready',
   },
@@ -320,4 +412,26 @@ export interface HsmsResourceProperties {
   readonly ClusterId: string;
   readonly HsmsPerSubnet: number;
   readonly SubnetIds: readonly string[];
+}
+
+/** The properties of a `Custom::CloudHsmKeyStore`. */
+export interface KeyStoreResourceProperties {
+  readonly AdminPasswordSecretArn: string;
+  readonly ClientInstanceId: string;
+  readonly ClusterId: string;
+  readonly KeyStoreName: string;
+  readonly KmsUserDocument: string;
+  readonly KmsUserPasswordSecretArn: string;
+  readonly RemovalPolicy: string;
+  readonly TrustAnchorSecretArn: string;
+}
+
+/** The properties of a `Custom::CloudHsmKey`. */
+export interface KeyResourceProperties {
+  readonly CustomKeyStoreId: string;
+  readonly Description?: string;
+  readonly PendingWindowDays: number;
+  readonly Policy: string;
+  readonly RemovalPolicy: string;
+  readonly Tags?: Readonly<Record<string, unknown>>;
 }

@@ -26,6 +26,14 @@ use crate::steps::cluster::{
     AwaitCluster, CheckUpdate, ClusterCreated, ClusterStatus, CreateCluster, DeleteCluster,
 };
 use crate::steps::hsms::{CreateFirstHsm, DeleteHsms, ResizeHsms, Resized};
+use crate::steps::key::{
+    CreateKey, KEY_RESOURCE_TYPE, KeyCreated, KeyProps, ScheduleKeyDeletion, UpdateKey,
+};
+use crate::steps::keystore::{
+    ConnectKeyStore, CreateKeyStore, DeleteKeyStore, DisconnectKeyStore, EnsureKmsUser,
+    KEY_STORE_RESOURCE_TYPE, KeyStoreConnection, KeyStoreCreated, KeyStoreDeleted, KeyStorePlan,
+    KeyStoreProps, PlanKeyStoreUpdate, UpdateKeyStore,
+};
 use crate::steps::{Ctx, Deadline, Done, Progress, Step};
 use crate::view::Expect;
 
@@ -132,6 +140,16 @@ steps! {
     CarryCaCertificate -> CaCarried,
     ActivateCluster -> CommandProgress,
     ConfigureClient -> CommandProgress,
+    EnsureKmsUser -> CommandProgress,
+    CreateKeyStore -> KeyStoreCreated,
+    ConnectKeyStore -> KeyStoreConnection,
+    DisconnectKeyStore -> KeyStoreConnection,
+    PlanKeyStoreUpdate -> KeyStorePlan,
+    UpdateKeyStore -> Done,
+    DeleteKeyStore -> KeyStoreDeleted,
+    CreateKey -> KeyCreated,
+    UpdateKey -> Done,
+    ScheduleKeyDeletion -> Done,
 }
 
 /// What the tasks function receives: a step and the deadline of the
@@ -249,8 +267,14 @@ pub fn describe() -> Value {
             "requestId": REQUEST_TAG,
             "stackId": STACK_TAG,
             "logicalId": LOGICAL_ID_TAG,
+            "keyRequestId": crate::steps::key::KEY_REQUEST_TAG,
         },
-        "resourceTypes": { "cluster": CLUSTER_RESOURCE_TYPE, "hsms": HSMS_RESOURCE_TYPE },
+        "resourceTypes": {
+            "cluster": CLUSTER_RESOURCE_TYPE,
+            "hsms": HSMS_RESOURCE_TYPE,
+            "keyStore": KEY_STORE_RESOURCE_TYPE,
+            "key": KEY_RESOURCE_TYPE,
+        },
         "requestKey": REQUEST_KEY,
         "completionKey": COMPLETION_KEY,
         "stepKey": STEP_KEY,
@@ -271,6 +295,8 @@ pub fn describe() -> Value {
         "propertyFields": {
             "cluster": field_names(ClusterProps::example_json()),
             "hsms": field_names(HsmsProps::example_json()),
+            "keyStore": field_names(KeyStoreProps::example_json()),
+            "key": field_names(KeyProps::example_json()),
         },
         "errors": errors,
         "expect": expect,
@@ -281,6 +307,8 @@ pub fn describe() -> Value {
         "properties": {
             "cluster": fields::<ClusterProps>(),
             "hsms": fields::<HsmsProps>(),
+            "keyStore": fields::<KeyStoreProps>(),
+            "key": fields::<KeyProps>(),
         },
     })
 }

@@ -169,115 +169,125 @@ fn output_paths(example: &Value, prefix: &str) -> Value {
 }
 
 /// The protocol's values as `as const` objects.
-// Most of it is the table of constants, one entry per value.
-#[allow(clippy::too_many_lines)]
+/// The protocol's values written as TypeScript constants: name, contract field, doc.
+const CONSTANTS: &[(&str, &str, &str)] = &[
+    ("HANDLERS", "handlers", "The handler binaries, by role."),
+    (
+        "ARCHITECTURES",
+        "architectures",
+        "The architectures the handlers are built for.",
+    ),
+    (
+        "ASSETS",
+        "assets",
+        "Where the binaries and their manifest are in the package's assets folder.",
+    ),
+    (
+        "NOT_CREATED_PREFIX",
+        "notCreatedPrefix",
+        "The physical id prefix of a resource whose create made nothing.",
+    ),
+    (
+        "POLL_SECONDS_CONTEXT",
+        "pollSecondsContext",
+        "The context key that sets how often workflows poll, in seconds.",
+    ),
+    ("TAGS", "tags", "Tag keys the handlers put on resources."),
+    (
+        "RESOURCE_TYPES",
+        "resourceTypes",
+        "The custom resource types.",
+    ),
+    (
+        "REQUEST_KEY",
+        "requestKey",
+        "The state machine input key of the CloudFormation request.",
+    ),
+    (
+        "COMPLETION_KEY",
+        "completionKey",
+        "The entry function payload key of a workflow's completion.",
+    ),
+    (
+        "STEP_KEY",
+        "stepKey",
+        "The step payload key that names the step.",
+    ),
+    (
+        "DEADLINE_KEY",
+        "deadlineKey",
+        "The step payload key of the execution's deadline, which every step checks.",
+    ),
+    (
+        "ANSWERED_KEY",
+        "answeredKey",
+        "The key of the entry function's answer to a completion: in a history, the sign of an answer.",
+    ),
+    (
+        "REPORTED_FAILURE_ERROR",
+        "reportedFailureError",
+        "The error of the Fail state that ends an execution whose failure CloudFormation was told.",
+    ),
+    (
+        "STATUS_CHANGE_DETAIL_TYPE",
+        "statusChangeDetailType",
+        "The detail-type of Step Functions' execution status change events.",
+    ),
+    (
+        "REQUEST_FIELDS",
+        "requestFields",
+        "The fields of a CloudFormation request.",
+    ),
+    (
+        "REQUEST_TYPES",
+        "requestTypes",
+        "CloudFormation's request types.",
+    ),
+    (
+        "PKI_KINDS",
+        "pkiKinds",
+        "Who issues the cluster certificate, as the `Pki` property's `Kind` says.",
+    ),
+    (
+        "CLUSTER_PROPERTY_FIELDS",
+        "propertyFields.cluster",
+        "The properties of a `Custom::CloudHsmCluster`, by name.",
+    ),
+    (
+        "HSMS_PROPERTY_FIELDS",
+        "propertyFields.hsms",
+        "The properties of a `Custom::CloudHsmHsms`, by name.",
+    ),
+    (
+        "KEY_STORE_PROPERTY_FIELDS",
+        "propertyFields.keyStore",
+        "The properties of a `Custom::CloudHsmKeyStore`, by name.",
+    ),
+    (
+        "KEY_PROPERTY_FIELDS",
+        "propertyFields.key",
+        "The properties of a `Custom::CloudHsmKey`, by name.",
+    ),
+    (
+        "ERRORS",
+        "errors",
+        "The Lambda error types the handlers raise.",
+    ),
+    (
+        "EXPECT",
+        "expect",
+        "What an AwaitCluster step can wait for.",
+    ),
+    (
+        "TASKS_ENV",
+        "tasksEnv",
+        "The tasks function's environment variables, by configuration field.",
+    ),
+];
+
 fn constants(contract: &Value) -> String {
     let mut ts = String::new();
-    let constants = [
-        ("HANDLERS", "handlers", "The handler binaries, by role."),
-        (
-            "ARCHITECTURES",
-            "architectures",
-            "The architectures the handlers are built for.",
-        ),
-        (
-            "ASSETS",
-            "assets",
-            "Where the binaries and their manifest are in the package's assets folder.",
-        ),
-        (
-            "NOT_CREATED_PREFIX",
-            "notCreatedPrefix",
-            "The physical id prefix of a resource whose create made nothing.",
-        ),
-        (
-            "POLL_SECONDS_CONTEXT",
-            "pollSecondsContext",
-            "The context key that sets how often workflows poll, in seconds.",
-        ),
-        ("TAGS", "tags", "Tag keys the handlers put on resources."),
-        (
-            "RESOURCE_TYPES",
-            "resourceTypes",
-            "The custom resource types.",
-        ),
-        (
-            "REQUEST_KEY",
-            "requestKey",
-            "The state machine input key of the CloudFormation request.",
-        ),
-        (
-            "COMPLETION_KEY",
-            "completionKey",
-            "The entry function payload key of a workflow's completion.",
-        ),
-        (
-            "STEP_KEY",
-            "stepKey",
-            "The step payload key that names the step.",
-        ),
-        (
-            "DEADLINE_KEY",
-            "deadlineKey",
-            "The step payload key of the execution's deadline, which every step checks.",
-        ),
-        (
-            "ANSWERED_KEY",
-            "answeredKey",
-            "The key of the entry function's answer to a completion: in a history, the sign of an answer.",
-        ),
-        (
-            "REPORTED_FAILURE_ERROR",
-            "reportedFailureError",
-            "The error of the Fail state that ends an execution whose failure CloudFormation was told.",
-        ),
-        (
-            "STATUS_CHANGE_DETAIL_TYPE",
-            "statusChangeDetailType",
-            "The detail-type of Step Functions' execution status change events.",
-        ),
-        (
-            "REQUEST_FIELDS",
-            "requestFields",
-            "The fields of a CloudFormation request.",
-        ),
-        (
-            "REQUEST_TYPES",
-            "requestTypes",
-            "CloudFormation's request types.",
-        ),
-        (
-            "PKI_KINDS",
-            "pkiKinds",
-            "Who issues the cluster certificate, as the `Pki` property's `Kind` says.",
-        ),
-        (
-            "CLUSTER_PROPERTY_FIELDS",
-            "propertyFields.cluster",
-            "The properties of a `Custom::CloudHsmCluster`, by name.",
-        ),
-        (
-            "HSMS_PROPERTY_FIELDS",
-            "propertyFields.hsms",
-            "The properties of a `Custom::CloudHsmHsms`, by name.",
-        ),
-        (
-            "ERRORS",
-            "errors",
-            "The Lambda error types the handlers raise.",
-        ),
-        (
-            "EXPECT",
-            "expect",
-            "What an AwaitCluster step can wait for.",
-        ),
-        (
-            "TASKS_ENV",
-            "tasksEnv",
-            "The tasks function's environment variables, by configuration field.",
-        ),
-    ];
-    for (name, field, doc) in constants {
+    for (name, field, doc) in CONSTANTS {
         let value = field.split('.').fold(contract, |value, part| &value[part]);
         let _ = writeln!(
             ts,
@@ -351,10 +361,20 @@ fn render_ts(contract: &Value) -> String {
         "/** The properties of a `Custom::CloudHsmCluster`. */\nexport interface ClusterResourceProperties {}\n",
         interface(&contract["properties"]["cluster"], cfn_type)
     );
-    let _ = write!(
+    let _ = writeln!(
         ts,
         "/** The properties of a `Custom::CloudHsmHsms`. */\nexport interface HsmsResourceProperties {}\n",
         interface(&contract["properties"]["hsms"], cfn_type)
+    );
+    let _ = writeln!(
+        ts,
+        "/** The properties of a `Custom::CloudHsmKeyStore`. */\nexport interface KeyStoreResourceProperties {}\n",
+        interface(&contract["properties"]["keyStore"], cfn_type)
+    );
+    let _ = write!(
+        ts,
+        "/** The properties of a `Custom::CloudHsmKey`. */\nexport interface KeyResourceProperties {}\n",
+        interface(&contract["properties"]["key"], cfn_type)
     );
     ts
 }

@@ -329,12 +329,18 @@ fn every_path_through_every_workflow_speaks_the_step_contract() {
         .as_object()
         .cloned()
         .unwrap_or_default();
-    let routes = functions
-        .values()
-        .find_map(|env| env["Variables"]["WORKFLOWS"].as_str())
-        .expect("a function routes resource types to workflows");
-    let routes: Map<String, Value> = serde_json::from_str(routes).expect("WORKFLOWS is JSON");
-    assert!(!routes.is_empty());
+    // Every entry function's routes: the cluster's, and the key store's.
+    let mut routes = Map::new();
+    for env in functions.values() {
+        if let Some(table) = env["Variables"]["WORKFLOWS"].as_str() {
+            let table: Map<String, Value> = serde_json::from_str(table).expect("WORKFLOWS is JSON");
+            routes.extend(table);
+        }
+    }
+    assert!(
+        routes.len() >= 4,
+        "the snapshot routes every resource type: {routes:?}"
+    );
     let mut problems = Vec::new();
     let mut steps_sent = HashSet::new();
     for (resource_type, arn) in &routes {
@@ -405,11 +411,17 @@ fn the_tasks_function_has_every_variable_the_steps_read() {
         .filter_map(|(_, env)| env["Variables"].as_object())
         .filter(|vars| vars.contains_key(ENV[0].1))
         .collect();
-    assert_eq!(environments.len(), 1, "one tasks function per cluster");
-    let vars = environments[0];
-    let config =
-        Config::from_vars(|name| vars.get(name).and_then(Value::as_str).map(str::to_owned));
-    assert!(config.is_ok(), "{config:?}");
+    // The cluster's tasks function, and the key store's (the same binary).
+    assert_eq!(
+        environments.len(),
+        2,
+        "a tasks function each for the cluster and the key store"
+    );
+    for vars in environments {
+        let config =
+            Config::from_vars(|name| vars.get(name).and_then(Value::as_str).map(str::to_owned));
+        assert!(config.is_ok(), "{config:?}");
+    }
 }
 
 #[test]

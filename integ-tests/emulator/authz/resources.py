@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from moto.ec2.models import ec2_backends
+from moto.kms.models import kms_backends
 from moto.secretsmanager.models import secretsmanager_backends
 
 from ..cloudhsmv2.models import cloudhsmv2_backends
@@ -164,6 +165,21 @@ def _security_group(t: Target) -> list[Request]:
     return [t.request(t.arn("ec2", f"security-group/{group_id}"), context)]
 
 
+# --- KMS ----------------------------------------------------------------------------
+
+
+def _kms_key(t: Target) -> list[Request]:
+    """A key by id, ARN or alias, with the condition keys of the key itself (`kms:KeyOrigin`, ...)."""
+    key_id = str(t.params.get("KeyId", ""))
+    backend = kms_backends[t.account][t.region]
+    try:
+        key = backend.describe_key(key_id)
+    except Exception:  # noqa: BLE001 - an unknown key is KMS's NotFoundException, answered by moto
+        return [t.request(key_id if key_id.startswith("arn:") else t.arn("kms", f"key/{key_id}"))]
+    context = {"kms:KeyOrigin": key.origin, "kms:KeySpec": key.key_spec, "kms:KeyUsage": key.key_usage}
+    return [t.request(key.arn, context)]
+
+
 # --- Step Functions, Lambda, ACM Private CA -------------------------------------------
 
 
@@ -226,6 +242,21 @@ MAPPINGS: dict[str, Mapping] = {
     "states:GetExecutionHistory": _execution,
     "states:StopExecution": _execution,
     "lambda:InvokeFunction": _function,
+    "kms:CreateCustomKeyStore": _anything,
+    "kms:DescribeCustomKeyStores": _anything,
+    "kms:ConnectCustomKeyStore": _anything,
+    "kms:DisconnectCustomKeyStore": _anything,
+    "kms:UpdateCustomKeyStore": _anything,
+    "kms:DeleteCustomKeyStore": _anything,
+    "kms:CreateKey": _anything,
+    "kms:ListKeys": _anything,
+    "kms:DescribeKey": _kms_key,
+    "kms:ListResourceTags": _kms_key,
+    "kms:ScheduleKeyDeletion": _kms_key,
+    "kms:UpdateKeyDescription": _kms_key,
+    "kms:PutKeyPolicy": _kms_key,
+    "kms:TagResource": _kms_key,
+    "kms:Encrypt": _kms_key,
     "acm-pca:IssueCertificate": _certificate_authority,
     "acm-pca:GetCertificate": _certificate_authority,
     "acm-pca:GetCertificateAuthorityCertificate": _certificate_authority,

@@ -96,7 +96,8 @@ def _activate(cluster: Cluster, args: dict[str, Any], credentials: Any) -> str:
 
 
 def _user_list(cluster: Cluster, args: dict[str, Any], credentials: Any) -> dict[str, Any]:
-    users = [user.public_json() for user in cluster.users.values()]
+    active = [hsm.hsm_id for hsm in cluster.active_hsms()]
+    users = [user.public_json(active) for user in cluster.users.values()]
     appliance = {
         "username": "app_user",
         "role": "internal(APPLIANCE_USER)",
@@ -105,6 +106,18 @@ def _user_list(cluster: Cluster, args: dict[str, Any], credentials: Any) -> dict
         "cluster-coverage": "full",
     }
     return {"users": users + [appliance]}
+
+
+def missing_on(cluster: Cluster, username: str, hsm_ids: list[str]) -> dict[str, Any]:
+    """Emulator knob: the user is absent from these HSMs' user databases (they fell out of sync)."""
+    user = cluster.users.get(username.lower())
+    if user is None:
+        raise CliError(f"User {username} not found")
+    unknown = [h for h in hsm_ids if cluster.find_hsm(hsm_id=h) is None]
+    if unknown:
+        raise CliError(f"Cluster {cluster.cluster_id} has no HSM {', '.join(unknown)}")
+    user.missing_on = set(hsm_ids)
+    return {"username": user.username, "missing_on": sorted(user.missing_on)}
 
 
 def _user_create(cluster: Cluster, args: dict[str, Any], credentials: Any) -> dict[str, str]:

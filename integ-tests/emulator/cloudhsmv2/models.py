@@ -10,6 +10,7 @@ account quotas; real EC2 security groups and ENIs in moto.
 import copy
 import ipaddress
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,10 +53,17 @@ class HsmUser:
     role: str
     password: str | None
     logged_in: bool = False
+    # HSMs whose user database lacks this user (out of sync); empty: on every HSM.
+    missing_on: set[str] = field(default_factory=set)
 
-    def public_json(self) -> dict[str, Any]:
+    def present_on_all(self, hsm_ids: Iterable[str]) -> bool:
+        """Whether every one of these HSMs has the user."""
+        return not self.missing_on.intersection(hsm_ids)
+
+    def public_json(self, hsm_ids: Iterable[str] = ()) -> dict[str, Any]:
         """The user as `cloudhsm-cli user list` shows it (never the password)."""
-        return {"username": self.username, "role": self.role, "locked": "false", "mfa": [], "cluster-coverage": "full"}
+        coverage = "full" if self.present_on_all(hsm_ids) else "partial"
+        return {"username": self.username, "role": self.role, "locked": "false", "mfa": [], "cluster-coverage": coverage}
 
 
 def initial_users() -> dict[str, HsmUser]:

@@ -9,6 +9,7 @@ from moto.moto_api._internal.models import moto_api_backend
 from ..authz.enforce import AUTHORIZER
 from ..awslambda import models as lambda_models
 from ..cloudhsmv2 import hsm_cli
+from ..cloudhsmv2.models import cloudhsmv2_backends
 from ..core.faults import ConfigError
 from ..core.runtime import RUNTIME
 from . import state
@@ -42,6 +43,20 @@ def _clear_usage(body: Any) -> dict[str, Any]:
     return {"cleared": True}
 
 
+def hsm_user_knob(body: Any) -> dict[str, Any]:
+    """`{"AccountId"?, "Region"?, "ClusterId", "Username", "MissingOn": [hsm ids]}`: the user is absent from
+    those HSMs (their user databases fell out of sync); `[]` puts it back on every HSM."""
+    account, region = str(body.get("AccountId", "123456789012")), str(body.get("Region", "us-east-1"))
+    with RUNTIME.lock:
+        cluster = cloudhsmv2_backends[account][region].clusters.get(str(body.get("ClusterId", "")))
+        if cluster is None:
+            raise ConfigError(f"no cluster {body.get('ClusterId')!r} in {account}/{region}")
+        try:
+            return hsm_cli.missing_on(cluster, str(body.get("Username", "")), list(body.get("MissingOn") or []))
+        except hsm_cli.CliError as err:
+            raise ConfigError(str(err)) from err
+
+
 def _reset(body: Any) -> dict[str, Any]:
     reset_all()
     return {"reset": True}
@@ -54,6 +69,7 @@ ROUTES: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("POST", "/_emulator/reset"): _reset,
     ("GET", "/_emulator/state"): lambda body: state.snapshot(),
     ("POST", "/_emulator/hsm-cli"): hsm_cli.handle,
+    ("POST", "/_emulator/hsm-user"): hsm_user_knob,
     ("POST", "/_emulator/lambda/register"): lambda_models.register,
     ("POST", "/_emulator/iam"): iam_knobs,
     ("GET", "/_emulator/iam/usage"): lambda body: AUTHORIZER.usage.to_json(),

@@ -190,6 +190,8 @@ class KeyStoreBackend(BaseBackend):
         kmsuser = cluster.users.get("kmsuser")
         if kmsuser is None or kmsuser.role != "crypto-user":
             return "USER_NOT_FOUND"
+        if not kmsuser.present_on_all(hsm.hsm_id for hsm in cluster.active_hsms()):
+            return "USER_NOT_FOUND"
         if kmsuser.logged_in:
             return "USER_LOGGED_IN"
         if kmsuser.password != store.password:

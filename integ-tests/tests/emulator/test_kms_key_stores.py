@@ -1,5 +1,7 @@
 """KMS custom key stores (AWS_CLOUDHSM): create checks, async connect, keys in the store."""
 
+import json
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -94,6 +96,21 @@ def test_connect_fails_user_not_found_and_must_disconnect_before_retry(lab, kms)
     disconnect_and_wait(kms, store_id)
     assert "ConnectionErrorCode" not in describe(kms, store_id)
     lab.as_admin(ip, f"cloudhsm-cli user create --username kmsuser --role crypto-user --password {KMSUSER_PASSWORD}")
+    assert connect_and_wait(kms, store_id)["ConnectionState"] == "CONNECTED"
+
+
+def test_kmsuser_missing_on_one_hsm_fails_user_not_found_and_the_cli_lists_partial_coverage(lab, kms, emulator):
+    cluster_id, ip = store_ready_cluster(lab)
+    store_id = create_store(lab, kms, cluster_id)
+    second = lab.cluster(cluster_id)["Hsms"][1]["HsmId"]
+    emulator.hsm_user_missing_on(cluster_id, "kmsuser", [second])
+    listed = json.loads(lab.run("cloudhsm-cli user list")["StandardOutputContent"])["data"]["users"]
+    [kmsuser] = [u for u in listed if u["username"] == "kmsuser"]
+    assert kmsuser["cluster-coverage"] == "partial"
+    failed = connect_and_wait(kms, store_id)
+    assert (failed["ConnectionState"], failed["ConnectionErrorCode"]) == ("FAILED", "USER_NOT_FOUND")
+    disconnect_and_wait(kms, store_id)
+    emulator.hsm_user_missing_on(cluster_id, "kmsuser", [])
     assert connect_and_wait(kms, store_id)["ConnectionState"] == "CONNECTED"
 
 

@@ -2,6 +2,7 @@
 //! SDK client directly: every request and its error sentence is here.
 
 pub mod cloudhsm;
+pub mod kms;
 pub mod pca;
 pub mod secrets;
 pub mod ssm;
@@ -17,6 +18,8 @@ pub struct Clients {
     pub pca: aws_sdk_acmpca::Client,
     /// Systems Manager.
     pub ssm: aws_sdk_ssm::Client,
+    /// KMS (custom key stores and their keys).
+    pub kms: aws_sdk_kms::Client,
 }
 
 impl Clients {
@@ -28,6 +31,7 @@ impl Clients {
             secrets: aws_sdk_secretsmanager::Client::new(config),
             pca: aws_sdk_acmpca::Client::new(config),
             ssm: aws_sdk_ssm::Client::new(config),
+            kms: aws_sdk_kms::Client::new(config),
         }
     }
 }

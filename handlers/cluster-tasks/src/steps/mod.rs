@@ -17,6 +17,8 @@ pub mod certificate;
 pub mod client;
 pub mod cluster;
 pub mod hsms;
+pub mod key;
+pub mod keystore;
 
 /// What every step works with: the AWS clients, the cluster's fixed
 /// resources and the clock (built once per process), and the deadline of
@@ -188,6 +190,7 @@ pub(crate) mod testing {
                 secrets: mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, secrets),
                 pca: mock_client!(aws_sdk_acmpca, RuleMode::MatchAny, none),
                 ssm: mock_client!(aws_sdk_ssm, RuleMode::MatchAny, ssm),
+                kms: mock_client!(aws_sdk_kms, RuleMode::MatchAny, none),
             },
             config: Config::example(),
             clock: super::Clock::System,
@@ -204,6 +207,13 @@ pub(crate) mod testing {
             start: "2020-01-01T00:00:00.000Z".into(),
             minutes: 40,
         })
+    }
+
+    /// A context whose KMS client answers with `kms` rules (any other call fails).
+    pub fn ctx_with_kms(kms: &[&Rule]) -> Ctx {
+        let mut ctx = ctx(&[], &[], &[]);
+        ctx.clients.kms = mock_client!(aws_sdk_kms, RuleMode::MatchAny, kms);
+        ctx
     }
 }
 
