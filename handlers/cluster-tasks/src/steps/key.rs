@@ -137,6 +137,7 @@ impl Example for CreateKey {
 
 impl Step for CreateKey {
     type Output = KeyCreated;
+    const STARTS: Option<&'static str> = Some("creating the KMS key");
 
     async fn run(self, ctx: &Ctx) -> Result<KeyCreated, HandlerError> {
         let props = KeyProps::parse(&self.request)?;
@@ -187,6 +188,7 @@ impl Example for UpdateKey {
 
 impl Step for UpdateKey {
     type Output = Done;
+    const STARTS: Option<&'static str> = Some("updating the KMS key");
 
     async fn run(self, ctx: &Ctx) -> Result<Done, HandlerError> {
         let new = KeyProps::parse(&self.request)?;
@@ -243,6 +245,7 @@ impl Example for ScheduleKeyDeletion {
 
 impl Step for ScheduleKeyDeletion {
     type Output = Done;
+    const STARTS: Option<&'static str> = Some("scheduling the KMS key's deletion");
 
     async fn run(self, ctx: &Ctx) -> Result<Done, HandlerError> {
         let props = KeyProps::parse(&self.request)?;

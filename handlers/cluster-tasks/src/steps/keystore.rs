@@ -165,6 +165,7 @@ impl Example for EnsureKmsUser {
 
 impl Step for EnsureKmsUser {
     type Output = CommandProgress;
+    const STARTS: Option<&'static str> = None;
 
     async fn run(self, ctx: &Ctx) -> Result<CommandProgress, HandlerError> {
         let props = KeyStoreProps::parse(&self.request)?;
@@ -196,7 +197,10 @@ impl Step for EnsureKmsUser {
         } else {
             ssm::poll(&ctx.clients.ssm, instance_id, &self.command_id, what).await?
         };
-        if !progress.ready && elapsed_minutes(&self.since)? >= self.timeout_minutes {
+        if !progress.ready
+            && (elapsed_minutes(&ctx.clock, &self.since)? >= self.timeout_minutes
+                || ctx.deadline_passed()?)
+        {
             return Err(ssm::timed_out(
                 &progress,
                 instance_id,
@@ -243,6 +247,7 @@ impl Example for KeyStoreCreated {
 
 impl Step for CreateKeyStore {
     type Output = KeyStoreCreated;
+    const STARTS: Option<&'static str> = Some("creating the key store");
 
     async fn run(self, ctx: &Ctx) -> Result<KeyStoreCreated, HandlerError> {
         let props = KeyStoreProps::parse(&self.request)?;
@@ -331,6 +336,7 @@ impl Example for ConnectKeyStore {
 
 impl Step for ConnectKeyStore {
     type Output = KeyStoreConnection;
+    const STARTS: Option<&'static str> = None;
 
     async fn run(self, ctx: &Ctx) -> Result<KeyStoreConnection, HandlerError> {
         let id = &self.custom_key_store_id;
@@ -356,7 +362,10 @@ impl Step for ConnectKeyStore {
             }
             _ => false,
         };
-        if !ready && elapsed_minutes(&self.since)? >= self.timeout_minutes {
+        if !ready
+            && (elapsed_minutes(&ctx.clock, &self.since)? >= self.timeout_minutes
+                || ctx.deadline_passed()?)
+        {
             return Err(HandlerError::PreconditionFailed(format!(
                 "key store {id} is still {} after {} minutes. Look at it in the KMS console; disconnect it before \
                  deploying again",
@@ -395,6 +404,7 @@ impl Example for DisconnectKeyStore {
 
 impl Step for DisconnectKeyStore {
     type Output = KeyStoreConnection;
+    const STARTS: Option<&'static str> = None;
 
     async fn run(self, ctx: &Ctx) -> Result<KeyStoreConnection, HandlerError> {
         let id = &self.custom_key_store_id;
@@ -413,7 +423,10 @@ impl Step for DisconnectKeyStore {
                 false
             }
         };
-        if !ready && elapsed_minutes(&self.since)? >= self.timeout_minutes {
+        if !ready
+            && (elapsed_minutes(&ctx.clock, &self.since)? >= self.timeout_minutes
+                || ctx.deadline_passed()?)
+        {
             return Err(HandlerError::PreconditionFailed(format!(
                 "key store {id} is still {} after {} minutes of disconnecting",
                 store.state, self.timeout_minutes
@@ -464,6 +477,7 @@ impl Example for KeyStorePlan {
 
 impl Step for PlanKeyStoreUpdate {
     type Output = KeyStorePlan;
+    const STARTS: Option<&'static str> = Some("planning the key store update");
 
     async fn run(self, _ctx: &Ctx) -> Result<KeyStorePlan, HandlerError> {
         let new = KeyStoreProps::parse(&self.request)?;
@@ -503,6 +517,7 @@ impl Example for UpdateKeyStore {
 
 impl Step for UpdateKeyStore {
     type Output = super::Done;
+    const STARTS: Option<&'static str> = Some("updating the key store");
 
     async fn run(self, ctx: &Ctx) -> Result<super::Done, HandlerError> {
         let new = KeyStoreProps::parse(&self.request)?;
@@ -568,6 +583,7 @@ impl Example for KeyStoreDeleted {
 
 impl Step for DeleteKeyStore {
     type Output = KeyStoreDeleted;
+    const STARTS: Option<&'static str> = Some("deleting the key store");
 
     async fn run(self, ctx: &Ctx) -> Result<KeyStoreDeleted, HandlerError> {
         let props = KeyStoreProps::parse(&self.request)?;
