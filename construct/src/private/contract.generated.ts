@@ -193,8 +193,6 @@ export interface StepInputs {
   };
   readonly ConnectKeyStore: {
     readonly CustomKeyStoreId: Field<string>;
-    readonly Since: Field<string>;
-    readonly TimeoutMinutes: Field<number>;
   };
   readonly CreateCluster: {
     readonly Request: Field<Readonly<Record<string, unknown>>>;
@@ -220,15 +218,11 @@ export interface StepInputs {
   };
   readonly DisconnectKeyStore: {
     readonly CustomKeyStoreId: Field<string>;
-    readonly Since: Field<string>;
-    readonly TimeoutMinutes: Field<number>;
   };
   readonly EnsureKmsUser: {
     readonly CommandId?: Field<string>;
     readonly Request: Field<Readonly<Record<string, unknown>>>;
     readonly ResetPassword: Field<boolean>;
-    readonly Since: Field<string>;
-    readonly TimeoutMinutes: Field<number>;
   };
   readonly InitializeCluster: {
     readonly ClusterId: Field<string>;

@@ -116,7 +116,9 @@ export interface StepOptions<K extends StepName> {
 }
 
 /** The steps that answer `Ready`, and so can be polled: each fails by itself once the deadline has passed. */
-export type PolledStep = 'AwaitCluster' | 'DeleteCluster' | 'DeleteHsms' | 'ActivateCluster' | 'ConfigureClient';
+export type PolledStep =
+  | 'AwaitCluster' | 'DeleteCluster' | 'DeleteHsms' | 'ActivateCluster' | 'ConfigureClient'
+  | 'EnsureKmsUser' | 'ConnectKeyStore' | 'DisconnectKeyStore';
 
 /** How to poll a step until it answers `Ready`. */
 export interface WaitOptions<K extends PolledStep> {

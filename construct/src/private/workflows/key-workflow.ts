@@ -17,8 +17,6 @@ const SLOTS = {
 
 const EXISTING_ID = REQUEST.at(REQUEST_FIELDS.PhysicalResourceId);
 const STORE_ID = REQUEST.at(`${REQUEST_FIELDS.ResourceProperties}.${KEY_PROPERTY_FIELDS.CustomKeyStoreId}`);
-/** A key waits for a store that is still connecting (KMS documents up to 20 minutes). */
-const CONNECT_MINUTES = 25;
 
 /**
  * The `Custom::CloudHsmKey` workflow. Create and update wait for the key
@@ -36,7 +34,7 @@ export function keyWorkflow(scope: Construct, props: KeyWorkflowProps): sfn.ICha
 function awaitStore(kit: WorkflowKit, name: string): sfn.Chain {
   return kit.waitUntil(name, {
     step: 'ConnectKeyStore',
-    input: { CustomKeyStoreId: STORE_ID, TimeoutMinutes: CONNECT_MINUTES },
+    input: { CustomKeyStoreId: STORE_ID },
     result: SLOTS.connected,
   });
 }

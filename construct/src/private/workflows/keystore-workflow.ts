@@ -20,11 +20,6 @@ const SLOTS = {
 };
 
 const EXISTING_ID = REQUEST.at(REQUEST_FIELDS.PhysicalResourceId);
-/** kmsuser is made on the management client, which may still be booting. */
-const KMS_USER_MINUTES = 25;
-/** KMS documents up to 20 minutes for a connection. */
-const CONNECT_MINUTES = 25;
-const DISCONNECT_MINUTES = 10;
 
 /**
  * The `Custom::CloudHsmKeyStore` workflow. Create: kmsuser on every HSM
@@ -48,7 +43,6 @@ function ensureKmsUser(kit: WorkflowKit, name: string, resetPassword: boolean): 
       Request: REQUEST.ref,
       ResetPassword: resetPassword,
       CommandId: SLOTS.kmsUser.at(OUTPUTS.CommandProgress.CommandId),
-      TimeoutMinutes: KMS_USER_MINUTES,
     },
     result: SLOTS.kmsUser,
     initial: { [OUTPUTS.CommandProgress.CommandId]: '' },
@@ -58,7 +52,7 @@ function ensureKmsUser(kit: WorkflowKit, name: string, resetPassword: boolean): 
 function connect(kit: WorkflowKit, name: string, storeId: unknown): sfn.Chain {
   return kit.waitUntil(name, {
     step: 'ConnectKeyStore',
-    input: { CustomKeyStoreId: storeId as never, TimeoutMinutes: CONNECT_MINUTES },
+    input: { CustomKeyStoreId: storeId as never },
     result: SLOTS.connected,
   });
 }
@@ -88,7 +82,7 @@ function updateFragment(scope: Construct, { kit }: KeyStoreWorkflowProps): sfn.I
   const update = kit.step('Update the key store', { step: 'UpdateKeyStore', input: { Request: REQUEST.ref } }).next(reconnect);
   const change = kit.waitUntil('Disconnect the key store to change it', {
     step: 'DisconnectKeyStore',
-    input: { CustomKeyStoreId: EXISTING_ID, TimeoutMinutes: DISCONNECT_MINUTES },
+    input: { CustomKeyStoreId: EXISTING_ID },
     result: SLOTS.disconnected,
   }).next(new sfn.Choice(scope, 'A new kmsuser password?')
     .when(sfn.Condition.booleanEquals(SLOTS.plan.at(OUTPUTS.KeyStorePlan.ResetPassword).path, true),
@@ -105,7 +99,7 @@ function deleteFragment({ kit }: KeyStoreWorkflowProps): sfn.IChainable {
   return kit.setPhysicalId('Keep the id of the key store to delete', EXISTING_ID)
     .next(kit.waitUntil('Disconnect the key store', {
       step: 'DisconnectKeyStore',
-      input: { CustomKeyStoreId: EXISTING_ID, TimeoutMinutes: DISCONNECT_MINUTES },
+      input: { CustomKeyStoreId: EXISTING_ID },
       result: SLOTS.disconnected,
     }))
     .next(kit.step('Delete the key store unless it is kept', {

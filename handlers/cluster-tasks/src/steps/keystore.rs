@@ -10,7 +10,7 @@ use handler_core::cfn::CfnRequest;
 use handler_core::contract::Example;
 use serde::{Deserialize, Serialize};
 
-use super::{Ctx, EXAMPLE_TIME, Step, elapsed_minutes};
+use super::{Ctx, Step};
 use crate::aws::kms::{self, StoreUpdate};
 use crate::aws::ssm::{self, CommandProgress};
 
@@ -143,10 +143,6 @@ pub struct EnsureKmsUser {
     /// Empty until the command is sent.
     #[serde(default)]
     pub command_id: String,
-    /// When the step began.
-    pub since: String,
-    /// How long it may take, boot of the client included.
-    pub timeout_minutes: u64,
 }
 
 impl Example for EnsureKmsUser {
@@ -157,8 +153,6 @@ impl Example for EnsureKmsUser {
             request: example_request(),
             reset_password: false,
             command_id: "0b8a1d2c-3e4f-4a5b-8c6d-7e8f9a0b1c2d".into(),
-            since: EXAMPLE_TIME.into(),
-            timeout_minutes: 25,
         }
     }
 }
@@ -197,15 +191,12 @@ impl Step for EnsureKmsUser {
         } else {
             ssm::poll(&ctx.clients.ssm, instance_id, &self.command_id, what).await?
         };
-        if !progress.ready
-            && (elapsed_minutes(&ctx.clock, &self.since)? >= self.timeout_minutes
-                || ctx.deadline_passed()?)
-        {
+        if !progress.ready && ctx.deadline_passed()? {
             return Err(ssm::timed_out(
                 &progress,
                 instance_id,
                 what,
-                self.timeout_minutes,
+                ctx.deadline.minutes,
             ));
         }
         Ok(progress)
@@ -318,18 +309,12 @@ impl Example for KeyStoreConnection {
 pub struct ConnectKeyStore {
     /// `cks-...`.
     pub custom_key_store_id: String,
-    /// When the wait began.
-    pub since: String,
-    /// How long connecting may take.
-    pub timeout_minutes: u64,
 }
 
 impl Example for ConnectKeyStore {
     fn example() -> Self {
         Self {
             custom_key_store_id: "cks-1234567890abcdef0".into(),
-            since: EXAMPLE_TIME.into(),
-            timeout_minutes: 25,
         }
     }
 }
@@ -362,14 +347,11 @@ impl Step for ConnectKeyStore {
             }
             _ => false,
         };
-        if !ready
-            && (elapsed_minutes(&ctx.clock, &self.since)? >= self.timeout_minutes
-                || ctx.deadline_passed()?)
-        {
+        if !ready && ctx.deadline_passed()? {
             return Err(HandlerError::PreconditionFailed(format!(
-                "key store {id} is still {} after {} minutes. Look at it in the KMS console; disconnect it before \
-                 deploying again",
-                store.state, self.timeout_minutes
+                "key store {id} is still {} at the operation's deadline ({} minutes after its workflow started). \
+                 Look at it in the KMS console; disconnect it before deploying again",
+                store.state, ctx.deadline.minutes
             )));
         }
         Ok(KeyStoreConnection {
@@ -386,18 +368,12 @@ impl Step for ConnectKeyStore {
 pub struct DisconnectKeyStore {
     /// `cks-...`.
     pub custom_key_store_id: String,
-    /// When the wait began.
-    pub since: String,
-    /// How long disconnecting may take.
-    pub timeout_minutes: u64,
 }
 
 impl Example for DisconnectKeyStore {
     fn example() -> Self {
         Self {
             custom_key_store_id: "cks-1234567890abcdef0".into(),
-            since: EXAMPLE_TIME.into(),
-            timeout_minutes: 10,
         }
     }
 }
@@ -423,13 +399,10 @@ impl Step for DisconnectKeyStore {
                 false
             }
         };
-        if !ready
-            && (elapsed_minutes(&ctx.clock, &self.since)? >= self.timeout_minutes
-                || ctx.deadline_passed()?)
-        {
+        if !ready && ctx.deadline_passed()? {
             return Err(HandlerError::PreconditionFailed(format!(
-                "key store {id} is still {} after {} minutes of disconnecting",
-                store.state, self.timeout_minutes
+                "key store {id} is still {} at the operation's deadline ({} minutes after its workflow started)",
+                store.state, ctx.deadline.minutes
             )));
         }
         Ok(KeyStoreConnection {
@@ -659,7 +632,7 @@ mod tests {
     use aws_smithy_mocks::mock;
 
     use super::*;
-    use crate::steps::testing::{ctx_with_kms, now};
+    use crate::steps::testing::ctx_with_kms;
 
     fn store(
         state: ConnectionStateType,
@@ -690,8 +663,6 @@ mod tests {
         let ctx = ctx_with_kms(&[&failed, &disconnect]);
         let step = ConnectKeyStore {
             custom_key_store_id: "cks-1".into(),
-            since: now(),
-            timeout_minutes: 25,
         };
         let err = step.run(&ctx).await.unwrap_err();
         assert_eq!(disconnect.num_calls(), 1);
@@ -711,8 +682,6 @@ mod tests {
         let ctx = ctx_with_kms(&[&connecting]);
         let step = ConnectKeyStore {
             custom_key_store_id: "cks-1".into(),
-            since: now(),
-            timeout_minutes: 25,
         };
         assert!(!step.run(&ctx).await.unwrap().ready);
         let connected = mock!(Client::describe_custom_key_stores)
@@ -720,8 +689,6 @@ mod tests {
         let ctx = ctx_with_kms(&[&connected]);
         let step = ConnectKeyStore {
             custom_key_store_id: "cks-1".into(),
-            since: now(),
-            timeout_minutes: 25,
         };
         assert!(step.run(&ctx).await.unwrap().ready);
     }
