@@ -21,4 +21,4 @@ pub mod workflow;
 pub use handler::{Deps, handle};
 pub use handler_core::workflow::{Completion, NOT_CREATED_PREFIX};
 pub use response::{ResponseSender, RetryPolicy, TrustedRoots};
-pub use workflow::{ExecutionRecord, Routes, SfnWorkflows, WorkflowStarter};
+pub use workflow::{ExecutionRecord, PROPAGATION_BUDGET, Routes, SfnWorkflows, WorkflowStarter};

@@ -23,7 +23,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         routes,
         // Cannot fail: without system roots it trusts the bundled ones.
         responses: ResponseSender::new(RetryPolicy::default()),
-        step_timeout: Duration::from_secs(30),
+        // Longer than the minute a start may be retried while a new role's
+        // policy propagates, and well inside the function's two minutes.
+        step_timeout: custom_resource::PROPAGATION_BUDGET + Duration::from_secs(15),
     });
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         handle(event.payload, Arc::clone(&deps))
