@@ -36,27 +36,31 @@ impl KeyStore {
 
 /// The key store `id`, or `None` when it does not exist.
 pub async fn describe(client: &Client, id: &str) -> Result<Option<KeyStore>, HandlerError> {
-    match client.describe_custom_key_stores().custom_key_store_id(id).send().await {
-        Ok(output) => Ok(output.custom_key_stores().first().map(KeyStore::from_entry)),
-        Err(e)
-            if e.as_service_error().is_some_and(
-                aws_sdk_kms::operation::describe_custom_key_stores::DescribeCustomKeyStoresError::is_custom_key_store_not_found_exception,
-            ) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(HandlerError::from_sdk(
-            "DescribeCustomKeyStores",
-            format!("key store {id}"),
-            "Check that the function may describe key stores",
-            &e,
-        )),
-    }
+    first_store(
+        client.describe_custom_key_stores().custom_key_store_id(id),
+        id,
+    )
+    .await
 }
 
 /// The key store named `name`, or `None`.
 pub async fn find_by_name(client: &Client, name: &str) -> Result<Option<KeyStore>, HandlerError> {
-    match client.describe_custom_key_stores().custom_key_store_name(name).send().await {
+    first_store(
+        client
+            .describe_custom_key_stores()
+            .custom_key_store_name(name),
+        name,
+    )
+    .await
+}
+
+/// The one key store a filtered `DescribeCustomKeyStores` answers, or `None`
+/// when KMS says there is none.
+async fn first_store(
+    request: aws_sdk_kms::operation::describe_custom_key_stores::builders::DescribeCustomKeyStoresFluentBuilder,
+    what: &str,
+) -> Result<Option<KeyStore>, HandlerError> {
+    match request.send().await {
         Ok(output) => Ok(output.custom_key_stores().first().map(KeyStore::from_entry)),
         Err(e)
             if e.as_service_error().is_some_and(
@@ -67,7 +71,7 @@ pub async fn find_by_name(client: &Client, name: &str) -> Result<Option<KeyStore
         }
         Err(e) => Err(HandlerError::from_sdk(
             "DescribeCustomKeyStores",
-            format!("key store {name}"),
+            format!("key store {what}"),
             "Check that the function may describe key stores",
             &e,
         )),
