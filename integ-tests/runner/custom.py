@@ -24,6 +24,8 @@ from .aws import Aws
 
 MAX_RESPONSE_BYTES = 4096
 DEFAULT_TIMEOUT = 600.0
+# CloudFormation's reason for a resource whose create it stopped waiting for.
+CANCELLED = "Resource creation cancelled"
 
 
 def stringify(value: Any) -> Any:
@@ -175,6 +177,15 @@ class Operation:
         return (self.ended or time.monotonic()) - self.started
 
 
+@dataclass
+class Pending:
+    """A request sent and not answered yet."""
+
+    operation: Operation
+    request: dict[str, Any]
+    deadline: float
+
+
 class CustomResourceDriver:
     """Sends requests to custom resources and waits for their responses."""
 
@@ -195,6 +206,18 @@ class CustomResourceDriver:
         on_wait: Callable[[Operation], None] | None = None,
     ) -> Operation:
         """Send one request and wait for its outcome; `on_wait` is called while waiting."""
+        return self.wait(self.start(request_type, logical_id, resource_type, properties, physical_id, old_properties), on_wait)
+
+    def start(
+        self,
+        request_type: str,
+        logical_id: str,
+        resource_type: str,
+        properties: dict[str, Any],
+        physical_id: str | None = None,
+        old_properties: dict[str, Any] | None = None,
+    ) -> Pending:
+        """Send one request without waiting: CloudFormation goes on with other resources meanwhile."""
         request_id = str(uuid.uuid4())
         request: dict[str, Any] = {
             "RequestType": request_type,
@@ -214,21 +237,36 @@ class CustomResourceDriver:
         self.aws.client("lambda").invoke(
             FunctionName=properties["ServiceToken"], InvocationType="Event", Payload=json.dumps(request).encode()
         )
-        deadline = time.monotonic() + self.timeout
+        return Pending(operation, request, time.monotonic() + self.timeout)
+
+    def wait(self, pending: Pending, on_wait: Callable[[Operation], None] | None = None) -> Operation:
+        """The outcome of a started request: its response, or FAILED once the timeout has passed."""
+        operation, request_id = pending.operation, pending.operation.request_id
         body = None
-        while body is None and time.monotonic() < deadline:
-            body = self.responses.wait(request_id, min(0.25, max(0.0, deadline - time.monotonic())))
+        while body is None and time.monotonic() < pending.deadline:
+            body = self.responses.wait(request_id, min(0.25, max(0.0, pending.deadline - time.monotonic())))
             if on_wait is not None:
                 on_wait(operation)
         operation.ended = time.monotonic()
         if body is None:
             operation.outcome = Outcome(
                 "FAILED",
-                physical_id,
+                pending.request.get("PhysicalResourceId"),
                 reason=f"CloudFormation did not receive a response from your Custom Resource within {self.timeout:g} s",
             )
         else:
-            operation.outcome = validate(body, request)
+            operation.outcome = validate(body, pending.request)
+        return operation
+
+    @staticmethod
+    def cancel(pending: Pending) -> Operation:
+        """Stop waiting for a started Create, as CloudFormation does when another resource fails.
+
+        A response that arrives later is ignored; the resource has no physical id of its own.
+        """
+        operation = pending.operation
+        operation.ended = time.monotonic()
+        operation.outcome = Outcome("FAILED", None, reason=CANCELLED)
         return operation
 
     def close(self) -> None:
