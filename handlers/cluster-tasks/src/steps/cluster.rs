@@ -352,7 +352,21 @@ impl Step for DeleteCluster {
             }
             _ => {}
         }
-        cloudhsm::delete_cluster(&ctx.clients.hsm, &self.cluster_id).await?;
+        // An HSM can appear after the HSMs were deleted: a create stopped while
+        // its CreateHsm call was on the way. It goes first; the next poll
+        // deletes the cluster.
+        let late: Vec<_> = ClusterView::from(&found)
+            .hsms
+            .into_iter()
+            .filter(|h| !matches!(h.state.as_str(), "DELETE_IN_PROGRESS" | "DELETED"))
+            .collect();
+        for hsm in &late {
+            cloudhsm::delete_hsm(&ctx.clients.hsm, &self.cluster_id, &hsm.hsm_id).await?;
+            tracing::warn!(hsm_id = %hsm.hsm_id, cluster_id = %self.cluster_id, "HSM made after the HSMs were deleted: deleted");
+        }
+        if found.hsms().is_empty() {
+            cloudhsm::delete_cluster(&ctx.clients.hsm, &self.cluster_id).await?;
+        }
         Ok(Progress { ready: false })
     }
 }
