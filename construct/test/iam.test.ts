@@ -82,12 +82,15 @@ function cluster(props: Partial<CloudHsmClusterProps> = {}): { stack: Stack; rol
 describe('IAM policies', () => {
   const { roles: all } = cluster();
 
-  test('the entry function may only start the two workflows', () => {
+  test('the entry function may only start, list, read and stop the executions of the two workflows', () => {
     const entry = role(all, 'HsmEntryFunctionServiceRole');
-    assert.deepEqual(entry.statements.map((s) => s.Action), ['states:StartExecution', 'states:StartExecution']);
+    const perWorkflow = [['states:StartExecution', 'states:ListExecutions'], ['states:DescribeExecution', 'states:StopExecution']];
+    assert.deepEqual(entry.statements.map((s) => s.Action), [...perWorkflow, ...perWorkflow]);
     const resources = entry.statements.map((s) => JSON.stringify(s.Resource));
-    assert.ok(resources.some((r) => /Hsm-ClusterWorkflow/.test(r)), resources.join());
-    assert.ok(resources.some((r) => /Hsm-HsmsWorkflow/.test(r)), resources.join());
+    for (const workflow of ['Hsm-ClusterWorkflow', 'Hsm-HsmsWorkflow']) {
+      assert.ok(resources.some((r) => r.includes(`:stateMachine:`) && r.includes(workflow)), resources.join());
+      assert.ok(resources.some((r) => r.includes(`:execution:`) && r.includes(`${workflow}`)), resources.join());
+    }
   });
 
   test('the tasks function holds exactly the actions its steps call', () => {

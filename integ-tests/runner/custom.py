@@ -6,6 +6,8 @@ as CloudFormation sends them), invokes the service token function asynchronously
 served by `ResponseServer` on 127.0.0.1 (plain HTTP, or HTTPS with a TLS context the
 caller gives it, as S3's pre-signed URLs are). The response is validated as CloudFormation
 validates it; an invalid response or no response in time is a FAILED outcome.
+`start()` and `wait()` split `send()` for a Create that CloudFormation leaves running
+while it creates other resources; `cancel()` stops waiting for it.
 """
 
 import json
@@ -96,6 +98,7 @@ class ResponseServer:
         self._lock = threading.Lock()
         self._pending: dict[str, tuple[str, threading.Event]] = {}
         self._bodies: dict[str, bytes] = {}
+        self._counts: dict[str, int] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._scheme = "http"
@@ -120,6 +123,11 @@ class ResponseServer:
         with self._lock:
             return self._bodies[request_id]
 
+    def received(self, request_id: str) -> int:
+        """How many responses were PUT for the request (CloudFormation takes the first)."""
+        with self._lock:
+            return self._counts.get(request_id, 0)
+
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
@@ -134,6 +142,7 @@ class ResponseServer:
             if expected is None or not secrets.compare_digest(expected[0], signature):
                 return 403
             self._bodies.setdefault(request_id, body)
+            self._counts[request_id] = self._counts.get(request_id, 0) + 1
             expected[1].set()
         return 200
 

@@ -298,7 +298,9 @@ class Stack:
         self.resources[state.logical_id] = state
         self.progress.log(f"CREATE_FAILED {state.logical_id}: {CANCELLED}")
 
-    def _start(self, request_type: str, logical_id: str, resource_type: str, properties: dict[str, Any], **kwargs: Any) -> Pending:
+    def _start(
+        self, request_type: str, logical_id: str, resource_type: str, properties: dict[str, Any], **kwargs: Any
+    ) -> Pending:
         self.progress.log(f"{request_type} {logical_id} ({resource_type}): request sent to {properties['ServiceToken']}")
         return self.driver.start(request_type, logical_id, resource_type, properties, **kwargs)
 

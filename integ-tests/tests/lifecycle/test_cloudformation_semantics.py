@@ -30,7 +30,9 @@ SCRIPT = Path(__file__).resolve().parent / "fixtures" / "scripted_resource.py"
 def scripted_bootstrap(monkeypatch):
     """Functions run the bootstrap in their own asset folder (the scripted resource), not a built handler."""
     monkeypatch.setattr(
-        provision, "host_bootstrap", lambda asset_dir, logical_id, resource: asset_folder(asset_dir, logical_id, resource) / "bootstrap"
+        provision,
+        "host_bootstrap",
+        lambda asset_dir, logical_id, resource: asset_folder(asset_dir, logical_id, resource) / "bootstrap",
     )
 
 
@@ -115,10 +117,14 @@ def scripted(tmp_path) -> Scripted:
 
 
 def answered_once(stack: Stack) -> None:
-    """Every request the runner sent got exactly one outcome."""
-    ids = [op.request_id for op, _ in stack.progress.operations]
-    assert len(ids) == len(set(ids))
-    assert all(op.outcome is not None for op, _ in stack.progress.operations)
+    """Every request the runner sent got exactly one response (a cancelled create: at most one, ignored)."""
+    operations = [op for op, _ in stack.progress.operations]
+    assert len({op.request_id for op in operations}) == len(operations)
+    for op in operations:
+        assert op.outcome is not None
+        received = stack.driver.responses.received(op.request_id)
+        expected = (0, 1) if op.outcome.reason == CANCELLED else (1,)
+        assert received in expected, f"{op.label}: {received} responses"
 
 
 def test_a_failed_update_sends_the_failed_resource_its_rollback_update(emulator, scripted):
@@ -191,7 +197,11 @@ def test_a_create_cancelled_by_another_failure_gets_a_delete_with_a_generated_ph
         {
             "Thing": scripted.thing(Size=1, CreateSeconds=3, depends_on=["Function"]),
             # Fails at once while Thing is still creating: nothing ties the two.
-            "Broken": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": "vpc-0missing", "CidrBlock": "10.9.0.0/24"}, "DependsOn": ["Function"]},
+            "Broken": {
+                "Type": "AWS::EC2::Subnet",
+                "Properties": {"VpcId": "vpc-0missing", "CidrBlock": "10.9.0.0/24"},
+                "DependsOn": ["Function"],
+            },
         }
     )
     stack, out = stack_for(template, emulator)
@@ -261,7 +271,11 @@ def test_a_stack_delete_keeps_both_retaining_policies(emulator, scripted):
 
 def test_a_replaced_resource_is_deleted_unless_its_update_replace_policy_retains_it(emulator, scripted):
     kept = {**scripted.thing(Size=1, Name="kept-1"), "UpdateReplacePolicy": "Retain"}
-    old = {"Kept": kept, "Gone": scripted.thing(Size=1, Name="gone-1"), "Dropped": scripted.thing(Size=1, policy="RetainExceptOnCreate")}
+    old = {
+        "Kept": kept,
+        "Gone": scripted.thing(Size=1, Name="gone-1"),
+        "Dropped": scripted.thing(Size=1, policy="RetainExceptOnCreate"),
+    }
     stack, out = stack_for(scripted.template(old), emulator)
     stack.create()
     new = {
@@ -279,10 +293,16 @@ def test_a_replaced_resource_is_deleted_unless_its_update_replace_policy_retains
 
 
 def test_a_replacement_that_is_rolled_back_deletes_the_new_resource(emulator, scripted):
-    old = {"Replaced": scripted.thing(Size=1, Name="old"), "Refusing": scripted.thing(Size=1, RefuseSize=2, depends_on=["Replaced"])}
+    old = {
+        "Replaced": scripted.thing(Size=1, Name="old"),
+        "Refusing": scripted.thing(Size=1, RefuseSize=2, depends_on=["Replaced"]),
+    }
     stack, _ = stack_for(scripted.template(old), emulator)
     stack.create()
-    new = {"Replaced": scripted.thing(Size=1, Name="new"), "Refusing": scripted.thing(Size=2, RefuseSize=2, depends_on=["Replaced"])}
+    new = {
+        "Replaced": scripted.thing(Size=1, Name="new"),
+        "Refusing": scripted.thing(Size=2, RefuseSize=2, depends_on=["Replaced"]),
+    }
     with pytest.raises(OperationFailed):
         stack.update(scripted.template(new))
     assert stack.status == "UPDATE_ROLLBACK_COMPLETE"
