@@ -11,7 +11,8 @@
 //                  instead of making a new one; takes no pki
 //   stackName      the stack's name (default CloudHsmExample), to deploy the app
 //                  twice side by side in one account and region
-import { App, Fn, Stack, type StackProps } from 'aws-cdk-lib';
+//   removalPolicy  destroy | retain: the cluster's removalPolicy (default destroy)
+import { App, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as acmpca from 'aws-cdk-lib/aws-acmpca';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { CloudHsmCluster, CloudHsmClusterFromBackup, ClusterPki } from 'cdk-cloudhsm';
@@ -61,7 +62,8 @@ export class CloudHsmExampleStack extends Stack {
       throw new Error(`context pki must be one of ${Object.keys(PKIS).join(', ')}, got '${pki}'`);
     }
     const chosen = PKIS[pki ?? 'ephemeral'](this, context('certificateAuthorityArn'));
-    new CloudHsmCluster(this, 'Hsm', { vpc, hsmsPerSubnet, pki: chosen });
+    const removalPolicy = context('removalPolicy') === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    new CloudHsmCluster(this, 'Hsm', { vpc, hsmsPerSubnet, pki: chosen, removalPolicy });
   }
 }
 

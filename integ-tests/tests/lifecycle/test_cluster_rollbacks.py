@@ -20,7 +20,7 @@ from runner.template import Template
 
 from .conftest import stack_for
 from .test_cloudformation_semantics import answered_once
-from .test_cluster_lifecycle import CLUSTER, HSMS, outcome, synth
+from .test_cluster_lifecycle import CLUSTER, HSMS, outcome, secrets, synth
 
 
 @pytest.fixture
@@ -72,6 +72,33 @@ def test_forbidden_changes_are_refused_nothing_is_touched_and_the_rollback_succe
     answered_once(stack)
     stack.delete()
     assert inventory(emulator) == {}
+
+
+def test_destroy_removes_cluster_hsms_and_secrets_but_the_ca_certificate(emulator, app):
+    stack, _ = stack_for(app(), emulator, timeout=120)
+    stack.create()
+    assert len(secrets(emulator)) == 4
+    stack.delete()
+    assert stack.status == "DELETE_COMPLETE"
+    assert inventory(emulator) == {}
+    [(kept, value)] = secrets(emulator)
+    assert "trust anchor" in kept and value.startswith("-----BEGIN CERTIFICATE-----"), "only the CA certificate is kept"
+
+
+def test_retain_keeps_cluster_hsms_and_secrets_and_says_so(emulator, app):
+    stack, out = stack_for(app(removalPolicy="retain"), emulator, timeout=120)
+    stack.create()
+    before, kept_secrets = inventory(emulator), secrets(emulator)
+    try:
+        stack.delete()
+    except OperationFailed as failed:
+        # The retained cluster's network interfaces are in the stack's subnets, as in AWS.
+        assert "Subnet" in str(failed.value) or "Vpc" in str(failed.value), failed.value
+    for logical_id in (CLUSTER, HSMS):
+        assert f"DELETE_SKIPPED {logical_id}: DeletionPolicy Retain" in out.getvalue()
+    assert not [op for op, _ in stack.progress.operations if op.request_type == "Delete"], "no Delete was sent"
+    assert inventory(emulator) == before, "the cluster and its HSMs are kept"
+    assert secrets(emulator) == kept_secrets, "the password, CSR, certificate and CA certificate are kept"
 
 
 def test_a_failed_resize_rolls_back_to_the_old_hsm_count(emulator, app):
