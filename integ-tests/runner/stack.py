@@ -38,6 +38,10 @@ DYNAMIC_REFERENCE = re.compile(r"\{\{resolve:(ssm|ssm-secure|secretsmanager):([^
 class OperationFailed(RuntimeError):
     """A lifecycle step failed; the message says which resource and why."""
 
+    def __init__(self, message: str, logical_id: str | None = None):
+        super().__init__(message)
+        self.logical_id = logical_id
+
 
 @dataclass
 class ResourceState:
@@ -227,15 +231,18 @@ class Stack:
         operations: list[Operation] = []
         creating: dict[str, Creating] = {}
         self.status = "CREATE_IN_PROGRESS"
+        current = ""
         try:
             for logical_id in self._included(resolver, self.template):
                 for dependency in [d for d in creating if d in self.template.dependencies(logical_id)]:
                     self._finish_create(creating.pop(dependency), operations)
+                current = logical_id
                 self._create_one(resolver, self.template, logical_id, operations, creating)
             while creating:
                 self._finish_create(creating.pop(next(iter(creating))), operations)
         except (OperationFailed, TemplateError, provision.ProvisionError) as err:
-            self.progress.log(f"CREATE_FAILED: {err}")
+            failed_at = (err.logical_id if isinstance(err, OperationFailed) else None) or current
+            self.progress.log(f"CREATE_FAILED {failed_at}: {err}")
             for cancelled in creating.values():
                 self._cancel_create(cancelled, operations)
             self.status = "ROLLBACK_IN_PROGRESS"
@@ -244,7 +251,7 @@ class Stack:
             self.status = "ROLLBACK_FAILED" if rollback_errors else "ROLLBACK_COMPLETE"
             self.progress.log(self.status)
             suffix = f"; the rollback also failed: {'; '.join(rollback_errors)}" if rollback_errors else ""
-            raise OperationFailed(f"create failed: {err}{suffix} ({self.status})") from err
+            raise OperationFailed(f"create failed at {failed_at}: {err}{suffix} ({self.status})") from err
         self.status = "CREATE_COMPLETE"
         return operations
 
@@ -286,7 +293,7 @@ class Stack:
             state.attributes = outcome.data
         self.resources[state.logical_id] = state
         if outcome.status != "SUCCESS":
-            raise OperationFailed(f"{state.logical_id}: {outcome.reason}")
+            raise OperationFailed(outcome.reason, state.logical_id)
 
     def _cancel_create(self, creating: Creating, operations: list[Operation]) -> None:
         """Stop waiting for a Create; the resource gets a generated physical id for its Delete."""
@@ -432,7 +439,7 @@ class Stack:
                 assert outcome is not None
                 if outcome.status != "SUCCESS":
                     failed = (held, properties)
-                    raise OperationFailed(f"{logical_id}: {outcome.reason}")
+                    raise OperationFailed(outcome.reason, logical_id)
                 updated.append((held, properties))
                 self.resources[logical_id] = ResourceState(
                     logical_id,
