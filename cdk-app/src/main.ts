@@ -11,6 +11,7 @@
 //                  instead of making a new one; takes no pki
 //   stackName      the stack's name (default CloudHsmExample), to deploy the app
 //                  twice side by side in one account and region
+//   removalPolicy  destroy | retain: the cluster's removalPolicy (default destroy)
 //   keyStore       retain | destroy: adds a KMS key store on the cluster with that
 //                  removal policy (KMS needs 2 HSMs in 2 zones: about twice the cost)
 //   keyStoreName   the key store's name (default: derived from the construct path)
@@ -51,6 +52,12 @@ export class CloudHsmExampleStack extends Stack {
     });
 
     const hsmsPerSubnet = Number(context('hsmsPerSubnet') ?? 1);
+    const removalPolicies: Record<string, RemovalPolicy> = { destroy: RemovalPolicy.DESTROY, retain: RemovalPolicy.RETAIN };
+    const removalPolicyName = context('removalPolicy') ?? 'destroy';
+    if (!Object.hasOwn(removalPolicies, removalPolicyName)) {
+      throw new Error(`context removalPolicy must be destroy or retain, got '${removalPolicyName}'`);
+    }
+    const removalPolicy = removalPolicies[removalPolicyName];
     const backupId = context('sourceBackupId');
     const pki = context('pki');
     if (backupId !== undefined) {
@@ -58,14 +65,14 @@ export class CloudHsmExampleStack extends Stack {
         throw new Error('context pki cannot be combined with sourceBackupId: a restored cluster is already initialized; drop pki');
       }
       // The same construct id as a new cluster: both make the same resources.
-      this.addKeyStore(new CloudHsmClusterFromBackup(this, 'Hsm', { vpc, hsmsPerSubnet, backupId }));
+      this.addKeyStore(new CloudHsmClusterFromBackup(this, 'Hsm', { vpc, hsmsPerSubnet, backupId, removalPolicy }));
       return;
     }
     if (pki !== undefined && !Object.hasOwn(PKIS, pki)) {
       throw new Error(`context pki must be one of ${Object.keys(PKIS).join(', ')}, got '${pki}'`);
     }
     const chosen = PKIS[pki ?? 'ephemeral'](this, context('certificateAuthorityArn'));
-    this.addKeyStore(new CloudHsmCluster(this, 'Hsm', { vpc, hsmsPerSubnet, pki: chosen }));
+    this.addKeyStore(new CloudHsmCluster(this, 'Hsm', { vpc, hsmsPerSubnet, pki: chosen, removalPolicy }));
   }
 
   /** The key store and key the context asks for. */

@@ -215,32 +215,6 @@ impl ClusterProps {
         Ok(props)
     }
 
-    /// The properties an update cannot change on an existing cluster that
-    /// changed from `old` to `self`, by name.
-    #[must_use]
-    pub fn immutable_changes(&self, old: &Self) -> Vec<&'static str> {
-        let mut changed = Vec::new();
-        if self.subnet_ids != old.subnet_ids {
-            changed.push("SubnetIds");
-        }
-        if self.hsm_type != old.hsm_type {
-            changed.push("HsmType");
-        }
-        if self.mode != old.mode {
-            changed.push("Mode");
-        }
-        if self.network_type != old.network_type {
-            changed.push("NetworkType");
-        }
-        if self.source_backup_id != old.source_backup_id {
-            changed.push("SourceBackupId");
-        }
-        if self.backup_retention_days != old.backup_retention_days {
-            changed.push("BackupRetentionDays");
-        }
-        changed
-    }
-
     /// HSMs in the whole cluster.
     #[must_use]
     pub fn total_hsms(&self) -> usize {

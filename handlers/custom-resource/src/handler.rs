@@ -127,6 +127,22 @@ async fn start_workflow<W: WorkflowStarter>(
             ),
         }
     })?;
+    if request.request_type == RequestType::Delete {
+        let stopped = deps
+            .workflows
+            .stop_creates(
+                state_machine,
+                &request.stack_id,
+                &request.logical_resource_id,
+            )
+            .await?;
+        if !stopped.is_empty() {
+            info!(
+                ?stopped,
+                "the resource's create was still running: stopped it"
+            );
+        }
+    }
     let name = execution_name(request.request_type.as_str(), &request.request_id);
     let input = serde_json::to_string(&workflow_input(&request))
         .map_err(|e| HandlerError::Internal(format!("the request could not be encoded: {e}")))?;

@@ -43,7 +43,8 @@ const EXISTING_ID = REQUEST.at(REQUEST_FIELDS.PhysicalResourceId);
  * certificate, initialization, activation on the management client
  * (a restored cluster skips from creation to ACTIVE; an external PKI stops
  * at the published CSR). Update: refuses what a cluster cannot change.
- * Delete: every HSM, then the cluster.
+ * Delete: every HSM, then the cluster (found by its tags when the physical
+ * id is one CloudFormation made up for a cancelled create).
  */
 export function clusterWorkflow(scope: Construct, props: ClusterWorkflowProps): sfn.IChainable {
   return new sfn.Choice(scope, 'Which request?')
@@ -184,9 +185,11 @@ function deleteFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
     resultPath: sfn.JsonPath.DISCARD,
     taskTimeout: sfn.Timeout.duration(SDK_TASK_TIMEOUT),
   });
+  // The cluster DeleteHsms found: by the physical id, or by the stack's and the
+  // resource's tags when CloudFormation cancelled the create and made an id up.
   const deleteCluster = kit.waitUntil('Delete the cluster', {
     step: 'DeleteCluster',
-    input: { ClusterId: EXISTING_ID },
+    input: { ClusterId: SLOTS.emptied.at(STATUS.Cluster.ClusterId) },
     result: SLOTS.deleted,
   }).next(kit.succeed('Answer: the cluster is deleted', {}));
   // The rule exists only if the create got as far as activation.

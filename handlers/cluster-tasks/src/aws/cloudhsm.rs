@@ -100,6 +100,26 @@ pub fn gone(cluster_id: &str) -> HandlerError {
 
 /// The live cluster a request created, if a previous attempt got that far.
 async fn created_by(client: &Client, request_id: &str) -> Result<Option<Cluster>, HandlerError> {
+    tagged(client, &[(REQUEST_TAG, request_id)]).await
+}
+
+/// The live cluster that the resource `logical_id` of the stack `stack_id`
+/// created, found by its tags: for a delete whose physical id is not the
+/// cluster's (CloudFormation generated it for a create it cancelled).
+pub async fn owned_by(
+    client: &Client,
+    stack_id: &str,
+    logical_id: &str,
+) -> Result<Option<Cluster>, HandlerError> {
+    tagged(
+        client,
+        &[(STACK_TAG, stack_id), (LOGICAL_ID_TAG, logical_id)],
+    )
+    .await
+}
+
+/// The first cluster not DELETED that carries every one of these tags.
+async fn tagged(client: &Client, tags: &[(&str, &str)]) -> Result<Option<Cluster>, HandlerError> {
     let mut pages = client.describe_clusters().into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| {
@@ -112,9 +132,11 @@ async fn created_by(client: &Client, request_id: &str) -> Result<Option<Cluster>
         })?;
         let found = page.clusters().iter().find(|c| {
             c.state().is_none_or(|s| s.as_str() != "DELETED")
-                && c.tag_list()
-                    .iter()
-                    .any(|t| t.key() == REQUEST_TAG && t.value() == request_id)
+                && tags.iter().all(|(key, value)| {
+                    c.tag_list()
+                        .iter()
+                        .any(|t| t.key() == *key && t.value() == *value)
+                })
         });
         if let Some(cluster) = found {
             return Ok(Some(cluster.clone()));

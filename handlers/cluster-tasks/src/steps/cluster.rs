@@ -1,5 +1,6 @@
 //! Steps on the cluster itself: create, wait, check an update, delete.
 
+use aws_sdk_cloudhsmv2::types::{Cluster, ClusterMode, NetworkType};
 use handler_core::HandlerError;
 use handler_core::cfn::CfnRequest;
 use handler_core::contract::Example;
@@ -208,8 +209,12 @@ impl Step for AwaitCluster {
     }
 }
 
-/// Checks that an update changes nothing a cluster cannot change, and
+/// Checks that an update asks for nothing the cluster cannot change, and
 /// reads the cluster for the attributes.
+///
+/// The requested properties are compared with the cluster as AWS describes
+/// it, not with the old properties: CloudFormation's rollback of a refused
+/// update asks for what the cluster already is, and succeeds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct CheckUpdate {
@@ -232,29 +237,95 @@ impl Step for CheckUpdate {
     async fn run(self, ctx: &Ctx) -> Result<ClusterStatus, HandlerError> {
         let request = &self.request;
         let resource = request.display_name();
-        let new = ClusterProps::parse(&request.resource_properties, &resource)?;
-        let old = ClusterProps::parse(
-            request
-                .old_resource_properties
-                .as_ref()
-                .unwrap_or(&request.resource_properties),
-            &resource,
-        )?;
-        let changed = new.immutable_changes(&old);
-        if !changed.is_empty() {
+        let wanted = ClusterProps::parse(&request.resource_properties, &resource)?;
+        let cluster_id = request.physical_resource_id.as_deref().unwrap_or_default();
+        let found = cloudhsm::describe(&ctx.clients.hsm, cluster_id).await?;
+        let (forbidden, unsupported) = refused_changes(&wanted, &found);
+        let mut reasons = Vec::new();
+        if !forbidden.is_empty() {
+            reasons.push(format!(
+                "{} cannot change on an existing cluster. Nothing was changed. To get a cluster with the \
+                 new settings, restore a new cluster from a backup of {cluster_id} \
+                 (CloudHsmClusterFromBackup) and move to it; otherwise revert the change",
+                forbidden.join("; ")
+            ));
+        }
+        if !unsupported.is_empty() {
+            reasons.push(format!(
+                "{} cannot be changed by this version of cdk-cloudhsm. Nothing was changed. Revert the change",
+                unsupported.join("; ")
+            ));
+        }
+        if !reasons.is_empty() {
             return Err(HandlerError::InvalidProperties {
                 resource,
-                reason: format!(
-                    "{} cannot change on an existing cluster. Restore a new cluster from a backup with the new \
-                     settings (CloudHsmClusterFromBackup), or revert the change",
-                    changed.join(", ")
-                ),
+                reason: reasons.join(". "),
             });
         }
-        let cluster_id = request.physical_resource_id.as_deref().unwrap_or_default();
-        let cluster = ClusterView::from(&cloudhsm::describe(&ctx.clients.hsm, cluster_id).await?);
-        Ok(ClusterStatus::of(true, cluster))
+        Ok(ClusterStatus::of(true, ClusterView::from(&found)))
     }
+}
+
+/// What an update asks for that differs from the cluster: the changes no
+/// cluster can make, then those this version does not make. Each names the
+/// prop as the user wrote it, what the cluster has and what is asked. A value
+/// AWS does not report is not compared.
+fn refused_changes(wanted: &ClusterProps, cluster: &Cluster) -> (Vec<String>, Vec<String>) {
+    fn differs(found: &mut Vec<String>, prop: &str, actual: Option<&str>, asked: &str) {
+        if let Some(actual) = actual.filter(|actual| *actual != asked) {
+            found.push(format!(
+                "{prop} (the cluster has {actual}, the update asks for {asked})"
+            ));
+        }
+    }
+    let list =
+        |items: std::collections::BTreeSet<&str>| items.into_iter().collect::<Vec<_>>().join(", ");
+    let subnets = cluster
+        .subnet_mapping()
+        .map(|m| list(m.values().map(String::as_str).collect()));
+    let retention = cluster
+        .backup_retention_policy()
+        .and_then(|p| p.value())
+        .map(|days| format!("{days} days"));
+    let mut forbidden = Vec::new();
+    differs(
+        &mut forbidden,
+        "vpcSubnets",
+        subnets.as_deref(),
+        &list(wanted.subnet_ids.iter().map(String::as_str).collect()),
+    );
+    differs(
+        &mut forbidden,
+        "mode",
+        cluster.mode().map(ClusterMode::as_str),
+        &wanted.mode,
+    );
+    differs(
+        &mut forbidden,
+        "networkType",
+        cluster.network_type().map(NetworkType::as_str),
+        &wanted.network_type,
+    );
+    differs(
+        &mut forbidden,
+        "the source backup",
+        Some(cluster.source_backup_id().unwrap_or("none")),
+        wanted.source_backup_id.as_deref().unwrap_or("none"),
+    );
+    let mut unsupported = Vec::new();
+    differs(
+        &mut unsupported,
+        "hsmType",
+        cluster.hsm_type(),
+        &wanted.hsm_type,
+    );
+    differs(
+        &mut unsupported,
+        "backupRetention",
+        retention.as_deref(),
+        &format!("{} days", wanted.backup_retention_days),
+    );
+    (forbidden, unsupported)
 }
 
 /// Deletes the cluster once it has no HSM left; succeeds when it is gone
@@ -307,7 +378,21 @@ impl Step for DeleteCluster {
             )));
         }
         if state != "DELETE_IN_PROGRESS" {
-            cloudhsm::delete_cluster(&ctx.clients.hsm, &self.cluster_id).await?;
+            // An HSM can appear after the HSMs were deleted: a create stopped while
+            // its CreateHsm call was on the way. It goes first; the next poll
+            // deletes the cluster.
+            let late: Vec<_> = ClusterView::from(&found)
+                .hsms
+                .into_iter()
+                .filter(|h| !matches!(h.state.as_str(), "DELETE_IN_PROGRESS" | "DELETED"))
+                .collect();
+            for hsm in &late {
+                cloudhsm::delete_hsm(&ctx.clients.hsm, &self.cluster_id, &hsm.hsm_id).await?;
+                tracing::warn!(hsm_id = %hsm.hsm_id, cluster_id = %self.cluster_id, "HSM made after the HSMs were deleted: deleted");
+            }
+            if found.hsms().is_empty() {
+                cloudhsm::delete_cluster(&ctx.clients.hsm, &self.cluster_id).await?;
+            }
         }
         Ok(Progress { ready: false })
     }
@@ -317,7 +402,9 @@ impl Step for DeleteCluster {
 mod tests {
     use aws_sdk_cloudhsmv2::Client;
     use aws_sdk_cloudhsmv2::operation::describe_clusters::DescribeClustersOutput;
-    use aws_sdk_cloudhsmv2::types::{Cluster, ClusterState, Tag};
+    use aws_sdk_cloudhsmv2::types::{
+        BackupRetentionPolicy, BackupRetentionType, ClusterState, Tag,
+    };
     use aws_smithy_mocks::mock;
 
     use super::*;
@@ -361,6 +448,89 @@ mod tests {
         let created = step.run(&ctx).await.unwrap();
         assert_eq!(created.cluster_id, "cluster-ours");
         assert_eq!(create.num_calls(), 0);
+    }
+
+    /// The cluster `ClusterProps::example()` describes, as AWS lists it.
+    fn example_cluster() -> Cluster {
+        Cluster::builder()
+            .cluster_id("cluster-abcdefghijk")
+            .state(ClusterState::Active)
+            .hsm_type("hsm2m.medium")
+            .mode(ClusterMode::Fips)
+            .network_type(NetworkType::Ipv4)
+            .source_backup_id("backup-abcdefghijk")
+            .subnet_mapping("us-east-1b", "subnet-0123456789abcdef1")
+            .subnet_mapping("us-east-1a", "subnet-0123456789abcdef0")
+            .backup_retention_policy(
+                BackupRetentionPolicy::builder()
+                    .r#type(BackupRetentionType::Days)
+                    .value("90")
+                    .build(),
+            )
+            .build()
+    }
+
+    fn check(props: serde_json::Value, old: serde_json::Value) -> CheckUpdate {
+        let mut step = CheckUpdate::example();
+        step.request.request_type = handler_core::cfn::RequestType::Update;
+        step.request.physical_resource_id = Some("cluster-abcdefghijk".into());
+        for (target, changes) in [
+            (&mut step.request.resource_properties, props),
+            (step.request.old_resource_properties.as_mut().unwrap(), old),
+        ] {
+            for (key, value) in changes.as_object().unwrap() {
+                target.insert(key.clone(), value.clone());
+            }
+        }
+        step
+    }
+
+    #[tokio::test]
+    async fn an_update_that_changes_what_a_cluster_cannot_is_refused_with_what_to_do() {
+        let found = mock!(Client::describe_clusters).then_output(|| {
+            DescribeClustersOutput::builder()
+                .clusters(example_cluster())
+                .build()
+        });
+        let ctx = ctx(&[&found], &[], &[]);
+        let step = check(
+            serde_json::json!({
+                "SubnetIds": ["subnet-0123456789abcdef9"], "Mode": "NON_FIPS", "SourceBackupId": "backup-x"
+            }),
+            serde_json::json!({}),
+        );
+        let err = step.run(&ctx).await.unwrap_err();
+        assert_eq!(err.kind(), handler_core::ErrorKind::InvalidProperties);
+        let text = err.to_string();
+        for part in [
+            "vpcSubnets (the cluster has subnet-0123456789abcdef0, subnet-0123456789abcdef1, \
+             the update asks for subnet-0123456789abcdef9)",
+            "mode (the cluster has FIPS, the update asks for NON_FIPS)",
+            "the source backup (the cluster has backup-abcdefghijk, the update asks for backup-x) \
+             cannot change on an existing cluster. Nothing was changed",
+            "restore a new cluster from a backup of cluster-abcdefghijk (CloudHsmClusterFromBackup)",
+        ] {
+            assert!(text.contains(part), "{part:?} not in {text}");
+        }
+        assert!(!text.contains("networkType"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn the_rollback_of_a_refused_update_asks_for_what_the_cluster_is_and_succeeds() {
+        let found = mock!(Client::describe_clusters).then_output(|| {
+            DescribeClustersOutput::builder()
+                .clusters(example_cluster())
+                .build()
+        });
+        let ctx = ctx(&[&found], &[], &[]);
+        // The rollback: the properties are the cluster's own, the old ones what was refused.
+        let step = check(
+            serde_json::json!({}),
+            serde_json::json!({"Mode": "NON_FIPS", "NetworkType": "DUALSTACK"}),
+        );
+        let status = step.run(&ctx).await.unwrap();
+        assert!(status.ready);
+        assert_eq!(status.cluster.unwrap().cluster_id, "cluster-abcdefghijk");
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
 //! Steps on the HSMs: the first one, resizing, deleting them all.
 
+use aws_sdk_cloudhsmv2::types::Cluster;
 use handler_core::HandlerError;
 use handler_core::cfn::CfnRequest;
 use handler_core::contract::Example;
@@ -157,15 +158,36 @@ impl Example for DeleteHsms {
     }
 }
 
+/// The prefix of every cluster id.
+const CLUSTER_ID_PREFIX: &str = "cluster-";
+
 impl DeleteHsms {
-    /// The cluster whose HSMs go.
-    fn cluster_id(&self) -> Result<String, HandlerError> {
+    /// The cluster whose HSMs go, if it exists. A cluster resource whose
+    /// physical id is not a cluster id never recorded one (CloudFormation
+    /// cancelled its create and made an id up): its cluster, if the create
+    /// got that far, carries the stack's and the resource's tags.
+    async fn cluster(&self, ctx: &Ctx) -> Result<Option<Cluster>, HandlerError> {
         let request = &self.request;
-        if request.resource_type == HSMS_RESOURCE_TYPE {
-            Ok(HsmsProps::parse(&request.resource_properties, &request.display_name())?.cluster_id)
+        let cluster_id = if request.resource_type == HSMS_RESOURCE_TYPE {
+            HsmsProps::parse(&request.resource_properties, &request.display_name())?.cluster_id
         } else {
-            Ok(request.physical_resource_id.clone().unwrap_or_default())
+            request.physical_resource_id.clone().unwrap_or_default()
+        };
+        if cluster_id.starts_with(CLUSTER_ID_PREFIX) {
+            return cloudhsm::find(&ctx.clients.hsm, &cluster_id).await;
         }
+        let found = cloudhsm::owned_by(
+            &ctx.clients.hsm,
+            &request.stack_id,
+            &request.logical_resource_id,
+        )
+        .await?;
+        tracing::info!(
+            physical_resource_id = cluster_id,
+            cluster_id = found.as_ref().and_then(Cluster::cluster_id),
+            "no cluster id recorded: looked the cluster up by its stack and resource tags"
+        );
+        Ok(found)
     }
 }
 
@@ -174,19 +196,17 @@ impl Step for DeleteHsms {
     const STARTS: Option<&'static str> = None;
 
     async fn run(self, ctx: &Ctx) -> Result<ClusterStatus, HandlerError> {
-        let cluster_id = self.cluster_id()?;
-        let Some(found) = cloudhsm::find(&ctx.clients.hsm, &cluster_id).await? else {
+        let Some(found) = self.cluster(ctx).await? else {
             if ctx.deadline_passed()? {
-                return Err(ctx
-                    .deadline
-                    .reached_late(&format!("cluster {cluster_id} is gone")));
+                return Err(ctx.deadline.reached_late("the cluster is gone"));
             }
             return Ok(ClusterStatus::gone());
         };
         let cluster = ClusterView::from(&found);
+        let cluster_id = cluster.cluster_id.as_str();
         for hsm in &cluster.hsms {
             if !matches!(hsm.state.as_str(), "DELETE_IN_PROGRESS" | "DELETED") {
-                cloudhsm::delete_hsm(&ctx.clients.hsm, &cluster_id, &hsm.hsm_id).await?;
+                cloudhsm::delete_hsm(&ctx.clients.hsm, cluster_id, &hsm.hsm_id).await?;
                 tracing::info!(hsm_id = %hsm.hsm_id, cluster_id, "HSM deleted");
             }
         }
