@@ -20,7 +20,8 @@ use crate::steps::certificate::{
 };
 use crate::steps::client::{ActivateCluster, ConfigureClient};
 use crate::steps::cluster::{
-    AwaitCluster, CheckUpdate, ClusterCreated, ClusterStatus, CreateCluster, DeleteCluster,
+    AwaitCluster, CheckUpdate, ClusterCreated, ClusterStatus, ClusterUpdate, CreateCluster,
+    DeleteCluster,
 };
 use crate::steps::hsms::{CreateFirstHsm, DeleteHsms, ResizeHsms, Resized};
 use crate::steps::{Ctx, Done, Progress, Step};
@@ -109,7 +110,7 @@ macro_rules! steps {
 steps! {
     CreateCluster -> ClusterCreated,
     AwaitCluster -> ClusterStatus,
-    CheckUpdate -> ClusterStatus,
+    CheckUpdate -> ClusterUpdate,
     DeleteCluster -> Progress,
     CreateFirstHsm -> Done,
     ResizeHsms -> Resized,

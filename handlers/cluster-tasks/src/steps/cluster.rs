@@ -6,8 +6,10 @@ use handler_core::contract::Example;
 use serde::{Deserialize, Serialize};
 
 use super::{Ctx, EXAMPLE_TIME, Progress, Step, elapsed_minutes};
-use crate::aws::cloudhsm;
-use crate::props::ClusterProps;
+use crate::aws::secrets as aws_secrets;
+use crate::aws::{cloudhsm, pca};
+use crate::pki;
+use crate::props::{ClusterProps, PkiKind};
 use crate::view::{self, ClusterView, Expect};
 
 /// Checks the properties and creates the cluster (or finds the one an
@@ -63,6 +65,13 @@ impl Step for CreateCluster {
                          without paying for HSMs"
                     .into(),
             });
+        }
+        if let (PkiKind::CertificateAuthority, Some(ca)) = (
+            props.pki.kind,
+            props.pki.certificate_authority_arn.as_deref(),
+        ) {
+            // A CA made elsewhere: checked before the cluster and its first HSM are paid for.
+            pca::check_active(&ctx.clients.pca, ca).await?;
         }
         let owner = cloudhsm::Owner {
             request_id: &self.request.request_id,
@@ -187,8 +196,11 @@ impl Step for AwaitCluster {
     }
 }
 
-/// Checks that an update changes nothing a cluster cannot change, and
-/// reads the cluster for the attributes.
+/// Checks that an update changes nothing a cluster cannot change, applies
+/// what changes in place (backup retention, with `ModifyCluster`), and says
+/// whether the update is an external PKI's second phase: then the
+/// certificates the user put into the secrets are checked here, before
+/// anything is sent to AWS, and the workflow goes on to initialize.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct CheckUpdate {
@@ -204,10 +216,37 @@ impl Example for CheckUpdate {
     }
 }
 
-impl Step for CheckUpdate {
-    type Output = ClusterStatus;
+/// What an update does to the cluster. The same fields as
+/// [`ClusterCreated`], so that the initialization states read either.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ClusterUpdate {
+    /// `cluster-...`.
+    pub cluster_id: String,
+    /// The cluster as AWS answered.
+    pub cluster: ClusterView,
+    /// The new properties, checked.
+    pub props: ClusterProps,
+    /// Whether the cluster is to be initialized and activated now (an
+    /// external PKI whose certificates are ready and checked).
+    pub initialize: bool,
+}
 
-    async fn run(self, ctx: &Ctx) -> Result<ClusterStatus, HandlerError> {
+impl Example for ClusterUpdate {
+    fn example() -> Self {
+        Self {
+            cluster_id: "cluster-abcdefghijk".into(),
+            cluster: ClusterView::example(),
+            props: ClusterProps::example(),
+            initialize: true,
+        }
+    }
+}
+
+impl Step for CheckUpdate {
+    type Output = ClusterUpdate;
+
+    async fn run(self, ctx: &Ctx) -> Result<ClusterUpdate, HandlerError> {
         let request = &self.request;
         let resource = request.display_name();
         let new = ClusterProps::parse(&request.resource_properties, &resource)?;
@@ -230,8 +269,88 @@ impl Step for CheckUpdate {
             });
         }
         let cluster_id = request.physical_resource_id.as_deref().unwrap_or_default();
-        let cluster = ClusterView::from(&cloudhsm::describe(&ctx.clients.hsm, cluster_id).await?);
-        Ok(ClusterStatus::of(true, cluster))
+        let found = cloudhsm::describe(&ctx.clients.hsm, cluster_id).await?;
+        let state = cloudhsm::state_of(&found).unwrap_or_default();
+        // INITIALIZED: an earlier try initialized the cluster and failed to activate it.
+        let initialize = new.pki.kind == PkiKind::External
+            && new.pki.certificates_ready
+            && matches!(state, "UNINITIALIZED" | "INITIALIZED");
+        if initialize && state == "UNINITIALIZED" {
+            // Before any change: a refused certificate leaves the cluster as it was.
+            check_supplied_certificates(ctx, &found, cluster_id).await?;
+        }
+        if cloudhsm::retention_days_of(&found) != Some(new.backup_retention_days) {
+            cloudhsm::modify_backup_retention(
+                &ctx.clients.hsm,
+                cluster_id,
+                new.backup_retention_days,
+            )
+            .await?;
+            tracing::info!(
+                cluster_id,
+                days = new.backup_retention_days,
+                "backup retention changed"
+            );
+        }
+        Ok(ClusterUpdate {
+            cluster_id: cluster_id.to_owned(),
+            cluster: ClusterView::from(&found),
+            props: new,
+            initialize,
+        })
+    }
+}
+
+/// Checks the certificates a user's own PKI put into the secrets against
+/// the cluster's current CSR; when they answer an older CSR, the current
+/// one is published again for the user to sign.
+async fn check_supplied_certificates(
+    ctx: &Ctx,
+    found: &aws_sdk_cloudhsmv2::types::Cluster,
+    cluster_id: &str,
+) -> Result<(), HandlerError> {
+    let config = &ctx.config;
+    let secrets = pki::SuppliedSecrets {
+        csr: &config.csr_secret_arn,
+        certificate: &config.cluster_certificate_secret_arn,
+        ca: &config.ca_certificate_secret_arn,
+    };
+    let csr = found
+        .certificates()
+        .and_then(|c| c.cluster_csr())
+        .filter(|csr| !csr.trim().is_empty())
+        .ok_or_else(|| {
+            HandlerError::PreconditionFailed(format!(
+                "cluster {cluster_id} has no CSR now: AWS is replacing its first HSM. Wait until the cluster shows \
+                 its new CSR, sign it, put the certificate into secret {}, then update the stack again",
+                secrets.certificate
+            ))
+        })?;
+    let certificate = aws_secrets::read_text(
+        &ctx.clients.secrets,
+        secrets.certificate,
+        "cluster certificate",
+    )
+    .await?;
+    let ca = aws_secrets::read_text(&ctx.clients.secrets, secrets.ca, "CA certificate").await?;
+    let checked = pki::check_supplied(
+        csr,
+        certificate.as_deref(),
+        ca.as_deref(),
+        secrets,
+        time::OffsetDateTime::now_utc(),
+    );
+    match checked {
+        Ok(()) => Ok(()),
+        Err(problem) => {
+            if matches!(problem, pki::SuppliedProblem::StaleCsr(_)) {
+                aws_secrets::write(&ctx.clients.secrets, secrets.csr, "cluster CSR", csr).await?;
+            }
+            Err(HandlerError::PreconditionFailed(format!(
+                "cluster {cluster_id} was not initialized: {}",
+                problem.sentence()
+            )))
+        }
     }
 }
 

@@ -1,5 +1,7 @@
 //! Steps on the HSMs: the first one, resizing, deleting them all.
 
+use std::collections::BTreeMap;
+
 use handler_core::HandlerError;
 use handler_core::cfn::CfnRequest;
 use handler_core::contract::Example;
@@ -79,6 +81,10 @@ pub struct Resized {
     /// Why no HSM was added although some are missing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting: Option<String>,
+    /// The remembered IP addresses that new HSMs could not get again (taken
+    /// meanwhile), joined by commas: those HSMs have new addresses.
+    #[serde(default)]
+    pub ip_addresses_not_kept: String,
 }
 
 impl Example for ResizeHsms {
@@ -90,7 +96,7 @@ impl Example for ResizeHsms {
 }
 
 impl Example for Resized {
-    const OPTIONAL: &'static [&'static str] = &["Waiting"];
+    const OPTIONAL: &'static [&'static str] = &["Waiting", "IpAddressesNotKept"];
 
     fn example() -> Self {
         Self {
@@ -98,6 +104,7 @@ impl Example for Resized {
             created: 1,
             deleted: 0,
             waiting: Some("cluster initialization".into()),
+            ip_addresses_not_kept: "10.0.1.25".into(),
         }
     }
 }
@@ -111,13 +118,15 @@ impl Step for ResizeHsms {
             &self.request.display_name(),
         )?;
         let cluster_id = props.cluster_id.clone();
-        let found = ClusterView::from(&cloudhsm::describe(&ctx.clients.hsm, &cluster_id).await?);
+        let raw = cloudhsm::describe(&ctx.clients.hsm, &cluster_id).await?;
+        let found = ClusterView::from(&raw);
         let plan = plan_resize(&found, &props.subnet_ids, props.hsms_per_subnet)?;
         let mut resized = Resized {
             cluster_id,
             created: plan.create_in.len(),
             deleted: plan.delete.len(),
             waiting: None,
+            ip_addresses_not_kept: String::new(),
         };
         if !plan.create_in.is_empty() && found.state == "UNINITIALIZED" {
             // An external PKI has not answered yet: HSMs come once the
@@ -126,15 +135,76 @@ impl Step for ResizeHsms {
             resized.created = 0;
             resized.waiting = Some("cluster initialization".into());
         } else {
-            for zone in &plan.create_in {
-                cloudhsm::create_hsm(&ctx.clients.hsm, &resized.cluster_id, zone).await?;
+            let not_kept = create_at_remembered_ips(ctx, &raw, &found, &plan.create_in).await?;
+            resized.ip_addresses_not_kept = not_kept.join(",");
+        }
+        // Remembered before they go, so that growing again asks for the same addresses.
+        let mut leaving: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for hsm in found
+            .hsms
+            .iter()
+            .filter(|h| plan.delete.contains(&h.hsm_id))
+        {
+            if let Some(ip) = &hsm.eni_ip {
+                leaving.entry(&hsm.subnet_id).or_default().push(ip.clone());
             }
+        }
+        for (subnet, ips) in &leaving {
+            cloudhsm::remember_ips(&ctx.clients.hsm, &raw, subnet, ips).await?;
         }
         for hsm_id in &plan.delete {
             cloudhsm::delete_hsm(&ctx.clients.hsm, &resized.cluster_id, hsm_id).await?;
         }
         Ok(resized)
     }
+}
+
+/// Creates one HSM in each of `zones`, asking for an address its subnet
+/// remembers (of an HSM a resize deleted) that no HSM has now. When
+/// CloudHSM refuses that address (taken meanwhile), the HSM is created with
+/// a new one; the addresses not kept are answered.
+async fn create_at_remembered_ips(
+    ctx: &Ctx,
+    raw: &aws_sdk_cloudhsmv2::types::Cluster,
+    found: &ClusterView,
+    zones: &[String],
+) -> Result<Vec<String>, HandlerError> {
+    let cluster_id = &found.cluster_id;
+    let mut remembered = cloudhsm::remembered_ips(raw);
+    let in_use: Vec<&str> = found
+        .hsms
+        .iter()
+        .filter_map(|h| h.eni_ip.as_deref())
+        .collect();
+    let mut not_kept = Vec::new();
+    for zone in zones {
+        let subnet = found.subnet_mapping.get(zone).cloned().unwrap_or_default();
+        let wanted = remembered.get_mut(&subnet).and_then(|ips| {
+            let free = ips.iter().position(|ip| !in_use.contains(&ip.as_str()))?;
+            Some(ips.remove(free))
+        });
+        match cloudhsm::create_hsm_at(&ctx.clients.hsm, cluster_id, zone, wanted.as_deref()).await {
+            Ok(hsm) => {
+                tracing::info!(hsm_id = %hsm.hsm_id, zone, ip = ?wanted, "HSM requested");
+            }
+            Err((_, Some(reason))) if wanted.is_some() => {
+                let ip = wanted.unwrap_or_default();
+                tracing::warn!(
+                    cluster_id,
+                    subnet,
+                    ip,
+                    reason,
+                    "the HSM cannot have its former IP address again: it is created with a new one; \
+                     clients configured with the old address must be given the new one"
+                );
+                let hsm = cloudhsm::create_hsm(&ctx.clients.hsm, cluster_id, zone).await?;
+                tracing::info!(hsm_id = %hsm.hsm_id, zone, "HSM requested");
+                not_kept.push(ip);
+            }
+            Err((error, _)) => return Err(error),
+        }
+    }
+    Ok(not_kept)
 }
 
 /// Deletes every HSM of the cluster a request is about (a cluster's own,
