@@ -7,11 +7,14 @@
 //   azs            Availability Zones, so subnets, of the VPC (default 2)
 //   pki            ephemeral | private-ca | certificate-authority | external (default ephemeral)
 //   certificateAuthorityArn  the existing AWS Private CA of pki=certificate-authority
+//   certificatesReady  true with pki=external: your certificates are in their secrets, so
+//                  the update initializes and activates the cluster (default false)
+//   backupRetentionDays  how long AWS keeps the cluster's backups (default 90)
 //   sourceBackupId restore the cluster from this backup (CloudHsmClusterFromBackup)
 //                  instead of making a new one; takes no pki
 //   stackName      the stack's name (default CloudHsmExample), to deploy the app
 //                  twice side by side in one account and region
-import { App, Fn, Stack, type StackProps } from 'aws-cdk-lib';
+import { App, Duration, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import * as acmpca from 'aws-cdk-lib/aws-acmpca';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { CloudHsmCluster, CloudHsmClusterFromBackup, ClusterPki } from 'cdk-cloudhsm';
@@ -26,7 +29,7 @@ const PKIS: Record<string, (scope: Construct, caArn?: string) => ClusterPki> = {
     }
     return ClusterPki.fromCertificateAuthority(acmpca.CertificateAuthority.fromCertificateAuthorityArn(scope, 'Ca', caArn));
   },
-  'external': () => ClusterPki.external(),
+  'external': (scope) => ClusterPki.external({ certificatesReady: scope.node.tryGetContext('certificatesReady') === 'true' }),
 };
 
 export class CloudHsmExampleStack extends Stack {
@@ -47,6 +50,8 @@ export class CloudHsmExampleStack extends Stack {
     });
 
     const hsmsPerSubnet = Number(context('hsmsPerSubnet') ?? 1);
+    const retentionDays = context('backupRetentionDays');
+    const backupRetention = retentionDays === undefined ? undefined : Duration.days(Number(retentionDays));
     const backupId = context('sourceBackupId');
     const pki = context('pki');
     if (backupId !== undefined) {
@@ -54,14 +59,14 @@ export class CloudHsmExampleStack extends Stack {
         throw new Error('context pki cannot be combined with sourceBackupId: a restored cluster is already initialized; drop pki');
       }
       // The same construct id as a new cluster: both make the same resources.
-      new CloudHsmClusterFromBackup(this, 'Hsm', { vpc, hsmsPerSubnet, backupId });
+      new CloudHsmClusterFromBackup(this, 'Hsm', { vpc, hsmsPerSubnet, backupId, backupRetention });
       return;
     }
     if (pki !== undefined && !Object.hasOwn(PKIS, pki)) {
       throw new Error(`context pki must be one of ${Object.keys(PKIS).join(', ')}, got '${pki}'`);
     }
     const chosen = PKIS[pki ?? 'ephemeral'](this, context('certificateAuthorityArn'));
-    new CloudHsmCluster(this, 'Hsm', { vpc, hsmsPerSubnet, pki: chosen });
+    new CloudHsmCluster(this, 'Hsm', { vpc, hsmsPerSubnet, pki: chosen, backupRetention });
   }
 }
 
