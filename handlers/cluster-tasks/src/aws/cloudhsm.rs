@@ -197,8 +197,10 @@ pub async fn create_hsm_at(
         .await
         .map_err(|e| {
             use aws_sdk_cloudhsmv2::error::ProvideErrorMetadata;
-            let refused = (e.code() == Some("CloudHsmInvalidRequestException"))
-                .then(|| e.message().unwrap_or_default().to_owned());
+            let refused = e
+                .as_service_error()
+                .filter(|s| s.is_cloud_hsm_invalid_request_exception())
+                .map(|s| s.message().unwrap_or_default().to_owned());
             let error = sdk_error(
                 "CreateHsm",
                 cluster_id,

@@ -434,4 +434,123 @@ mod tests {
         assert!(!status.ready, "hsm-2 is still being deleted");
         assert_eq!(deleted.num_calls(), 1);
     }
+
+    fn resize_request(per_subnet: &str) -> ResizeHsms {
+        let mut step = ResizeHsms::example();
+        step.request.resource_properties = serde_json::json!({
+            "ClusterId": "cluster-abc", "SubnetIds": ["subnet-a", "subnet-b"], "HsmsPerSubnet": per_subnet
+        })
+        .as_object()
+        .cloned()
+        .unwrap();
+        step
+    }
+
+    fn cluster_with(hsms: Vec<Hsm>, tags: &[(&str, &str)]) -> Cluster {
+        let mut cluster = Cluster::builder()
+            .cluster_id("cluster-abc")
+            .state(ClusterState::Active)
+            .subnet_mapping("az-a", "subnet-a")
+            .subnet_mapping("az-b", "subnet-b")
+            .set_hsms(Some(hsms));
+        for (key, value) in tags {
+            cluster = cluster.tag_list(
+                aws_sdk_cloudhsmv2::types::Tag::builder()
+                    .key(*key)
+                    .value(*value)
+                    .build()
+                    .unwrap(),
+            );
+        }
+        cluster.build()
+    }
+
+    #[tokio::test]
+    async fn hsms_added_back_ask_for_their_remembered_addresses_and_are_made_anyway_when_taken() {
+        use aws_sdk_cloudhsmv2::operation::create_hsm::{CreateHsmError, CreateHsmOutput};
+        use aws_sdk_cloudhsmv2::types::error::CloudHsmInvalidRequestException;
+        let found = mock!(Client::describe_clusters).then_output(|| {
+            DescribeClustersOutput::builder()
+                .clusters(cluster_with(
+                    vec![],
+                    &[
+                        ("cdk-cloudhsm:hsm-ips:subnet-a", "10.0.1.5"),
+                        ("cdk-cloudhsm:hsm-ips:subnet-b", "10.0.2.7"),
+                    ],
+                ))
+                .build()
+        });
+        let kept = mock!(Client::create_hsm)
+            .match_requests(|r| r.ip_address() == Some("10.0.1.5"))
+            .then_output(|| {
+                CreateHsmOutput::builder()
+                    .hsm(hsm("hsm-a", HsmState::CreateInProgress))
+                    .build()
+            });
+        let taken = mock!(Client::create_hsm)
+            .match_requests(|r| r.ip_address() == Some("10.0.2.7"))
+            .then_error(|| {
+                CreateHsmError::CloudHsmInvalidRequestException(
+                    CloudHsmInvalidRequestException::builder()
+                        .message("IpAddress 10.0.2.7 is already in use")
+                        .build(),
+                )
+            });
+        let anywhere = mock!(Client::create_hsm)
+            .match_requests(|r| r.ip_address().is_none())
+            .then_output(|| {
+                CreateHsmOutput::builder()
+                    .hsm(hsm("hsm-b", HsmState::CreateInProgress))
+                    .build()
+            });
+        let ctx = ctx(&[&found, &kept, &taken, &anywhere], &[], &[]);
+        let resized = resize_request("1").run(&ctx).await.unwrap();
+        assert_eq!(resized.created, 2);
+        assert_eq!(
+            (kept.num_calls(), taken.num_calls(), anywhere.num_calls()),
+            (1, 1, 1)
+        );
+        assert_eq!(resized.ip_addresses_not_kept, "10.0.2.7");
+    }
+
+    #[tokio::test]
+    async fn hsms_a_resize_deletes_are_remembered_by_subnet_first() {
+        use aws_sdk_cloudhsmv2::operation::tag_resource::TagResourceOutput;
+        let live = |id: &str, az: &str, subnet: &str, ip: &str| {
+            Hsm::builder()
+                .hsm_id(id)
+                .availability_zone(az)
+                .subnet_id(subnet)
+                .eni_ip(ip)
+                .state(HsmState::Active)
+                .build()
+                .unwrap()
+        };
+        let found = mock!(Client::describe_clusters).then_output(move || {
+            DescribeClustersOutput::builder()
+                .clusters(cluster_with(
+                    vec![
+                        live("hsm-a", "az-a", "subnet-a", "10.0.1.9"),
+                        live("hsm-b", "az-b", "subnet-b", "10.0.2.8"),
+                    ],
+                    &[("cdk-cloudhsm:hsm-ips:subnet-a", "10.0.1.5")],
+                ))
+                .build()
+        });
+        let tagged = mock!(Client::tag_resource)
+            .match_requests(|r| {
+                let tags = r.tag_list();
+                tags.len() == 1
+                    && ((tags[0].key() == "cdk-cloudhsm:hsm-ips:subnet-a"
+                        && tags[0].value() == "10.0.1.9 10.0.1.5")
+                        || (tags[0].key() == "cdk-cloudhsm:hsm-ips:subnet-b"
+                            && tags[0].value() == "10.0.2.8"))
+            })
+            .then_output(|| TagResourceOutput::builder().build());
+        let deleted = mock!(Client::delete_hsm).then_output(|| DeleteHsmOutput::builder().build());
+        let ctx = ctx(&[&found, &tagged, &deleted], &[], &[]);
+        let resized = resize_request("0").run(&ctx).await.unwrap();
+        assert_eq!(resized.deleted, 2);
+        assert_eq!((tagged.num_calls(), deleted.num_calls()), (2, 2));
+    }
 }
