@@ -497,4 +497,98 @@ mod tests {
         };
         assert_eq!(wait.run(&ctx).await.unwrap(), ClusterStatus::gone());
     }
+
+    fn update_request(retention: &str, pki: serde_json::Value) -> CheckUpdate {
+        let mut step = CheckUpdate::example();
+        let mut old = step.request.resource_properties.clone();
+        old.remove("SourceBackupId");
+        let mut new = old.clone();
+        new.insert("BackupRetentionDays".into(), retention.into());
+        new.insert("Pki".into(), pki.clone());
+        old.insert(
+            "Pki".into(),
+            serde_json::json!({"Kind": pki["Kind"].clone()}),
+        );
+        step.request.resource_properties = new;
+        step.request.old_resource_properties = Some(old);
+        step.request.physical_resource_id = Some("cluster-abcdefghijk".into());
+        step
+    }
+
+    fn described(state: ClusterState, days: &str) -> Cluster {
+        Cluster::builder()
+            .cluster_id("cluster-abcdefghijk")
+            .state(state)
+            .backup_retention_policy(
+                aws_sdk_cloudhsmv2::types::BackupRetentionPolicy::builder()
+                    .r#type(aws_sdk_cloudhsmv2::types::BackupRetentionType::Days)
+                    .value(days)
+                    .build(),
+            )
+            .build()
+    }
+
+    #[tokio::test]
+    async fn an_update_changes_the_retention_only_when_it_differs() {
+        use aws_sdk_cloudhsmv2::operation::modify_cluster::ModifyClusterOutput;
+        let found = mock!(Client::describe_clusters).then_output(|| {
+            DescribeClustersOutput::builder()
+                .clusters(described(ClusterState::Active, "90"))
+                .build()
+        });
+        let modified = mock!(Client::modify_cluster)
+            .match_requests(|r| r.backup_retention_policy().and_then(|p| p.value()) == Some("30"))
+            .then_output(|| ModifyClusterOutput::builder().build());
+        let ctx = ctx(&[&found, &modified], &[], &[]);
+        let ephemeral = serde_json::json!({"Kind": "EPHEMERAL_CA"});
+        let same = update_request("90", ephemeral.clone())
+            .run(&ctx)
+            .await
+            .unwrap();
+        assert!(!same.initialize);
+        assert_eq!(modified.num_calls(), 0);
+        update_request("30", ephemeral).run(&ctx).await.unwrap();
+        assert_eq!(modified.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_external_pki_is_finished_only_while_the_cluster_is_not_active() {
+        let active = mock!(Client::describe_clusters).then_output(|| {
+            DescribeClustersOutput::builder()
+                .clusters(described(ClusterState::Active, "90"))
+                .build()
+        });
+        // No Secrets Manager rule: an ACTIVE cluster's certificates are not read.
+        let on_active = ctx(&[&active], &[], &[]);
+        let ready = serde_json::json!({"Kind": "EXTERNAL", "CertificatesReady": "true"});
+        assert!(
+            !update_request("90", ready.clone())
+                .run(&on_active)
+                .await
+                .unwrap()
+                .initialize
+        );
+        let initialized = mock!(Client::describe_clusters).then_output(|| {
+            DescribeClustersOutput::builder()
+                .clusters(described(ClusterState::Initialized, "90"))
+                .build()
+        });
+        // A second try after a failed activation: initialized already, nothing to check.
+        let ctx = ctx(&[&initialized], &[], &[]);
+        assert!(
+            update_request("90", ready)
+                .run(&ctx)
+                .await
+                .unwrap()
+                .initialize
+        );
+        let waiting = serde_json::json!({"Kind": "EXTERNAL"});
+        assert!(
+            !update_request("90", waiting)
+                .run(&ctx)
+                .await
+                .unwrap()
+                .initialize
+        );
+    }
 }
