@@ -498,7 +498,7 @@ mod tests {
         assert_eq!(wait.run(&ctx).await.unwrap(), ClusterStatus::gone());
     }
 
-    fn update_request(retention: &str, pki: serde_json::Value) -> CheckUpdate {
+    fn update_request(retention: &str, pki: &serde_json::Value) -> CheckUpdate {
         let mut step = CheckUpdate::example();
         let mut old = step.request.resource_properties.clone();
         old.remove("SourceBackupId");
@@ -541,13 +541,10 @@ mod tests {
             .then_output(|| ModifyClusterOutput::builder().build());
         let ctx = ctx(&[&found, &modified], &[], &[]);
         let ephemeral = serde_json::json!({"Kind": "EPHEMERAL_CA"});
-        let same = update_request("90", ephemeral.clone())
-            .run(&ctx)
-            .await
-            .unwrap();
+        let same = update_request("90", &ephemeral).run(&ctx).await.unwrap();
         assert!(!same.initialize);
         assert_eq!(modified.num_calls(), 0);
-        update_request("30", ephemeral).run(&ctx).await.unwrap();
+        update_request("30", &ephemeral).run(&ctx).await.unwrap();
         assert_eq!(modified.num_calls(), 1);
     }
 
@@ -562,7 +559,7 @@ mod tests {
         let on_active = ctx(&[&active], &[], &[]);
         let ready = serde_json::json!({"Kind": "EXTERNAL", "CertificatesReady": "true"});
         assert!(
-            !update_request("90", ready.clone())
+            !update_request("90", &ready)
                 .run(&on_active)
                 .await
                 .unwrap()
@@ -576,7 +573,7 @@ mod tests {
         // A second try after a failed activation: initialized already, nothing to check.
         let ctx = ctx(&[&initialized], &[], &[]);
         assert!(
-            update_request("90", ready)
+            update_request("90", &ready)
                 .run(&ctx)
                 .await
                 .unwrap()
@@ -584,7 +581,7 @@ mod tests {
         );
         let waiting = serde_json::json!({"Kind": "EXTERNAL"});
         assert!(
-            !update_request("90", waiting)
+            !update_request("90", &waiting)
                 .run(&ctx)
                 .await
                 .unwrap()
