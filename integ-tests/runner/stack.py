@@ -313,6 +313,12 @@ class Stack:
                 properties = self._properties(resolver, new, logical_id)
                 if stringify(properties) == stringify(held.properties):
                     continue
+                if held.type == "AWS::CDK::Metadata":
+                    # Analytics only (which constructs the app uses): CloudFormation updates it in place, with no effect.
+                    self.resources[logical_id] = ResourceState(
+                        logical_id, held.type, held.physical_id, held.attributes, properties, held.retain
+                    )
+                    continue
                 if not held.custom:
                     raise TemplateError(
                         f"{logical_id} ({held.type}): its properties changed; the runner updates custom resources only"

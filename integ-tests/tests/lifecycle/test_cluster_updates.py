@@ -115,8 +115,9 @@ def issue(
 
 
 def failed_update(stack: Stack, template, reason_part: str) -> str:
-    with pytest.raises(OperationFailed):
+    with pytest.raises(OperationFailed) as raised:
         stack.update(template)
+    assert reason_part in str(raised.value), str(raised.value)
     failed = outcome(stack, "Update", CLUSTER)
     assert failed.status == "FAILED"
     assert reason_part in failed.reason, failed.reason
