@@ -7,6 +7,9 @@
 //   azs            Availability Zones, so subnets, of the VPC (default 2)
 //   pki            ephemeral | private-ca | certificate-authority | external (default ephemeral)
 //   certificateAuthorityArn  the existing AWS Private CA of pki=certificate-authority
+//   certificatesReady  true with pki=external: your certificates are in their secrets, so
+//                  the update initializes and activates the cluster (default false)
+//   backupRetentionDays  how long AWS keeps the cluster's backups (default 90)
 //   sourceBackupId restore the cluster from this backup (CloudHsmClusterFromBackup)
 //                  instead of making a new one; takes no pki
 //   stackName      the stack's name (default CloudHsmExample), to deploy the app
@@ -16,7 +19,7 @@
 //                  removal policy (KMS needs 2 HSMs in 2 zones: about twice the cost)
 //   keyStoreName   the key store's name (default: derived from the construct path)
 //   key            retain | destroy | none: a KMS key in the key store (default: as keyStore)
-import { App, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { App, Duration, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as acmpca from 'aws-cdk-lib/aws-acmpca';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { CloudHsmCluster, CloudHsmClusterFromBackup, CloudHsmKey, CloudHsmKeyStore, ClusterPki } from 'cdk-cloudhsm';
@@ -31,7 +34,7 @@ const PKIS: Record<string, (scope: Construct, caArn?: string) => ClusterPki> = {
     }
     return ClusterPki.fromCertificateAuthority(acmpca.CertificateAuthority.fromCertificateAuthorityArn(scope, 'Ca', caArn));
   },
-  'external': () => ClusterPki.external(),
+  'external': (scope) => ClusterPki.external({ certificatesReady: scope.node.tryGetContext('certificatesReady') === 'true' }),
 };
 
 export class CloudHsmExampleStack extends Stack {
@@ -58,6 +61,8 @@ export class CloudHsmExampleStack extends Stack {
       throw new Error(`context removalPolicy must be destroy or retain, got '${removalPolicyName}'`);
     }
     const removalPolicy = removalPolicies[removalPolicyName];
+    const retentionDays = context('backupRetentionDays');
+    const backupRetention = retentionDays === undefined ? undefined : Duration.days(Number(retentionDays));
     const backupId = context('sourceBackupId');
     const pki = context('pki');
     if (backupId !== undefined) {
@@ -65,14 +70,14 @@ export class CloudHsmExampleStack extends Stack {
         throw new Error('context pki cannot be combined with sourceBackupId: a restored cluster is already initialized; drop pki');
       }
       // The same construct id as a new cluster: both make the same resources.
-      this.addKeyStore(new CloudHsmClusterFromBackup(this, 'Hsm', { vpc, hsmsPerSubnet, backupId, removalPolicy }));
+      this.addKeyStore(new CloudHsmClusterFromBackup(this, 'Hsm', { vpc, hsmsPerSubnet, backupId, backupRetention, removalPolicy }));
       return;
     }
     if (pki !== undefined && !Object.hasOwn(PKIS, pki)) {
       throw new Error(`context pki must be one of ${Object.keys(PKIS).join(', ')}, got '${pki}'`);
     }
     const chosen = PKIS[pki ?? 'ephemeral'](this, context('certificateAuthorityArn'));
-    this.addKeyStore(new CloudHsmCluster(this, 'Hsm', { vpc, hsmsPerSubnet, pki: chosen, removalPolicy }));
+    this.addKeyStore(new CloudHsmCluster(this, 'Hsm', { vpc, hsmsPerSubnet, pki: chosen, backupRetention, removalPolicy }));
   }
 
   /** The key store and key the context asks for. */

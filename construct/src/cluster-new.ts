@@ -266,6 +266,8 @@ export abstract class CloudHsmClusterNew extends CloudHsmClusterBase {
       Pki: {
         Kind: pki.kind,
         CertificateAuthorityArn: certificateAuthorityArn,
+        // Only when set, so that the templates of other clusters stay as they were.
+        CertificatesReady: pki.certificatesReady ? true : undefined,
       },
     };
     const resource = new CustomResource(this, 'Resource', {
@@ -281,6 +283,8 @@ export abstract class CloudHsmClusterNew extends CloudHsmClusterBase {
       ClusterId: resource.getAttString(CLUSTER_ATTRIBUTES.ClusterId),
       SubnetIds: subnets.map((s) => s.subnetId),
       HsmsPerSubnet: hsmsPerSubnet,
+      // A cluster that becomes ACTIVE (an external PKI's second phase) updates the HSMs.
+      ClusterState: resource.getAttString(CLUSTER_ATTRIBUTES.State),
     };
     const hsms = new CustomResource(this, 'Hsms', {
       serviceToken: machinery.serviceToken,
@@ -290,14 +294,15 @@ export abstract class CloudHsmClusterNew extends CloudHsmClusterBase {
     });
     hsms.node.addDependency(hsmsFlow);
 
-    if (pki.kind === ClusterPkiKind.EXTERNAL) {
+    if (pki.kind === ClusterPkiKind.EXTERNAL && !pki.certificatesReady) {
       new CfnOutput(this, 'NextStep', {
         description: 'How to finish initializing the cluster with your own PKI',
         value: Fn.join('', [
           'The cluster waits for its certificate. 1. Read the CSR from secret ', secrets.csr.secretArn,
           '. 2. Issue a certificate for it with your root CA. 3. Put the PEM certificate into secret ',
           secrets.clusterCertificate.secretArn, ' and your root CA certificate into secret ',
-          secrets.caCertificate.secretArn, '. 4. Update the stack to initialize and activate the cluster.',
+          secrets.caCertificate.secretArn, '. 4. Deploy the stack again with pki: ClusterPki.external({ certificatesReady: true }) to initialize ',
+          'and activate the cluster and add its other HSMs.',
         ]),
       });
     }

@@ -101,8 +101,19 @@ describe('CloudHsmCluster resource', () => {
     const [next] = Object.values(outputs);
     const text = JSON.stringify(next.Value);
     assert.match(text, /Read the CSR from secret/);
-    assert.match(text, /Update the stack to initialize and activate the cluster/);
+    assert.match(text, /Deploy the stack again with pki: ClusterPki.external\(\{ certificatesReady: true \}\)/);
     assert.equal(Object.keys(cluster().findOutputs('*')).length, 0, 'no output for the other PKIs');
+  });
+
+  test('an external PKI whose certificates are ready says so to the handlers, and the HSMs follow the cluster state', () => {
+    const waiting = cluster({ pki: ClusterPki.external() });
+    waiting.hasResourceProperties('Custom::CloudHsmCluster', { Pki: { Kind: 'EXTERNAL', CertificatesReady: Match.absent() } });
+    const ready = cluster({ pki: ClusterPki.external({ certificatesReady: true }) });
+    ready.hasResourceProperties('Custom::CloudHsmCluster', { Pki: { Kind: 'EXTERNAL', CertificatesReady: true } });
+    assert.equal(Object.keys(ready.findOutputs('*')).length, 0, 'nothing left to do');
+    ready.hasResourceProperties('Custom::CloudHsmHsms', {
+      ClusterState: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Hsm'), 'State'] },
+    });
   });
 
   test('the entry function runs the prebuilt Rust handler on arm64 by default', () => {

@@ -103,7 +103,8 @@ describe('IAM policies', () => {
     const tasks = role(all, 'HsmTasksFunctionServiceRole');
     assert.deepEqual([...actionsOf(tasks)].sort(), [
       'cloudhsm:CreateCluster', 'cloudhsm:CreateHsm', 'cloudhsm:DeleteCluster', 'cloudhsm:DeleteHsm',
-      'cloudhsm:DescribeBackups', 'cloudhsm:DescribeClusters', 'cloudhsm:InitializeCluster', 'cloudhsm:TagResource',
+      'cloudhsm:DescribeBackups', 'cloudhsm:DescribeClusters', 'cloudhsm:InitializeCluster', 'cloudhsm:ModifyCluster',
+      'cloudhsm:TagResource',
       'ec2:AuthorizeSecurityGroupEgress', 'ec2:AuthorizeSecurityGroupIngress', 'ec2:CreateNetworkInterface',
       'ec2:CreateSecurityGroup', 'ec2:DeleteNetworkInterface', 'ec2:DeleteSecurityGroup', 'ec2:DescribeNetworkInterfaces',
       'ec2:DescribeSecurityGroups', 'ec2:DescribeSubnets', 'ec2:RevokeSecurityGroupEgress',

@@ -18,7 +18,7 @@ import copy
 import json
 import re
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -426,6 +426,10 @@ class Stack:
                 held = self.resources[logical_id].with_policies(new.resources[logical_id])
                 properties = self._properties(resolver, new, logical_id)
                 if stringify(properties) == stringify(held.properties):
+                    continue
+                if held.type == "AWS::CDK::Metadata":
+                    # Analytics only (which constructs the app uses): CloudFormation updates it in place, with no effect.
+                    self.resources[logical_id] = replace(held, properties=properties)
                     continue
                 if not held.custom:
                     raise TemplateError(

@@ -23,7 +23,8 @@ use crate::steps::certificate::{
 };
 use crate::steps::client::{ActivateCluster, ConfigureClient};
 use crate::steps::cluster::{
-    AwaitCluster, CheckUpdate, ClusterCreated, ClusterStatus, CreateCluster, DeleteCluster,
+    AwaitCluster, CheckUpdate, ClusterCreated, ClusterStatus, ClusterUpdate, CreateCluster,
+    DeleteCluster,
 };
 use crate::steps::hsms::{CreateFirstHsm, DeleteHsms, ResizeHsms, Resized};
 use crate::steps::key::{
@@ -129,7 +130,7 @@ macro_rules! steps {
 steps! {
     CreateCluster -> ClusterCreated,
     AwaitCluster -> ClusterStatus,
-    CheckUpdate -> ClusterStatus,
+    CheckUpdate -> ClusterUpdate,
     DeleteCluster -> Progress,
     CreateFirstHsm -> Done,
     ResizeHsms -> Resized,

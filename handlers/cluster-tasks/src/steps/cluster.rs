@@ -7,8 +7,10 @@ use handler_core::contract::Example;
 use serde::{Deserialize, Serialize};
 
 use super::{Ctx, Progress, Step};
-use crate::aws::cloudhsm;
-use crate::props::ClusterProps;
+use crate::aws::secrets as aws_secrets;
+use crate::aws::{cloudhsm, pca};
+use crate::pki;
+use crate::props::{ClusterProps, PkiKind};
 use crate::view::{self, ClusterView, Expect};
 
 /// Checks the properties and creates the cluster (or finds the one an
@@ -65,6 +67,13 @@ impl Step for CreateCluster {
                          without paying for HSMs"
                     .into(),
             });
+        }
+        if let (PkiKind::CertificateAuthority, Some(ca)) = (
+            props.pki.kind,
+            props.pki.certificate_authority_arn.as_deref(),
+        ) {
+            // A CA made elsewhere: checked before the cluster and its first HSM are paid for.
+            pca::check_active(&ctx.clients.pca, ca).await?;
         }
         let owner = cloudhsm::Owner {
             request_id: &self.request.request_id,
@@ -209,8 +218,11 @@ impl Step for AwaitCluster {
     }
 }
 
-/// Checks that an update asks for nothing the cluster cannot change, and
-/// reads the cluster for the attributes.
+/// Checks that an update asks for nothing the cluster cannot change,
+/// applies what changes in place (backup retention, with `ModifyCluster`),
+/// and says whether the update is an external PKI's second phase: then the
+/// certificates the user put into the secrets are checked here, before
+/// anything is sent to AWS, and the workflow goes on to initialize.
 ///
 /// The requested properties are compared with the cluster as AWS describes
 /// it, not with the old properties: CloudFormation's rollback of a refused
@@ -230,11 +242,54 @@ impl Example for CheckUpdate {
     }
 }
 
+/// What an update does to the cluster. The same fields as
+/// [`ClusterCreated`], so that the initialization states read either.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ClusterUpdate {
+    /// `cluster-...`.
+    pub cluster_id: String,
+    /// The cluster as AWS answered.
+    pub cluster: ClusterView,
+    /// The new properties, checked.
+    pub props: ClusterProps,
+    /// Whether the cluster is to be initialized and activated now (an
+    /// external PKI whose certificates are ready and checked).
+    pub initialize: bool,
+    /// The cluster's state, security group and VPC, always there (empty if
+    /// unknown) for the answer to read, unlike `Cluster`'s optional fields.
+    pub state: String,
+    /// See `state`.
+    pub security_group_id: String,
+    /// See `state`.
+    pub vpc_id: String,
+}
+
+impl ClusterUpdate {
+    fn of(cluster: ClusterView, props: ClusterProps, initialize: bool) -> Self {
+        Self {
+            cluster_id: cluster.cluster_id.clone(),
+            state: cluster.state.clone(),
+            security_group_id: cluster.security_group_id.clone().unwrap_or_default(),
+            vpc_id: cluster.vpc_id.clone().unwrap_or_default(),
+            cluster,
+            props,
+            initialize,
+        }
+    }
+}
+
+impl Example for ClusterUpdate {
+    fn example() -> Self {
+        Self::of(ClusterView::example(), ClusterProps::example(), true)
+    }
+}
+
 impl Step for CheckUpdate {
-    type Output = ClusterStatus;
+    type Output = ClusterUpdate;
     const STARTS: Option<&'static str> = Some("checking the update");
 
-    async fn run(self, ctx: &Ctx) -> Result<ClusterStatus, HandlerError> {
+    async fn run(self, ctx: &Ctx) -> Result<ClusterUpdate, HandlerError> {
         let request = &self.request;
         let resource = request.display_name();
         let wanted = ClusterProps::parse(&request.resource_properties, &resource)?;
@@ -262,7 +317,86 @@ impl Step for CheckUpdate {
                 reason: reasons.join(". "),
             });
         }
-        Ok(ClusterStatus::of(true, ClusterView::from(&found)))
+        let state = cloudhsm::state_of(&found).unwrap_or_default();
+        // INITIALIZED: an earlier try initialized the cluster and failed to activate it.
+        let initialize = wanted.pki.kind == PkiKind::External
+            && wanted.pki.certificates_ready
+            && matches!(state, "UNINITIALIZED" | "INITIALIZED");
+        if initialize && state == "UNINITIALIZED" {
+            // Before any change: a refused certificate leaves the cluster as it was.
+            check_supplied_certificates(ctx, &found, cluster_id).await?;
+        }
+        if cloudhsm::retention_days_of(&found) != Some(wanted.backup_retention_days) {
+            cloudhsm::modify_backup_retention(
+                &ctx.clients.hsm,
+                cluster_id,
+                wanted.backup_retention_days,
+            )
+            .await?;
+            tracing::info!(
+                cluster_id,
+                days = wanted.backup_retention_days,
+                "backup retention changed"
+            );
+        }
+        Ok(ClusterUpdate::of(
+            ClusterView::from(&found),
+            wanted,
+            initialize,
+        ))
+    }
+}
+
+/// Checks the certificates a user's own PKI put into the secrets against
+/// the cluster's current CSR; when they answer an older CSR, the current
+/// one is published again for the user to sign.
+async fn check_supplied_certificates(
+    ctx: &Ctx,
+    found: &aws_sdk_cloudhsmv2::types::Cluster,
+    cluster_id: &str,
+) -> Result<(), HandlerError> {
+    let config = &ctx.config;
+    let secrets = pki::SuppliedSecrets {
+        csr: &config.csr_secret_arn,
+        certificate: &config.cluster_certificate_secret_arn,
+        ca: &config.ca_certificate_secret_arn,
+    };
+    let csr = found
+        .certificates()
+        .and_then(|c| c.cluster_csr())
+        .filter(|csr| !csr.trim().is_empty())
+        .ok_or_else(|| {
+            HandlerError::PreconditionFailed(format!(
+                "cluster {cluster_id} has no CSR now: AWS is replacing its first HSM. Wait until the cluster shows \
+                 its new CSR, sign it, put the certificate into secret {}, then update the stack again",
+                secrets.certificate
+            ))
+        })?;
+    let certificate = aws_secrets::read_text(
+        &ctx.clients.secrets,
+        secrets.certificate,
+        "cluster certificate",
+    )
+    .await?;
+    let ca = aws_secrets::read_text(&ctx.clients.secrets, secrets.ca, "CA certificate").await?;
+    let checked = pki::check_supplied(
+        csr,
+        certificate.as_deref(),
+        ca.as_deref(),
+        secrets,
+        time::OffsetDateTime::now_utc(),
+    );
+    match checked {
+        Ok(()) => Ok(()),
+        Err(problem) => {
+            if matches!(problem, pki::SuppliedProblem::StaleCsr(_)) {
+                aws_secrets::write(&ctx.clients.secrets, secrets.csr, "cluster CSR", csr).await?;
+            }
+            Err(HandlerError::PreconditionFailed(format!(
+                "cluster {cluster_id} was not initialized: {}",
+                problem.sentence()
+            )))
+        }
     }
 }
 
@@ -283,10 +417,6 @@ fn refused_changes(wanted: &ClusterProps, cluster: &Cluster) -> (Vec<String>, Ve
     let subnets = cluster
         .subnet_mapping()
         .map(|m| list(m.values().map(String::as_str).collect()));
-    let retention = cluster
-        .backup_retention_policy()
-        .and_then(|p| p.value())
-        .map(|days| format!("{days} days"));
     let mut forbidden = Vec::new();
     differs(
         &mut forbidden,
@@ -318,12 +448,6 @@ fn refused_changes(wanted: &ClusterProps, cluster: &Cluster) -> (Vec<String>, Ve
         "hsmType",
         cluster.hsm_type(),
         &wanted.hsm_type,
-    );
-    differs(
-        &mut unsupported,
-        "backupRetention",
-        retention.as_deref(),
-        &format!("{} days", wanted.backup_retention_days),
     );
     (forbidden, unsupported)
 }
@@ -528,9 +652,9 @@ mod tests {
             serde_json::json!({}),
             serde_json::json!({"Mode": "NON_FIPS", "NetworkType": "DUALSTACK"}),
         );
-        let status = step.run(&ctx).await.unwrap();
-        assert!(status.ready);
-        assert_eq!(status.cluster.unwrap().cluster_id, "cluster-abcdefghijk");
+        let update = step.run(&ctx).await.unwrap();
+        assert!(!update.initialize);
+        assert_eq!(update.cluster.cluster_id, "cluster-abcdefghijk");
     }
 
     #[tokio::test]
@@ -570,5 +694,96 @@ mod tests {
             ..AwaitCluster::example()
         };
         assert_eq!(wait.run(&ctx).await.unwrap(), ClusterStatus::gone());
+    }
+
+    fn update_request(retention: &str, pki: &serde_json::Value) -> CheckUpdate {
+        let mut step = CheckUpdate::example();
+        let mut old = step.request.resource_properties.clone();
+        old.remove("SourceBackupId");
+        let mut new = old.clone();
+        new.insert("BackupRetentionDays".into(), retention.into());
+        new.insert("Pki".into(), pki.clone());
+        old.insert(
+            "Pki".into(),
+            serde_json::json!({"Kind": pki["Kind"].clone()}),
+        );
+        step.request.resource_properties = new;
+        step.request.old_resource_properties = Some(old);
+        step.request.physical_resource_id = Some("cluster-abcdefghijk".into());
+        step
+    }
+
+    fn described(state: ClusterState, days: &str) -> Cluster {
+        Cluster::builder()
+            .cluster_id("cluster-abcdefghijk")
+            .state(state)
+            .backup_retention_policy(
+                aws_sdk_cloudhsmv2::types::BackupRetentionPolicy::builder()
+                    .r#type(aws_sdk_cloudhsmv2::types::BackupRetentionType::Days)
+                    .value(days)
+                    .build(),
+            )
+            .build()
+    }
+
+    #[tokio::test]
+    async fn an_update_changes_the_retention_only_when_it_differs() {
+        use aws_sdk_cloudhsmv2::operation::modify_cluster::ModifyClusterOutput;
+        let found = mock!(Client::describe_clusters).then_output(|| {
+            DescribeClustersOutput::builder()
+                .clusters(described(ClusterState::Active, "90"))
+                .build()
+        });
+        let modified = mock!(Client::modify_cluster)
+            .match_requests(|r| r.backup_retention_policy().and_then(|p| p.value()) == Some("30"))
+            .then_output(|| ModifyClusterOutput::builder().build());
+        let ctx = ctx(&[&found, &modified], &[], &[]);
+        let ephemeral = serde_json::json!({"Kind": "EPHEMERAL_CA"});
+        let same = update_request("90", &ephemeral).run(&ctx).await.unwrap();
+        assert!(!same.initialize);
+        assert_eq!(modified.num_calls(), 0);
+        update_request("30", &ephemeral).run(&ctx).await.unwrap();
+        assert_eq!(modified.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_external_pki_is_finished_only_while_the_cluster_is_not_active() {
+        let active = mock!(Client::describe_clusters).then_output(|| {
+            DescribeClustersOutput::builder()
+                .clusters(described(ClusterState::Active, "90"))
+                .build()
+        });
+        // No Secrets Manager rule: an ACTIVE cluster's certificates are not read.
+        let on_active = ctx(&[&active], &[], &[]);
+        let ready = serde_json::json!({"Kind": "EXTERNAL", "CertificatesReady": "true"});
+        assert!(
+            !update_request("90", &ready)
+                .run(&on_active)
+                .await
+                .unwrap()
+                .initialize
+        );
+        let initialized = mock!(Client::describe_clusters).then_output(|| {
+            DescribeClustersOutput::builder()
+                .clusters(described(ClusterState::Initialized, "90"))
+                .build()
+        });
+        // A second try after a failed activation: initialized already, nothing to check.
+        let ctx = ctx(&[&initialized], &[], &[]);
+        assert!(
+            update_request("90", &ready)
+                .run(&ctx)
+                .await
+                .unwrap()
+                .initialize
+        );
+        let waiting = serde_json::json!({"Kind": "EXTERNAL"});
+        assert!(
+            !update_request("90", &waiting)
+                .run(&ctx)
+                .await
+                .unwrap()
+                .initialize
+        );
     }
 }
