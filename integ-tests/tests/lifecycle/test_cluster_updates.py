@@ -115,13 +115,16 @@ def issue(
 
 
 def failed_update(stack: Stack, template, reason_part: str) -> str:
+    """The update fails with the reason, and CloudFormation's rollback Update of the cluster succeeds."""
+    before = len(stack.progress.operations)
     with pytest.raises(OperationFailed) as raised:
         stack.update(template)
     assert reason_part in str(raised.value), str(raised.value)
-    failed = outcome(stack, "Update", CLUSTER)
-    assert failed.status == "FAILED"
-    assert reason_part in failed.reason, failed.reason
-    return failed.reason
+    updates = [op.outcome for op, _ in stack.progress.operations[before:] if (op.request_type, op.logical_id) == ("Update", CLUSTER)]
+    assert [u.status for u in updates] == ["FAILED", "SUCCESS"], [(u.status, u.reason) for u in updates]
+    assert reason_part in updates[0].reason, updates[0].reason
+    assert stack.status == "UPDATE_ROLLBACK_COMPLETE"
+    return updates[0].reason
 
 
 def test_an_external_pki_cluster_is_finished_by_an_update_once_its_certificates_are_right(emulator, app):
