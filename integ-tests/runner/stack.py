@@ -400,10 +400,11 @@ class Stack:
     # --- update ----------------------------------------------------------------------
 
     def update(self, new: Template) -> list[Operation]:
-        """Move to `new`: create added resources, Update changed custom resources, then clean up.
+        """Move to `new`: create added resources, update changed ones, then clean up.
 
-        AWS resources whose properties change are refused (the runner does not update
-        them). A custom resource answering a new physical id was replaced: its old id
+        An AWS resource whose properties change is updated in place or replaced, as
+        CloudFormation does for that change (`provision.update`); a change the runner
+        cannot make is refused. A custom resource answering a new physical id was replaced: its old id
         gets a Delete in the cleanup phase, after every other change, unless its
         UpdateReplacePolicy is Retain, as in CloudFormation. A failure rolls back
         (`_roll_back_update`) and raises OperationFailed.
@@ -413,6 +414,7 @@ class Stack:
         wanted = self._included(resolver, new)
         operations: list[Operation] = []
         updated: list[tuple[ResourceState, dict[str, Any]]] = []  # (previous state, new properties)
+        provisioned: list[ResourceState] = []  # AWS resources updated or replaced, as they were
         failed: tuple[ResourceState, dict[str, Any]] | None = None
         cleanup: list[ResourceState] = []
         created: list[str] = []
@@ -432,9 +434,9 @@ class Stack:
                     self.resources[logical_id] = replace(held, properties=properties)
                     continue
                 if not held.custom:
-                    raise TemplateError(
-                        f"{logical_id} ({held.type}): its properties changed; the runner updates custom resources only"
-                    )
+                    self._update_provisioned(new, held, properties, cleanup)
+                    provisioned.append(held)
+                    continue
                 operation = self._send(
                     "Update", logical_id, held.type, properties, physical_id=held.physical_id, old_properties=held.properties
                 )
@@ -461,7 +463,7 @@ class Stack:
             self.progress.log(f"UPDATE_FAILED: {err}")
             self.status = "UPDATE_ROLLBACK_IN_PROGRESS"
             self.progress.log(self.status)
-            errors = self._roll_back_update(updated, failed, created, operations)
+            errors = self._roll_back_update(updated, failed, created, operations, provisioned)
             self.status = "UPDATE_ROLLBACK_FAILED" if errors else "UPDATE_ROLLBACK_COMPLETE"
             self.progress.log(self.status)
             suffix = f"; the rollback also failed: {'; '.join(errors)}" if errors else ""
@@ -476,6 +478,22 @@ class Stack:
         if errors:
             raise OperationFailed("update cleanup failed: " + "; ".join(errors))
         return operations
+
+    def _update_provisioned(
+        self, new: Template, held: ResourceState, properties: dict[str, Any], cleanup: list[ResourceState]
+    ) -> None:
+        """Update an AWS resource in place, or replace it: the old one goes in the cleanup phase."""
+        resource = new.resources[held.logical_id]
+        request = provision.Request(self.aws, held.logical_id, properties, resource, new.asset_dir)
+        current = provision.Provisioned(held.physical_id, held.attributes)
+        done = provision.update(request, current, held.properties)
+        if done is None:
+            done = provision.create(request)
+            cleanup.append(held)
+            self.progress.log(f"{held.logical_id} ({held.type}) was replaced: {held.physical_id} -> {done.physical_id}")
+        state = ResourceState(held.logical_id, held.type, done.physical_id, done.attributes, properties)
+        self._hold(state.with_policies(resource))
+        self.progress.log(f"UPDATE_COMPLETE {held.logical_id} ({held.type}) {done.physical_id}")
 
     def _cleanup(
         self, replaced: list[ResourceState], removed: list[ResourceState], operations: list[Operation], rolling_back: bool = False
@@ -511,8 +529,13 @@ class Stack:
         failed: tuple[ResourceState, dict[str, Any]] | None,
         created: list[str],
         operations: list[Operation],
+        provisioned: list[ResourceState] | None = None,
     ) -> list[str]:
         """Roll the stack back to its old template; answers the errors (UPDATE_ROLLBACK_FAILED).
+
+        AWS resources the update changed go back after the custom resources: a replaced
+        one to its old physical id (the new one deleted with what the update created),
+        one updated in place by an update to its old properties.
 
         The updated custom resources and the one whose Update failed get an Update back
         to their old properties (the attempted ones as OldResourceProperties), newest
@@ -542,6 +565,18 @@ class Stack:
                 return [f"rollback Update {previous.logical_id} FAILED: {outcome.reason}"]
             previous.attributes = outcome.data
             self.resources[previous.logical_id] = previous
+        for previous in reversed(provisioned or []):
+            current = self.resources[previous.logical_id]
+            if current.physical_id != previous.physical_id:
+                replacements.append(current)
+            else:
+                resource = self.template.resources[previous.logical_id]
+                request = provision.Request(self.aws, previous.logical_id, previous.properties, resource, self.template.asset_dir)
+                try:
+                    provision.update(request, provision.Provisioned(current.physical_id, current.attributes), current.properties)
+                except (provision.ProvisionError, TemplateError) as err:
+                    return [f"rollback of {previous.logical_id} FAILED: {err}"]
+            self._hold(previous)
         self.progress.log("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
         new_ones = [self.resources[lid] for lid in created if lid in self.resources]
         return self._cleanup([], replacements + new_ones, operations, rolling_back=True)
