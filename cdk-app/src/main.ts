@@ -15,6 +15,8 @@
 //   stackName      the stack's name (default CloudHsmExample), to deploy the app
 //                  twice side by side in one account and region
 //   removalPolicy  destroy | retain: the cluster's removalPolicy (default destroy)
+//   clientSubnet   which private subnet (0, 1, ...) the management client runs in
+//                  (default 0); changing it replaces the client
 //   keyStore       retain | destroy: adds a KMS key store on the cluster with that
 //                  removal policy (KMS needs 2 HSMs in 2 zones: about twice the cost)
 //   keyStoreName   the key store's name (default: derived from the construct path)
@@ -61,6 +63,11 @@ export class CloudHsmExampleStack extends Stack {
       throw new Error(`context removalPolicy must be destroy or retain, got '${removalPolicyName}'`);
     }
     const removalPolicy = removalPolicies[removalPolicyName];
+    const clientSubnetIndex = Number(context('clientSubnet') ?? 0);
+    if (!Number.isInteger(clientSubnetIndex) || clientSubnetIndex < 0 || clientSubnetIndex >= vpc.privateSubnets.length) {
+      throw new Error(`context clientSubnet must be 0 to ${vpc.privateSubnets.length - 1}, got '${context('clientSubnet')}'`);
+    }
+    const clientVpcSubnets = context('clientSubnet') === undefined ? undefined : { subnets: [vpc.privateSubnets[clientSubnetIndex]] };
     const retentionDays = context('backupRetentionDays');
     const backupRetention = retentionDays === undefined ? undefined : Duration.days(Number(retentionDays));
     const backupId = context('sourceBackupId');
@@ -70,14 +77,14 @@ export class CloudHsmExampleStack extends Stack {
         throw new Error('context pki cannot be combined with sourceBackupId: a restored cluster is already initialized; drop pki');
       }
       // The same construct id as a new cluster: both make the same resources.
-      this.addKeyStore(new CloudHsmClusterFromBackup(this, 'Hsm', { vpc, hsmsPerSubnet, backupId, backupRetention, removalPolicy }));
+      this.addKeyStore(new CloudHsmClusterFromBackup(this, 'Hsm', { vpc, hsmsPerSubnet, backupId, backupRetention, removalPolicy, clientVpcSubnets }));
       return;
     }
     if (pki !== undefined && !Object.hasOwn(PKIS, pki)) {
       throw new Error(`context pki must be one of ${Object.keys(PKIS).join(', ')}, got '${pki}'`);
     }
     const chosen = PKIS[pki ?? 'ephemeral'](this, context('certificateAuthorityArn'));
-    this.addKeyStore(new CloudHsmCluster(this, 'Hsm', { vpc, hsmsPerSubnet, pki: chosen, backupRetention, removalPolicy }));
+    this.addKeyStore(new CloudHsmCluster(this, 'Hsm', { vpc, hsmsPerSubnet, pki: chosen, backupRetention, removalPolicy, clientVpcSubnets }));
   }
 
   /** The key store and key the context asks for. */

@@ -113,7 +113,11 @@ export interface CloudHsmClusterCommonProps {
    *
    * `RemovalPolicy.RETAIN` keeps the cluster with its HSMs (which are billed
    * while they exist) and the admin password, CSR and cluster certificate
-   * secrets; you delete them yourself. The policy does not cover the
+   * secrets; you delete them yourself. They are kept when the stack is
+   * deleted or an update drops them, not when the stack's create fails: a
+   * failed create's rollback deletes what it made (CloudFormation's
+   * `RetainExceptOnCreate`), so nothing billable is left behind by a stack
+   * that never existed. The policy does not cover the
    * management client, the functions and the workflows: they are deleted
    * with the stack.
    *
@@ -213,7 +217,10 @@ export abstract class CloudHsmClusterNew extends CloudHsmClusterBase {
     this.hsmsPerSubnet = hsmsPerSubnet;
 
     const architecture = props.handlerArchitecture ?? lambda.Architecture.ARM_64;
-    const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
+    // RETAIN keeps the cluster of a stack that existed, never that of a failed create.
+    const removalPolicy = props.removalPolicy === RemovalPolicy.RETAIN
+      ? RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+      : props.removalPolicy ?? RemovalPolicy.DESTROY;
 
     const secrets = new ClusterSecrets(this, 'Secrets', { encryptionKey: props.encryptionKey, removalPolicy });
     this.adminPasswordSecret = secrets.adminPassword;
@@ -285,6 +292,9 @@ export abstract class CloudHsmClusterNew extends CloudHsmClusterBase {
       HsmsPerSubnet: hsmsPerSubnet,
       // A cluster that becomes ACTIVE (an external PKI's second phase) updates the HSMs.
       ClusterState: resource.getAttString(CLUSTER_ATTRIBUTES.State),
+      // A replaced management client (new machine image or subnet) updates the HSMs,
+      // whose workflow configures the new instance for the cluster.
+      ClientInstanceId: client.instance.instanceId,
     };
     const hsms = new CustomResource(this, 'Hsms', {
       serviceToken: machinery.serviceToken,

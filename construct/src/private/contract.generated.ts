@@ -111,6 +111,7 @@ export const CLUSTER_PROPERTY_FIELDS = {
 
 /** The properties of a `Custom::CloudHsmHsms`, by name. */
 export const HSMS_PROPERTY_FIELDS = {
+  ClientInstanceId: 'ClientInstanceId',
   ClusterId: 'ClusterId',
   ClusterState: 'ClusterState',
   HsmsPerSubnet: 'HsmsPerSubnet',
@@ -440,6 +441,7 @@ export interface ClusterResourceProperties {
 
 /** The properties of a `Custom::CloudHsmHsms`. */
 export interface HsmsResourceProperties {
+  readonly ClientInstanceId?: string;
   readonly ClusterId: string;
   readonly ClusterState?: string;
   readonly HsmsPerSubnet: number;

@@ -90,6 +90,11 @@ pub struct HsmsProps {
     /// updates the HSMs, which can then be added.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_state: Option<String>,
+    /// The management client's instance: when CloudFormation replaces it (a
+    /// new machine image or subnet), CloudFormation updates the HSMs, whose
+    /// workflow configures the new instance for the cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_instance_id: Option<String>,
 }
 
 /// Reads properties, with the sentence CloudFormation shows when they are
@@ -112,7 +117,7 @@ impl HsmsProps {
 }
 
 impl Example for HsmsProps {
-    const OPTIONAL: &'static [&'static str] = &["ClusterState"];
+    const OPTIONAL: &'static [&'static str] = &["ClusterState", "ClientInstanceId"];
 
     fn example() -> Self {
         Self {
@@ -123,6 +128,7 @@ impl Example for HsmsProps {
             ],
             hsms_per_subnet: 1,
             cluster_state: Some("ACTIVE".into()),
+            client_instance_id: Some("i-0123456789abcdef0".into()),
         }
     }
 }

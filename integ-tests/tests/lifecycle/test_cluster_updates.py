@@ -120,7 +120,8 @@ def failed_update(stack: Stack, template, reason_part: str) -> str:
     with pytest.raises(OperationFailed) as raised:
         stack.update(template)
     assert reason_part in str(raised.value), str(raised.value)
-    updates = [op.outcome for op, _ in stack.progress.operations[before:] if (op.request_type, op.logical_id) == ("Update", CLUSTER)]
+    ops = stack.progress.operations[before:]
+    updates = [op.outcome for op, _ in ops if (op.request_type, op.logical_id) == ("Update", CLUSTER)]
     assert [u.status for u in updates] == ["FAILED", "SUCCESS"], [(u.status, u.reason) for u in updates]
     assert reason_part in updates[0].reason, updates[0].reason
     assert stack.status == "UPDATE_ROLLBACK_COMPLETE"
@@ -291,3 +292,43 @@ def test_an_imported_ca_that_is_not_active_is_refused_before_anything_billable(e
     assert f"private CA {ca} is DISABLED, not ACTIVE" in failed.reason
     assert "nothing was created" in failed.reason
     assert emulator.state()["clusters"] == [], "no cluster and no HSM were made"
+
+
+def client_instance(stack: Stack) -> str:
+    [instance] = [r.physical_id for r in stack.resources.values() if r.type == "AWS::EC2::Instance"]
+    return instance
+
+
+def commands_on(emulator, instance_id: str) -> list[dict]:
+    return [c for c in emulator.state()["commands"] if c["InstanceId"] == instance_id]
+
+
+def test_a_replaced_client_is_configured_for_the_cluster_and_then_resizes_it(emulator, app):
+    stack, _ = stack_for(app(), emulator, timeout=120)
+    stack.create()
+    before = only_cluster(emulator)
+    old = client_instance(stack)
+    assert commands_on(emulator, old), "the first client activated the cluster"
+
+    # Another subnet: CloudFormation replaces the instance; the HSMs resource follows it.
+    stack.update(app(clientSubnet="1"))
+    new = client_instance(stack)
+    assert new != old
+    ec2 = client(emulator, "ec2")
+    [old_state] = [i["State"]["Name"] for r in ec2.describe_instances(InstanceIds=[old])["Reservations"] for i in r["Instances"]]
+    assert old_state in ("shutting-down", "terminated"), "the old client is removed in the cleanup phase"
+    configured = commands_on(emulator, new)
+    assert [c["Status"] for c in configured] == ["Success"], "the new client was configured once, in the same deployment"
+    after = only_cluster(emulator)
+    assert after["Hsms"] == before["Hsms"], "the HSMs were not touched"
+    assert outcome(stack, "Update", HSMS).status == "SUCCESS"
+    assert [op.logical_id for op, _ in stack.progress.operations if op.request_type == "Update"] == [HSMS]
+
+    # The next workflow that needs the client runs on the new one.
+    sent_to_old = len(commands_on(emulator, old))
+    stack.update(app(clientSubnet="1", hsmsPerSubnet="2"))
+    assert len([h for h in only_cluster(emulator)["Hsms"] if h["State"] == "ACTIVE"]) == 4
+    assert [c["Status"] for c in commands_on(emulator, new)] == ["Success", "Success"]
+    assert len(commands_on(emulator, old)) == sent_to_old, "nothing was sent to the old client"
+    stack.delete()
+    assert emulator.state()["clusters"] == []
