@@ -307,7 +307,9 @@ impl Step for CheckUpdate {
         }
         if !unsupported.is_empty() {
             reasons.push(format!(
-                "{} cannot be changed by this version of cdk-cloudhsm. Nothing was changed. Revert the change",
+                "{} cannot change: the only HSM type migration AWS documents is from hsm1.medium to \
+                 hsm2m.medium (ModifyCluster), and hsm1.medium was retired on 1 December 2025. Nothing was \
+                 changed. Revert the change, or restore a backup of {cluster_id} into a new cluster",
                 unsupported.join("; ")
             ));
         }
@@ -637,6 +639,33 @@ mod tests {
             assert!(text.contains(part), "{part:?} not in {text}");
         }
         assert!(!text.contains("networkType"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn an_hsm_type_change_is_refused_naming_the_only_documented_migration() {
+        let found = mock!(Client::describe_clusters).then_output(|| {
+            DescribeClustersOutput::builder()
+                .clusters(example_cluster())
+                .build()
+        });
+        let modify =
+            mock!(Client::modify_cluster).then_output(|| unreachable!("no change is made"));
+        let ctx = ctx(&[&found, &modify], &[], &[]);
+        let step = check(
+            serde_json::json!({"HsmType": "hsm3.large"}),
+            serde_json::json!({}),
+        );
+        let err = step.run(&ctx).await.unwrap_err();
+        assert_eq!(err.kind(), handler_core::ErrorKind::InvalidProperties);
+        let text = err.to_string();
+        assert!(
+            text.contains(
+                "hsmType (the cluster has hsm2m.medium, the update asks for hsm3.large) cannot change: \
+                 the only HSM type migration AWS documents is from hsm1.medium to hsm2m.medium"
+            ),
+            "{text}"
+        );
+        assert_eq!(modify.num_calls(), 0);
     }
 
     #[tokio::test]
