@@ -38,8 +38,7 @@ use crate::steps::keystore::{
 use crate::steps::{Ctx, Deadline, Done, Progress, Step};
 use crate::view::Expect;
 
-/// The custom resource type of a cluster.
-pub const CLUSTER_RESOURCE_TYPE: &str = "Custom::CloudHsmCluster";
+pub use handler_core::workflow::CLUSTER_RESOURCE_TYPE;
 /// The custom resource type of a cluster's HSMs.
 pub const HSMS_RESOURCE_TYPE: &str = "Custom::CloudHsmHsms";
 /// The key of a step payload that names the step.

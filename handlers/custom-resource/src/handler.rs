@@ -6,8 +6,8 @@ use std::time::Duration;
 use handler_core::HandlerError;
 use handler_core::cfn::{CfnRequest, CfnResponse, RequestType, Status};
 use handler_core::workflow::{
-    ANSWERED_KEY, COMPLETION_KEY, Completion, NOT_CREATED_PREFIX, REPORTED_FAILURE_ERROR,
-    REQUEST_KEY, STATUS_CHANGE_DETAIL_TYPE, workflow_input,
+    ANSWERED_KEY, COMPLETION_KEY, Completion, FOUND_BY_TAGS, NOT_CREATED_PREFIX,
+    REPORTED_FAILURE_ERROR, REQUEST_KEY, STATUS_CHANGE_DETAIL_TYPE, workflow_input,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -75,7 +75,10 @@ async fn on_request<W: WorkflowStarter>(
         "request received"
     );
     let physical_id = request.physical_resource_id.clone().unwrap_or_default();
-    if request.request_type == RequestType::Delete && physical_id.starts_with(NOT_CREATED_PREFIX) {
+    if request.request_type == RequestType::Delete
+        && physical_id.starts_with(NOT_CREATED_PREFIX)
+        && !FOUND_BY_TAGS.contains(&request.resource_type.as_str())
+    {
         info!("nothing was created: the delete succeeds at once");
         let response = response_for(&request, Status::Success, physical_id, None);
         deps.responses
