@@ -139,11 +139,12 @@ describe('time budgets', () => {
     const [, cluster] = Object.entries(machines).find(([id]) => id.includes('Cluster'))!;
     const { deadline, ends } = budget(cluster);
     // The wait for INITIALIZED ends in an attempt started just before the
-    // deadline (60 s), the two security group rules are added (60 s each),
+    // deadline (60 s), the two security group rules are added (each 4
+    // attempts of 20 s, EC2 errors and throttling retried, 7 s of backoff),
     // the activation's first poll fails with every retry (5 attempts of 60 s,
     // 21 s of backoff) and the failure report with it (2 attempts of 120 s, 2 s).
     assert.equal(deadline, 40 * 60);
-    assert.equal(ends.get('Failed'), deadline + 60 + 2 * 60 + (5 * 60 + 21) + (2 * 120 + 2));
+    assert.equal(ends.get('Failed'), deadline + 60 + 2 * (4 * 20 + 7) + (5 * 60 + 21) + (2 * 120 + 2));
     assert.equal(ends.get('Not answered'), ends.get('Failed'));
     assert.ok(Math.max(...ends.values()) === ends.get('Failed'));
   });

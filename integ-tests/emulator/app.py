@@ -12,6 +12,7 @@ faults, and passes everything else to moto.
 """
 
 import json
+import uuid
 from typing import Any
 
 import moto.acmpca.urls
@@ -64,14 +65,26 @@ def _signing_service(environ: dict[str, Any]) -> str | None:
         return None
 
 
-def _throttled(environ: dict[str, Any], service: str) -> tuple[str, str, bytes]:
-    """The throttling error in the service's protocol (JSON or query/XML)."""
+def _throttled(environ: dict[str, Any], service: str) -> tuple[str, list[tuple[str, str]], bytes]:
+    """The throttling error in the service's protocol, with a request id as AWS sends it:
+    JSON with `x-amzn-RequestId`, EC2's `<Response><Errors>` with `<RequestID>`, other query
+    services' `<ErrorResponse>` with `<RequestId>`."""
+    request_id = str(uuid.uuid4())
     if environ.get("HTTP_X_AMZ_TARGET"):
         body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"})
-        return "400 Bad Request", "application/x-amz-json-1.1", body.encode()
-    code = "RequestLimitExceeded" if service == "ec2" else "Throttling"
-    body = f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>Rate exceeded</Message></Error></ErrorResponse>"
-    return "400 Bad Request", "text/xml", body.encode()
+        headers = [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-RequestId", request_id)]
+        return "400 Bad Request", headers, body.encode()
+    if service == "ec2":
+        body = (
+            "<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message>"
+            f"</Error></Errors><RequestID>{request_id}</RequestID></Response>"
+        )
+        return "503 Service Unavailable", [("Content-Type", "text/xml")], body.encode()
+    body = (
+        "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>"
+        f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+    )
+    return "400 Bad Request", [("Content-Type", "text/xml")], body.encode()
 
 
 class EmulatorApp:
@@ -96,8 +109,9 @@ class EmulatorApp:
             start_response(status, [*headers, ("Content-Length", str(len(body)))])
             return [body]
         service = _signing_service(environ)
-        if service and RUNTIME.should_throttle(service):
-            status, content_type, body = _throttled(environ, service)
-            start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+        # The lifecycle runner plays CloudFormation, which retries its own throttled calls.
+        if service and environ.get("HTTP_X_EMULATOR_CALLER") != "cloudformation" and RUNTIME.should_throttle(service):
+            status, headers, body = _throttled(environ, service)
+            start_response(status, [*headers, ("Content-Length", str(len(body)))])
             return [body]
         return self.moto_app(environ, start_response)

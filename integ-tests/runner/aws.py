@@ -9,6 +9,8 @@ from botocore.config import Config
 
 from .intrinsics import REGION
 
+RUNNER_HEADER = "X-Emulator-Caller"
+
 
 class Aws:
     """Clients for one emulator endpoint; retries off, as the emulator's tests do."""
@@ -29,6 +31,8 @@ class Aws:
                 # One attempt: unimplemented actions answer 500, which would be retried.
                 config=Config(retries={"total_max_attempts": 1}, read_timeout=120),
             )
+            # CloudFormation retries its own throttled calls: the emulator does not throttle the runner's.
+            self._clients[service].meta.events.register("before-sign.*.*", _as_cloudformation)
         return self._clients[service]
 
     def physical_name(self, logical_id: str, max_length: int = 64, separator: str = "-") -> str:
@@ -36,3 +40,8 @@ class Aws:
         suffix = "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(12))
         head = f"{self.stack_name}{separator}{logical_id}"
         return f"{head[: max_length - len(suffix) - 1]}{separator}{suffix}"
+
+
+def _as_cloudformation(request: Any, **_: Any) -> None:
+    """Marks a request as the runner's own (see the emulator's throttle fault)."""
+    request.headers[RUNNER_HEADER] = "cloudformation"

@@ -131,10 +131,19 @@ export const CONFIGURE_SCRIPT = [
   "sudo /opt/cloudhsm/bin/configure-cli -a $(echo '{{ HsmIps }}' | tr ',' ' ')",
 ];
 
-/** Configures the CLI with the cluster's trust anchor and an HSM, then activates the cluster. */
+/**
+ * Configures the CLI with the cluster's trust anchor and an HSM, then
+ * activates the cluster, unless it is activated already: a command sent
+ * again (its step retried after the first one went out) finds the admin no
+ * longer `unactivated-admin` and succeeds without a second activation. One
+ * activation at a time on the client.
+ */
 export const ACTIVATE_SCRIPT = [
   ...PREPARE,
   "sudo /opt/cloudhsm/bin/configure-cli -a '{{ HsmIp }}'",
+  'exec 9>/opt/cloudhsm/etc/.cdk-cloudhsm-activate.lock && flock 9',
+  'users="$(/opt/cloudhsm/bin/cloudhsm-cli user list)" || { echo "cloudhsm-cli could not list the HSM users" >&2; exit 4; }',
+  'if ! printf "%s" "$users" | grep -q unactivated-admin; then echo "the cluster is activated already"; exit 0; fi',
   "password=\"$(aws secretsmanager get-secret-value --secret-id '{{ AdminPasswordSecretArn }}' --query SecretString --output text)\"",
   '/opt/cloudhsm/bin/cloudhsm-cli cluster activate --password "$password"',
 ];

@@ -29,12 +29,18 @@ export const STEP_TIMEOUT = Duration.minutes(1);
 /** How long one attempt of an answer may run: the entry function's timeout. */
 export const ANSWER_TIMEOUT = Duration.minutes(2);
 
-/** How long one attempt of an AWS SDK task may run. */
-export const SDK_TASK_TIMEOUT = Duration.minutes(1);
+/**
+ * How long one attempt of an AWS SDK task may run: an EC2 security group
+ * call answers in about a second, and each is retried on throttling.
+ */
+export const SDK_TASK_TIMEOUT = Duration.seconds(20);
 
-/** The errors of a Lambda invocation that did not run to its end: Lambda's own, crashes, timeouts. */
+/** What Step Functions names any error of an EC2 call through its SDK integration. */
+export const EC2_ERROR = 'Ec2.Ec2Exception';
+
+/** The errors of a Lambda invocation that did not run to its end: Lambda's own, throttling, crashes, timeouts. */
 const INVOCATION_ERRORS = [
-  'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException',
+  'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException',
   'Lambda.ClientExecutionTimeoutException', 'Lambda.Unknown',
   'Runtime.ExitError', 'Sandbox.Timedout', 'States.Timeout',
 ];
@@ -227,9 +233,19 @@ export class WorkflowKit {
     return this.guard(this.answer(name, { Request: REQUEST.ref, PhysicalResourceId: PHYSICAL.at('Id'), Data: data }));
   }
 
-  /** An AWS SDK task, bounded in time and guarded. */
-  public sdkTask(name: string, props: Omit<tasks.CallAwsServiceProps, 'taskTimeout' | 'timeout'>): tasks.CallAwsService {
-    return this.guard(new tasks.CallAwsService(this.scope, name, { ...props, taskTimeout: sfn.Timeout.duration(SDK_TASK_TIMEOUT) }));
+  /**
+   * An EC2 call through Step Functions' SDK integration, bounded in time.
+   * Step Functions names every EC2 error `Ec2.Ec2Exception` (EC2 models no
+   * exception types), throttling (`RequestLimitExceeded`) included, and a
+   * Retry cannot tell them apart: each is retried with backoff, then caught
+   * by the caller (`guard`, `tolerate` or its own catch), which must add it.
+   */
+  public ec2Task(name: string, props: Omit<tasks.CallAwsServiceProps, 'taskTimeout' | 'timeout' | 'service'>): tasks.CallAwsService {
+    const task = new tasks.CallAwsService(this.scope, name, {
+      ...props, service: 'ec2', taskTimeout: sfn.Timeout.duration(SDK_TASK_TIMEOUT),
+    });
+    task.addRetry({ errors: [EC2_ERROR], interval: Duration.seconds(1), maxAttempts: 3, backoffRate: 2 });
+    return task;
   }
 
   /**

@@ -226,8 +226,8 @@ class Function:
                 self.instances.discard(instance)
             self.lock.notify()
 
-    def _injected_failure(self, invocation: Invocation, timeout: float) -> bool:
-        """Apply a `lambda_fails` fault to this invocation, if one is due."""
+    def _due_failure(self, invocation: Invocation) -> str | None:
+        """The mode of the `lambda_fails` fault due for this invocation, if any."""
         for index, rule in enumerate(RUNTIME.faults.lambda_fails):
             if rule.function not in self.registration.function_name:
                 continue
@@ -235,14 +235,21 @@ class Function:
                 continue
             count = RUNTIME.next_counter(f"lambda_fails:{index}")
             if rule.nth <= count < rule.nth + rule.times:
-                if rule.mode == "crash":
-                    message = f"RequestId: {invocation.request_id} Error: Runtime exited with error: signal: killed"
-                    invocation.finish(error_payload("Runtime.ExitError", message), error=True)
-                else:
-                    message = f"{invocation.request_id} Task timed out after {timeout:.2f} seconds"
-                    invocation.finish(error_payload("Sandbox.Timedout", message), error=True)
-                return True
-        return False
+                return rule.mode
+        return None
+
+    @staticmethod
+    def _fail(invocation: Invocation, mode: str, timeout: float) -> None:
+        """End the invocation as a crash or a timeout, whatever it answered."""
+        if mode.startswith("crash"):
+            message = f"RequestId: {invocation.request_id} Error: Runtime exited with error: signal: killed"
+            payload = error_payload("Runtime.ExitError", message)
+        else:
+            message = f"{invocation.request_id} Task timed out after {timeout:.2f} seconds"
+            payload = error_payload("Sandbox.Timedout", message)
+        # An "after" fault replaces what the handler answered: its AWS calls went out, its answer is lost.
+        invocation.result, invocation.error = payload, True
+        invocation.done.set()
 
     def invoke(self, payload: bytes, function_arn: str, timeout: float, memory_size: int) -> Invocation:
         """Run one invocation to its end on a warm (or new) instance."""
@@ -251,8 +258,13 @@ class Function:
         with log.open("a") as out:
             out.write(f"START RequestId: {invocation.request_id} Version: $LATEST\n")
         started = time.monotonic()
-        if not self._injected_failure(invocation, timeout):
+        mode = self._due_failure(invocation)
+        if mode in ("crash", "timeout"):
+            self._fail(invocation, mode, timeout)
+        else:
             self._run(invocation, timeout, memory_size)
+            if mode is not None:
+                self._fail(invocation, mode, timeout)
         with log.open("a") as out:
             out.write(f"END RequestId: {invocation.request_id}\n")
             out.write(

@@ -24,10 +24,15 @@ class CommandFailure:
     exit_code: int = 1
 
 
+LAMBDA_FAILURE_MODES = ("crash", "timeout", "crash_after", "timeout_after")
+
+
 @dataclass
 class LambdaFailure:
     """Fault: invocations `nth` to `nth + times - 1` of the functions whose name
-    contains `function` crash (`mode` "crash") or time out (`mode` "timeout").
+    contains `function` crash (`mode` "crash") or time out (`mode` "timeout")
+    before the handler runs, or after it ran ("crash_after", "timeout_after": its
+    AWS calls went out, its answer is lost).
     With `step`, only invocations whose payload's "Step" is that step count: a
     workflow step fails at a given stage however many polls came before it."""
 
@@ -76,8 +81,8 @@ class Faults:
             lambda_fails = [LambdaFailure(**rule) for rule in ([lambda_raw] if isinstance(lambda_raw, dict) else lambda_raw)]
         except TypeError as err:
             raise ConfigError(f"lambda_fails rules take function, nth, times, mode, step: {err}") from err
-        if any(rule.mode not in ("crash", "timeout") or rule.nth < 1 or rule.times < 1 for rule in lambda_fails):
-            raise ConfigError('lambda_fails: mode is "crash" or "timeout"; nth and times are >= 1')
+        if any(rule.mode not in LAMBDA_FAILURE_MODES or rule.nth < 1 or rule.times < 1 for rule in lambda_fails):
+            raise ConfigError(f"lambda_fails: mode is one of {', '.join(LAMBDA_FAILURE_MODES)}; nth and times are >= 1")
         hangs = raw.get("command_hangs", [])
         if isinstance(hangs, str):
             hangs = [hangs]

@@ -147,7 +147,14 @@ class Runtime:
             credit = self.counters.get(key, 0.0) + fraction
             throttled = credit >= 1.0 - 1e-9
             self.counters[key] = credit - 1.0 if throttled else credit
+            if throttled:
+                self.counters[f"throttled:{service}"] = self.counters.get(f"throttled:{service}", 0) + 1
             return throttled
+
+    def throttled(self) -> dict[str, int]:
+        """How many calls of each service were throttled since the faults were last set."""
+        with self.lock:
+            return {k.removeprefix("throttled:"): int(v) for k, v in self.counters.items() if k.startswith("throttled:")}
 
     def configure(self, raw: Any) -> None:
         """Apply `{"time_scale": n, "faults": {...}}`; faults replace the previous set."""

@@ -20,7 +20,7 @@ def _all(backends: BackendDict[B]) -> Iterator[B]:
 
 
 def snapshot() -> dict[str, Any]:
-    """Clusters (with HSMs and users, without passwords), backups, key stores, commands."""
+    """Clusters (with HSMs and users, without passwords), backups, key stores, commands, throttled calls."""
     with RUNTIME.lock:
         RUNTIME.advance()
         clusters, backups = [], []
@@ -49,4 +49,5 @@ def snapshot() -> dict[str, Any]:
             "backups": backups,
             "key_stores": stores,
             "commands": commands,
+            "throttled": RUNTIME.throttled(),
         }

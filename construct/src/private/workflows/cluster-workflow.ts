@@ -1,10 +1,9 @@
 import { Stack } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { CLUSTER_ATTRIBUTES } from '../attributes';
 import { ERRORS, EXPECT, NOT_CREATED_PREFIX, OUTPUTS, PKI_KINDS, REQUEST_FIELDS, REQUEST_TYPES } from '../contract.generated';
-import { REQUEST, SDK_TASK_TIMEOUT, Slot, WorkflowKit, sdkParameters } from '../workflow-kit';
+import { EC2_ERROR, REQUEST, Slot, WorkflowKit, sdkParameters } from '../workflow-kit';
 
 /** What the cluster workflow needs besides the request. */
 export interface ClusterWorkflowProps {
@@ -23,7 +22,7 @@ const HSM_PORTS = { IpProtocol: 'tcp', FromPort: 2223, ToPort: 2225 };
  * A rule a re-run adds again: EC2 answers InvalidPermission.Duplicate, which
  * reaches Step Functions as `Ec2.Ec2Exception` with "already exists" in the cause.
  */
-const DUPLICATE_RULE = { errors: ['Ec2.Ec2Exception'], cause: '*already exists*' };
+const DUPLICATE_RULE = { errors: [EC2_ERROR], cause: '*already exists*' };
 
 /** Where each step of this workflow keeps its output. */
 const SLOTS = {
@@ -95,19 +94,14 @@ function createFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
 
   const hsmPortsTo = (groupId: unknown) => [{ ...HSM_PORTS, UserIdGroupPairs: [{ GroupId: groupId }] }];
   const clusterGroup = SLOTS.initialized.at(STATUS.SecurityGroupId);
-  // Not kit.sdkTask: kit.tolerate guards these, its catch of a duplicate rule first.
-  const openPorts = new tasks.CallAwsService(scope, 'Let the management client reach the HSMs', {
-    taskTimeout: sfn.Timeout.duration(SDK_TASK_TIMEOUT),
-    service: 'ec2',
+  const openPorts = kit.ec2Task('Let the management client reach the HSMs', {
     action: 'authorizeSecurityGroupIngress',
     // The cluster's group is made by CloudHSM, so its id is known only at run time.
     iamResources: [Stack.of(scope).formatArn({ service: 'ec2', resource: 'security-group', resourceName: '*' })],
     parameters: sdkParameters({ GroupId: clusterGroup, IpPermissions: hsmPortsTo(clientSecurityGroupId) }),
     resultPath: sfn.JsonPath.DISCARD,
   });
-  const openEgress = new tasks.CallAwsService(scope, 'Let the management client talk to the HSMs', {
-    taskTimeout: sfn.Timeout.duration(SDK_TASK_TIMEOUT),
-    service: 'ec2',
+  const openEgress = kit.ec2Task('Let the management client talk to the HSMs', {
     action: 'authorizeSecurityGroupEgress',
     iamResources: [securityGroupArn(scope, clientSecurityGroupId)],
     parameters: sdkParameters({ GroupId: clientSecurityGroupId, IpPermissions: hsmPortsTo(clusterGroup) }),
@@ -210,8 +204,7 @@ function updateFragment(scope: Construct, { kit }: ClusterWorkflowProps, initial
 }
 
 function deleteFragment(scope: Construct, { kit, clientSecurityGroupId }: ClusterWorkflowProps): sfn.IChainable {
-  const closeEgress = new tasks.CallAwsService(scope, 'Close the client egress to the HSMs', {
-    service: 'ec2',
+  const closeEgress = kit.ec2Task('Close the client egress to the HSMs', {
     action: 'revokeSecurityGroupEgress',
     iamResources: [securityGroupArn(scope, clientSecurityGroupId)],
     parameters: sdkParameters({
@@ -219,7 +212,6 @@ function deleteFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
       IpPermissions: [{ ...HSM_PORTS, UserIdGroupPairs: [{ GroupId: SLOTS.emptied.at(STATUS.SecurityGroupId) }] }],
     }),
     resultPath: sfn.JsonPath.DISCARD,
-    taskTimeout: sfn.Timeout.duration(SDK_TASK_TIMEOUT),
   });
   // The cluster DeleteHsms found: by the physical id, or by the stack's and the
   // resource's tags when CloudFormation cancelled the create and made an id up.
