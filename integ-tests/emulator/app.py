@@ -114,4 +114,29 @@ class EmulatorApp:
             status, headers, body = _throttled(environ, service)
             start_response(status, [*headers, ("Content-Length", str(len(body)))])
             return [body]
-        return self.moto_app(environ, start_response)
+        lost = self._lost_response(environ)
+        if lost is None:
+            return self.moto_app(environ, start_response)
+        # The call takes effect; its answer never reaches the caller.
+        b"".join(self.moto_app(environ, lambda *_args, **_kwargs: lambda _data: None))
+        body = json.dumps({"__type": "InternalFailure", "message": f"{lost}: the response was lost"}).encode()
+        start_response(
+            "500 Internal Server Error",
+            [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-RequestId", str(uuid.uuid4())),
+             ("Content-Length", str(len(body)))],
+        )
+        return [body]
+
+    @staticmethod
+    def _lost_response(environ: dict[str, Any]) -> str | None:
+        """The operation of this call if a `lost_responses` fault is due for it."""
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        action = target.rsplit(".", 1)[-1]
+        if not action:
+            return None
+        for index, rule in enumerate(RUNTIME.faults.lost_responses):
+            if rule.action == action:
+                count = RUNTIME.next_counter(f"lost_responses:{index}")
+                if rule.nth <= count < rule.nth + rule.times:
+                    return action
+        return None

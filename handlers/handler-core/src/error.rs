@@ -192,7 +192,8 @@ impl HandlerError {
 }
 
 /// AWS error codes that mean "try again later", across the services used.
-fn is_transient_code(code: &str) -> bool {
+#[must_use]
+pub fn is_transient_code(code: &str) -> bool {
     matches!(
         code,
         "Throttling"

@@ -44,6 +44,17 @@ class LambdaFailure:
 
 
 @dataclass
+class LostResponse:
+    """Fault: calls `nth` to `nth + times - 1` of `action` (the X-Amz-Target operation,
+    such as "CreateHsm") take effect, and their answer is lost: the caller gets an
+    HTTP 500 InternalFailure instead, as when a response never makes it back."""
+
+    action: str
+    nth: int = 1
+    times: int = 1
+
+
+@dataclass
 class Faults:
     """Fault knobs (see README.md for the JSON shape of each)."""
 
@@ -57,6 +68,7 @@ class Faults:
     cluster_stuck_deleting: bool = False
     command_hangs: list[str] = field(default_factory=list)
     instances_unregistered: bool = False
+    lost_responses: list[LostResponse] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, raw: Any) -> "Faults":
@@ -88,7 +100,15 @@ class Faults:
             hangs = [hangs]
         if not isinstance(hangs, list) or not all(isinstance(m, str) and m for m in hangs):
             raise ConfigError('command_hangs takes the texts of the scripts that never finish, e.g. ["cluster activate"]')
+        lost_raw = raw.get("lost_responses", [])
+        try:
+            lost = [LostResponse(**rule) for rule in ([lost_raw] if isinstance(lost_raw, dict) else lost_raw)]
+        except TypeError as err:
+            raise ConfigError(f"lost_responses rules take action, nth, times: {err}") from err
+        if any(not rule.action or rule.nth < 1 or rule.times < 1 for rule in lost):
+            raise ConfigError("lost_responses: action is an operation name; nth and times are >= 1")
         return cls(
+            lost_responses=lost,
             hsm_stuck_creating=_positive_int(raw, "hsm_stuck_creating"),
             cluster_stuck_deleting=_flag(raw, "cluster_stuck_deleting"),
             command_hangs=list(hangs),
@@ -110,6 +130,7 @@ class Faults:
             "command_fails": [vars(rule) for rule in self.command_fails],
             "hsm_quota": self.hsm_quota,
             "lambda_fails": [{k: v for k, v in vars(rule).items() if v is not None} for rule in self.lambda_fails],
+            "lost_responses": [vars(rule) for rule in self.lost_responses],
             "hsm_stuck_creating": self.hsm_stuck_creating,
             "cluster_stuck_deleting": self.cluster_stuck_deleting,
             "command_hangs": list(self.command_hangs),

@@ -1,6 +1,8 @@
 """Fixtures of the lifecycle runner tests: a fresh emulator state per test, the handler builds."""
 
 import io
+import json
+import os
 import shutil
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import pytest
 from runner.assets import HANDLER_ASSETS, HOST_ARCH
 from runner.cli import open_stack
 from runner.contract import CONTRACT
+from runner.custom import emulated_now
 from runner.stack import Stack
 from runner.template import Template
 
@@ -21,9 +24,16 @@ ENTRY_BOOTSTRAP = CONTRACT.bootstrap(HANDLER_ASSETS, CONTRACT.entry_handler, HOS
 # runner) counts at real speed, so the deadline, the execution timeout and CloudFormation's
 # hour in the runner keep their meaning however loaded the machine is.
 @pytest.fixture(autouse=True)
-def fresh(emulator):
+def fresh(emulator, request):
     emulator.reset()
+    started = emulated_now(emulator.endpoint)
     yield
+    # CDK_CLOUDHSM_EMULATED_DURATIONS=<file>: each test's emulated seconds, one JSON line each.
+    report = os.environ.get("CDK_CLOUDHSM_EMULATED_DURATIONS")
+    if report:
+        seconds = emulated_now(emulator.endpoint) - started
+        with open(report, "a", encoding="utf-8") as out:
+            out.write(json.dumps({"test": request.node.nodeid, "emulated_seconds": round(seconds)}) + "\n")
 
 
 @pytest.fixture

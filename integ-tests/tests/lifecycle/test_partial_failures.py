@@ -99,3 +99,18 @@ def test_a_step_that_dies_after_its_calls_went_out_runs_again_and_converges(emul
         ("Create", CLUSTER): ["SUCCESSx1"], ("Create", HSMS): ["SUCCESSx1"],
         ("Delete", HSMS): ["SUCCESSx1"], ("Delete", CLUSTER): ["SUCCESSx1"],
     }
+
+
+@pytest.mark.parametrize("nth", [1, 2], ids=["the first HSM", "an HSM of the HSMs resource"])
+def test_a_create_hsm_whose_answer_is_lost_makes_one_hsm(emulator, app, nth):
+    # CreateHsm has no idempotency token: sent again blindly, it would make a second, billed HSM
+    # (or, for the first HSM, be refused: a cluster takes a second HSM only once activated).
+    emulator.configure(faults={"lost_responses": [{"action": "CreateHsm", "nth": nth}]})
+    stack, _ = stack_for(app(), emulator)
+    stack.create()
+    [cluster] = emulator.state()["clusters"]
+    assert cluster["State"] == "ACTIVE"
+    assert sorted(h["SubnetId"] for h in cluster["Hsms"]) == sorted(set(h["SubnetId"] for h in cluster["Hsms"]))
+    assert [h["State"] for h in cluster["Hsms"]] == ["ACTIVE", "ACTIVE"], "one HSM per subnet, none twice"
+    stack.delete()
+    assert emulator.state()["clusters"] == []

@@ -200,25 +200,72 @@ pub async fn create_hsm(
         .map_err(|(e, _)| e)
 }
 
+/// How many times a `CreateHsm` whose answer was lost or throttled is sent.
+const CREATE_HSM_ATTEMPTS: u32 = 4;
+
 /// Creates an HSM in an Availability Zone of the cluster, at an IP address
 /// of its subnet if given. On failure: the error, and, when CloudHSM
 /// refused the request as invalid (an address taken or outside the
 /// subnet), its message.
+///
+/// `CreateHsm` has no idempotency token, so the SDK does not send it again
+/// by itself: when its answer is lost (a 5xx, a timeout, a broken
+/// connection) the request may have made an HSM, and a second one would
+/// be billed. An HSM of the zone that was not there before the call is
+/// taken as the one it made; only a call that made nothing, or that was
+/// throttled, is sent again, with backoff.
 pub async fn create_hsm_at(
     client: &Client,
     cluster_id: &str,
     availability_zone: &str,
     ip_address: Option<&str>,
 ) -> Result<HsmView, (HandlerError, Option<String>)> {
-    let output = client
-        .create_hsm()
-        .cluster_id(cluster_id)
-        .availability_zone(availability_zone)
-        .set_ip_address(ip_address.map(str::to_owned))
-        .send()
-        .await
-        .map_err(|e| {
-            use aws_sdk_cloudhsmv2::error::ProvideErrorMetadata;
+    use aws_sdk_cloudhsmv2::error::ProvideErrorMetadata;
+    let in_zone = |cluster: &Cluster| -> Vec<HsmView> {
+        ClusterView::from(cluster)
+            .hsms
+            .into_iter()
+            .filter(|h| h.availability_zone == availability_zone)
+            .collect()
+    };
+    let before: Vec<String> = in_zone(&describe(client, cluster_id).await.map_err(|e| (e, None))?)
+        .into_iter()
+        .map(|h| h.hsm_id)
+        .collect();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let sent = client
+            .create_hsm()
+            .cluster_id(cluster_id)
+            .availability_zone(availability_zone)
+            .set_ip_address(ip_address.map(str::to_owned))
+            .customize()
+            .config_override(
+                aws_sdk_cloudhsmv2::config::Builder::default()
+                    .retry_config(aws_sdk_cloudhsmv2::config::retry::RetryConfig::disabled()),
+            )
+            .send()
+            .await;
+        let e = match sent {
+            Ok(output) => {
+                let hsm = output.hsm().ok_or_else(|| {
+                    (
+                        HandlerError::Internal("CreateHsm returned no HSM".into()),
+                        None,
+                    )
+                })?;
+                return Ok(HsmView::from(hsm));
+            }
+            Err(e) => e,
+        };
+        let answered = e.as_service_error().is_some()
+            && e.raw_response().is_none_or(|r| r.status().as_u16() < 500);
+        let throttled = e
+            .as_service_error()
+            .and_then(ProvideErrorMetadata::code)
+            .is_some_and(handler_core::error::is_transient_code);
+        if answered && !throttled {
             let refused = e
                 .as_service_error()
                 .filter(|s| s.is_cloud_hsm_invalid_request_exception())
@@ -229,15 +276,35 @@ pub async fn create_hsm_at(
                 "If the HSM quota is reached, delete unused HSMs or ask AWS for a higher quota",
                 &e,
             );
-            (error, refused)
-        })?;
-    let hsm = output.hsm().ok_or_else(|| {
-        (
-            HandlerError::Internal("CreateHsm returned no HSM".into()),
-            None,
-        )
-    })?;
-    Ok(HsmView::from(hsm))
+            return Err((error, refused));
+        }
+        if !answered {
+            let now = describe(client, cluster_id).await.map_err(|e| (e, None))?;
+            if let Some(made) = in_zone(&now)
+                .into_iter()
+                .find(|h| !before.contains(&h.hsm_id))
+            {
+                tracing::warn!(
+                    cluster_id,
+                    hsm_id = %made.hsm_id,
+                    error = %e,
+                    "CreateHsm's answer was lost, but it made the HSM: taken as is, not sent again"
+                );
+                return Ok(made);
+            }
+        }
+        if attempt >= CREATE_HSM_ATTEMPTS {
+            let error = sdk_error(
+                "CreateHsm",
+                cluster_id,
+                "CloudHSM did not answer or throttled every attempt: retry the stack operation",
+                &e,
+            );
+            return Err((error, None));
+        }
+        tracing::warn!(cluster_id, attempt, error = %e, "CreateHsm made nothing: sent again");
+        tokio::time::sleep(std::time::Duration::from_millis(250 << attempt)).await;
+    }
 }
 
 /// Deletes an HSM.
