@@ -27,6 +27,33 @@ pub async fn read(client: &Client, arn: &str, what: &str) -> Result<Option<Strin
         .map(str::to_owned))
 }
 
+/// The text of a secret as it is (a password, not a PEM); an empty secret
+/// is refused with a reason naming it.
+pub async fn read_raw(client: &Client, arn: &str, what: &str) -> Result<String, HandlerError> {
+    let output = client
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| {
+            HandlerError::from_sdk(
+                "GetSecretValue",
+                format!("the {what} secret {arn}"),
+                "Check that the secret exists and that the function may read it",
+                &e,
+            )
+        })?;
+    output
+        .secret_string()
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            HandlerError::PreconditionFailed(format!(
+                "the {what} secret {arn} is empty: put the value into it"
+            ))
+        })
+}
+
 /// Replaces the text of a secret.
 pub async fn write(
     client: &Client,
