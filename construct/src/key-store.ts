@@ -185,7 +185,7 @@ function importedSupport(cluster: ImportedCluster, problems: string[]): KeyStore
     problems.push(
       `${where} without trustAnchorSecret: KMS creates a key store only with the cluster's trust anchor. Give ` +
       'fromClusterAttributes the secret holding the PEM certificate of the CA that issued the cluster certificate ' +
-      "(for a cluster of this library, its customerCaCertificateSecret)",
+      '(for a cluster of this library, its customerCaCertificateSecret)',
     );
   }
   const clientParts = { clientInstanceId: attrs.clientInstanceId, clientRole: attrs.clientRole, adminPasswordSecret: attrs.adminPasswordSecret };

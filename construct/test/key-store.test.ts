@@ -2,7 +2,7 @@
 // properties, the kmsuser secret, and the key as a kms.IKey.
 import * as assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -275,6 +275,18 @@ describe('CloudHsmKey', () => {
     });
     const [, resource] = one(resourcesOf(stack), 'Custom::CloudHsmKey');
     assert.match(JSON.stringify(resource.Properties.Policy), /sns\.amazonaws\.com/);
+  });
+
+  test('takes its tags from the Tags aspect, of the key or a scope above it; none when untagged', () => {
+    const { stack, keyStore, key } = keyStoreStack();
+    const untagged = new CloudHsmKey(stack, 'Untagged', { keyStore });
+    Tags.of(key).add('team', 'payments');
+    Tags.of(stack).add('env', 'prod', { excludeResourceTypes: [] });
+    Tags.of(untagged).remove('env');
+    const keys = Object.entries(resourcesOf(stack)).filter(([, r]) => r.Type === 'Custom::CloudHsmKey');
+    const tagsOf = (prefix: string) => keys.find(([id]) => id.startsWith(prefix))![1].Properties.Tags;
+    assert.deepEqual(tagsOf('Key'), { env: 'prod', team: 'payments' });
+    assert.equal(tagsOf('Untagged'), undefined);
   });
 
   test('DESTROY schedules deletion after pendingWindow', () => {

@@ -25,8 +25,13 @@ const KEY_STORE_ACTIONS = [
 
 /** The actions the key workflow takes on keys in a CloudHSM key store. */
 const KEY_ACTIONS = [
-  'kms:TagResource', 'kms:ListResourceTags', 'kms:ScheduleKeyDeletion', 'kms:UpdateKeyDescription', 'kms:PutKeyPolicy',
+  'kms:TagResource', 'kms:UntagResource', 'kms:ListResourceTags', 'kms:ScheduleKeyDeletion', 'kms:UpdateKeyDescription',
+  'kms:PutKeyPolicy',
 ];
+
+/** KMS's service-linked role for CloudHSM key stores, made by an account's first one. */
+const KEY_STORES_SERVICE = 'cks.kms.amazonaws.com';
+const KEY_STORES_ROLE = 'AWSServiceRoleForKeyManagementServiceCustomKeyStores';
 
 export interface KeyStoreMachineryProps {
   /** What the cluster gives its key store. */
@@ -91,9 +96,18 @@ export class KeyStoreMachinery extends Construct {
     this.tasksFunction = fn;
     fn.addToRolePolicy(new iam.PolicyStatement({
       sid: 'KeyStores',
-      // CreateCustomKeyStore and UpdateCustomKeyStore also need cloudhsm:DescribeClusters.
+      // CreateCustomKeyStore reads the cluster as the caller: it needs cloudhsm:DescribeClusters.
       actions: [...KEY_STORE_ACTIONS, 'cloudhsm:DescribeClusters', 'kms:ListKeys'],
       resources: ['*'],
+    }));
+    // An account's first CloudHSM key store creates KMS's service-linked role, as the caller.
+    fn.addToRolePolicy(new iam.PolicyStatement({
+      sid: 'KeyStoresServiceLinkedRole',
+      actions: ['iam:CreateServiceLinkedRole'],
+      resources: [stack.formatArn({
+        service: 'iam', region: '', resource: 'role', resourceName: `aws-service-role/${KEY_STORES_SERVICE}/${KEY_STORES_ROLE}`,
+      })],
+      conditions: { StringEquals: { 'iam:AWSServiceName': KEY_STORES_SERVICE } },
     }));
     // CreateKey has no resource-level permissions; the steps make keys only
     // with Origin AWS_CLOUDHSM in a key store.
