@@ -17,7 +17,7 @@ from runner.stack import OperationFailed, Stack
 
 from .conftest import stack_for
 from .test_cluster_lifecycle import client
-from .test_key_store_lifecycle import admin_cli
+from .test_key_store_lifecycle import admin_cli, disconnect
 from .test_key_store_lifecycle import synth as synth_example
 from .test_names_and_keys import VARIANTS, synth
 
@@ -122,3 +122,48 @@ def test_an_existing_kmsuser_with_another_password_fails_the_create_saying_how_t
     assert emulator.state()["key_stores"] == [], "no key store made with a password that does not work"
     assert len(kmsusers(emulator)) == 1, "the existing kmsuser is left as it was"
     cluster_stack.delete()
+
+
+def test_a_store_is_re_pointed_to_a_cluster_restored_from_a_backup_of_its_cluster(emulator, tmp_path, cluster_stack):
+    """UpdateCustomKeyStore with the restored cluster's id (same backup history, same trust anchor): the
+    key store's stack is updated with the new cluster's attributes, and the store reconnects there."""
+    attributes = cluster_attributes(cluster_stack, emulator)
+    original = attributes["clusterId"]
+    create_kmsuser(emulator, original, KMSUSER_PASSWORD)
+    attributes["kmsUserPasswordSecretArn"] = kmsuser_secret(emulator, KMSUSER_PASSWORD)
+    store_stack, _ = stack_for(key_store_app(tmp_path / "store", **attributes), emulator, timeout=180)
+    store_stack.create()
+    [store] = emulator.state()["key_stores"]
+    store_id = store["CustomKeyStoreId"]
+
+    # The original cluster emptied (its last HSM leaves a backup, taken after KMS rotated kmsuser's
+    # password), and a cluster restored from that backup in a stack of its own.
+    disconnect(emulator, store_id)
+    cluster_stack.update(synth_example(tmp_path / "emptied", hsmsPerSubnet="0"))
+    [backup] = [b for b in emulator.state()["backups"] if b["BackupState"] == "READY"]
+    restored_stack, _ = stack_for(
+        synth(
+            tmp_path / "restored",
+            "Restored",
+            **{CONTRACT.poll_seconds_context: "1", "sourceBackupId": backup["BackupId"], "stackName": "Restored"},
+        ),
+        emulator,
+        timeout=180,
+    )
+    restored_stack.create()
+    [restored] = [c for c in emulator.state()["clusters"] if c["ClusterId"] != original]
+
+    store_stack.update(
+        key_store_app(
+            tmp_path / "moved", **{**attributes, "clusterId": restored["ClusterId"], "securityGroupId": restored["SecurityGroup"]}
+        )
+    )
+    [moved] = emulator.state()["key_stores"]
+    assert (moved["CustomKeyStoreId"], moved["CloudHsmClusterId"]) == (store_id, restored["ClusterId"]), "the same store"
+    assert moved["ConnectionState"] == "CONNECTED"
+
+    store_stack.delete()
+    assert emulator.state()["key_stores"] == []
+    restored_stack.delete()
+    cluster_stack.delete()
+    assert emulator.state()["clusters"] == []
