@@ -190,6 +190,8 @@ def test_a_failed_connection_fails_the_update_naming_the_code_and_disconnects(em
     reason = str(failed.value)
     assert f"failed to connect with ConnectionErrorCode {code}" in reason, reason
     assert advice in reason
+    failures = [op for op, _ in stack.progress.operations if op.outcome and op.outcome.status == "FAILED"]
+    assert failures and all(op.duration < 60 for op in failures), "answered within a minute, not after KMS's hour"
     assert only_store(emulator)["ConnectionState"] == "DISCONNECTED", "disconnected before the failure was reported"
 
 
