@@ -73,6 +73,12 @@ def cluster_stack(emulator, tmp_path) -> Stack:
     return stack
 
 
+def commands_on(emulator, instance_id: str) -> list[str]:
+    """The status of each command sent to the instance, oldest first."""
+    invocations = client(emulator, "ssm").list_command_invocations(InstanceId=instance_id)["CommandInvocations"]
+    return [i["Status"] for i in sorted(invocations, key=lambda i: i["RequestedDateTime"])]
+
+
 def kmsusers(emulator) -> list[dict[str, Any]]:
     [cluster] = emulator.state()["clusters"]
     return [u for u in cluster["Users"] if u["username"] == "kmsuser"]
@@ -88,6 +94,7 @@ def test_a_store_on_an_imported_cluster_reuses_an_existing_kmsuser_and_its_stack
     if through_client:
         attributes.update(client_attributes(cluster_stack))
     store_stack, _ = stack_for(key_store_app(tmp_path / "store", **attributes), emulator, timeout=180)
+    before = len(commands_on(emulator, attributes.get("clientInstanceId", "")))
     store_stack.create()
 
     [store] = emulator.state()["key_stores"]
@@ -95,10 +102,10 @@ def test_a_store_on_an_imported_cluster_reuses_an_existing_kmsuser_and_its_stack
     assert len(kmsusers(emulator)) == 1, "the existing kmsuser, reused: none made"
     secrets = client(emulator, "secretsmanager").list_secrets()["SecretList"]
     assert not any("kmsuser was created with" in s.get("Description", "") for s in secrets), "no password of its own"
-    commands = client(emulator, "ssm").list_command_invocations()["CommandInvocations"]
-    on_client = [c for c in commands if c["InstanceId"] == attributes.get("clientInstanceId")]
-    kmsuser_commands = [c for c in on_client if "KmsUserDocument" in c["DocumentName"]]
-    assert len(kmsuser_commands) == (1 if through_client else 0)
+    documents = [r.physical_id for r in store_stack.resources.values() if r.type == "AWS::SSM::Document"]
+    assert len(documents) == (1 if through_client else 0), "the kmsuser document only where a client runs it"
+    sent = commands_on(emulator, attributes.get("clientInstanceId", ""))[before:]
+    assert sent == (["Success"] if through_client else []), "kmsuser checked on the client, or nothing sent"
 
     # The key store's stack goes first: disconnected and deleted (no key), the cluster untouched.
     store_stack.delete()
