@@ -27,9 +27,12 @@ pub async fn read(client: &Client, arn: &str, what: &str) -> Result<Option<Strin
         .map(str::to_owned))
 }
 
-/// The text of a secret as it is (a password, not a PEM); an empty secret
-/// is refused with a reason naming it.
-pub async fn read_raw(client: &Client, arn: &str, what: &str) -> Result<String, HandlerError> {
+/// The text of a secret as it is, trimmed; `None` when it has none.
+pub async fn read_text(
+    client: &Client,
+    arn: &str,
+    what: &str,
+) -> Result<Option<String>, HandlerError> {
     let output = client
         .get_secret_value()
         .secret_id(arn)
@@ -43,15 +46,11 @@ pub async fn read_raw(client: &Client, arn: &str, what: &str) -> Result<String, 
                 &e,
             )
         })?;
-    output
+    Ok(output
         .secret_string()
+        .map(str::trim)
         .filter(|v| !v.is_empty())
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            HandlerError::PreconditionFailed(format!(
-                "the {what} secret {arn} is empty: put the value into it"
-            ))
-        })
+        .map(str::to_owned))
 }
 
 /// Replaces the text of a secret.

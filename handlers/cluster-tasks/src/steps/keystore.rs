@@ -18,9 +18,6 @@ use crate::aws::ssm::{self, CommandProgress};
 /// The custom resource type of a key store.
 pub const KEY_STORE_RESOURCE_TYPE: &str = "Custom::CloudHsmKeyStore";
 
-/// What the kmsuser password secret is called in messages.
-const KMS_USER_PASSWORD: &str = "kmsuser password";
-
 /// What happens to the key store when it leaves the stack.
 pub const RETAIN: &str = "RETAIN";
 /// See [`RETAIN`].
@@ -128,6 +125,17 @@ impl KeyStoreProps {
         }
         Ok(props)
     }
+}
+
+/// kmsuser's password, from its secret; an empty secret is refused.
+async fn kms_user_password(ctx: &Ctx, arn: &str) -> Result<String, HandlerError> {
+    secrets::read_text(&ctx.clients.secrets, arn, "kmsuser password")
+        .await?
+        .ok_or_else(|| {
+            HandlerError::PreconditionFailed(format!(
+                "the kmsuser password secret {arn} is empty: put kmsuser's password into it"
+            ))
+        })
 }
 
 /// Makes sure the crypto user `kmsuser` exists on every HSM of the cluster
@@ -275,12 +283,7 @@ impl Step for CreateKeyStore {
                     props.trust_anchor_secret_arn
                 ))
             })?;
-        let password = secrets::read_raw(
-            &ctx.clients.secrets,
-            &props.kms_user_password_secret_arn,
-            KMS_USER_PASSWORD,
-        )
-        .await?;
+        let password = kms_user_password(ctx, &props.kms_user_password_secret_arn).await?;
         let id = kms::create(
             kms_client,
             &props.key_store_name,
@@ -517,14 +520,7 @@ impl Step for UpdateKeyStore {
         let password = if old.kms_user_password_secret_arn == new.kms_user_password_secret_arn {
             None
         } else {
-            Some(
-                secrets::read_raw(
-                    &ctx.clients.secrets,
-                    &new.kms_user_password_secret_arn,
-                    KMS_USER_PASSWORD,
-                )
-                .await?,
-            )
+            Some(kms_user_password(ctx, &new.kms_user_password_secret_arn).await?)
         };
         let update = StoreUpdate {
             name: changed(&old.key_store_name, &new.key_store_name),
