@@ -21,7 +21,8 @@
 //                  removal policy (KMS needs 2 HSMs in 2 zones: about twice the cost)
 //   keyStoreName   the key store's name (default: derived from the construct path)
 //   key            retain | destroy | none: a KMS key in the key store (default: as keyStore)
-import { App, Duration, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+//   keyPurpose     the value of the key's tag `purpose` (default example)
+import { App, Duration, Fn, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import * as acmpca from 'aws-cdk-lib/aws-acmpca';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { CloudHsmCluster, CloudHsmClusterFromBackup, CloudHsmKey, CloudHsmKeyStore, ClusterPki } from 'cdk-cloudhsm';
@@ -103,9 +104,10 @@ export class CloudHsmExampleStack extends Stack {
     });
     const key = context('key') ?? store;
     if (key === 'none') return;
-    new CloudHsmKey(this, 'Key', {
+    const cmk = new CloudHsmKey(this, 'Key', {
       keyStore, alias: 'alias/cdk-cloudhsm-example', description: 'cdk-cloudhsm example key', removalPolicy: policy('key', key),
     });
+    Tags.of(cmk).add('purpose', context('keyPurpose') ?? 'example');
   }
 }
 

@@ -2,6 +2,7 @@ import { ArnFormat, IResource, Resource, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 
 /** The ports HSMs listen on, from clients and from each other. */
 export const HSM_PORTS = ec2.Port.tcpRange(2223, 2225);
@@ -137,6 +138,50 @@ export interface CloudHsmClusterAttributes {
    * `cloudhsm-cluster-<id>-sg`).
    */
   readonly securityGroupId: string;
+
+  /**
+   * The secret holding the cluster's trust anchor: the PEM certificate of
+   * the CA that issued the cluster certificate (`customerCA.crt`). A key
+   * store on the cluster needs it; for a cluster of this library it is the
+   * cluster's `customerCaCertificateSecret`.
+   * @default - none: no key store can be made on the cluster
+   */
+  readonly trustAnchorSecret?: secretsmanager.ISecret;
+
+  /**
+   * The password of a crypto user `kmsuser` that already exists on every
+   * HSM of the cluster. A key store on the cluster uses it as it is (KMS
+   * checks it when it connects) and needs no management client; with
+   * `clientInstanceId` too, the client checks the password first.
+   * @default - a key store generates kmsuser's password and creates kmsuser
+   * through `clientInstanceId`
+   */
+  readonly kmsUserPasswordSecret?: secretsmanager.ISecret;
+
+  /**
+   * The management client: an EC2 instance in the cluster's VPC with the
+   * SDK 5 `cloudhsm-cli`, managed by Systems Manager, that reaches the HSMs.
+   * A key store on the cluster creates `kmsuser` on it as the cluster's
+   * admin. Give `clientRole` and `adminPasswordSecret` with it; for a
+   * cluster of this library, its `clientInstance`.
+   * @default - none: a key store on the cluster needs `kmsUserPasswordSecret`
+   */
+  readonly clientInstanceId?: string;
+
+  /**
+   * The role of the management client's instance profile. A key store
+   * lets it read kmsuser's password, the admin password and the trust
+   * anchor (its policy is added to the role).
+   * @default - none: a key store on the cluster needs `kmsUserPasswordSecret`
+   */
+  readonly clientRole?: iam.IRole;
+
+  /**
+   * The secret holding the password of the cluster's admin (crypto
+   * officer), which creates `kmsuser` on the management client.
+   * @default - none: a key store on the cluster needs `kmsUserPasswordSecret`
+   */
+  readonly adminPasswordSecret?: secretsmanager.ISecret;
 }
 
 /**

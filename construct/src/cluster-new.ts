@@ -11,7 +11,7 @@ import { CLUSTER_ATTRIBUTES, HSMS_ATTRIBUTES } from './private/attributes';
 import { ManagementClient } from './private/client';
 import { clusterMachinery } from './private/cluster-machinery';
 import { ClusterSecrets } from './private/cluster-secrets';
-import { ClusterResourceProperties, HsmsResourceProperties, RESOURCE_TYPES } from './private/contract.generated';
+import { ClusterResourceProperties, HsmsResourceProperties, RESOURCE_TYPES, TASKS_ENV } from './private/contract.generated';
 import { KeyStoreSupport } from './private/key-store-support';
 import { validateClusterProps } from './private/validate';
 import { ClusterMode, ClusterPki, ClusterPkiKind, HsmType, NetworkType } from './types';
@@ -324,7 +324,21 @@ export abstract class CloudHsmClusterNew extends CloudHsmClusterBase {
     this.connections = new ec2.Connections({ securityGroups: [this.clusterSecurityGroup], defaultPort: HSM_PORTS });
     this.hsmIpAddresses = Fn.split(',', hsms.getAttString(HSMS_ATTRIBUTES.HsmIpAddresses));
     this._keyStoreSupport = {
-      hsms, subnets, hsmsPerSubnet, architecture, encryptionKey: props.encryptionKey, client, secrets,
+      hsms,
+      layout: { subnets, hsmsPerSubnet },
+      architecture,
+      encryptionKey: props.encryptionKey,
+      trustAnchor: secrets.caCertificate,
+      client: { instanceId: client.instance.instanceId, grantee: client.instance, adminPassword: secrets.adminPassword, readsClusterSecrets: true },
+      tasksEnvironment: {
+        [TASKS_ENV.csrSecretArn]: secrets.csr.secretArn,
+        [TASKS_ENV.caCertificateSecretArn]: secrets.caCertificate.secretArn,
+        [TASKS_ENV.clusterCertificateSecretArn]: secrets.clusterCertificate.secretArn,
+        [TASKS_ENV.adminPasswordSecretArn]: secrets.adminPassword.secretArn,
+        [TASKS_ENV.clientInstanceId]: client.instance.instanceId,
+        [TASKS_ENV.activateDocument]: client.activateDocument.ref,
+        [TASKS_ENV.configureDocument]: client.configureDocument.ref,
+      },
     };
   }
 

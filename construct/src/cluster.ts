@@ -1,7 +1,7 @@
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
-import { CloudHsmClusterAttributes, CloudHsmClusterBase, HSM_PORTS, ICloudHsmCluster } from './cluster-base';
+import { CloudHsmClusterAttributes, ICloudHsmCluster } from './cluster-base';
 import { CLUSTER_RESOURCE_TYPE, CloudHsmClusterCommonProps, CloudHsmClusterNew, HSMS_RESOURCE_TYPE } from './cluster-new';
+import { ImportedCluster } from './private/imported-cluster';
 import { validateClusterAttributes } from './private/validate';
 import { ClusterPki } from './types';
 
@@ -39,16 +39,8 @@ export class CloudHsmCluster extends CloudHsmClusterNew {
    * @param attrs what identifies the cluster
    */
   public static fromClusterAttributes(scope: Construct, id: string, attrs: CloudHsmClusterAttributes): ICloudHsmCluster {
-    class Imported extends CloudHsmClusterBase {
-      public readonly clusterId = attrs.clusterId;
-      public readonly clusterSecurityGroup = ec2.SecurityGroup.fromSecurityGroupId(this, 'SecurityGroup', attrs.securityGroupId);
-      public readonly connections = new ec2.Connections({
-        securityGroups: [this.clusterSecurityGroup],
-        defaultPort: HSM_PORTS,
-      });
-    }
     validateClusterAttributes(attrs, `${scope.node.path}/${id}`);
-    return new Imported(scope, id);
+    return new ImportedCluster(scope, id, attrs);
   }
 
   constructor(scope: Construct, id: string, props: CloudHsmClusterProps) {

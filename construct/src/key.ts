@@ -1,4 +1,4 @@
-import { ArnFormat, CustomResource, Duration, Lazy, RemovalPolicy, Resource, Stack, Token } from 'aws-cdk-lib';
+import { ArnFormat, CustomResource, Duration, ITaggable, Lazy, RemovalPolicy, Resource, Stack, TagManager, TagType, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
@@ -53,7 +53,7 @@ export interface CloudHsmKeyProps {
  * @resource Custom::CloudHsmKey
  * @stateful
  */
-export class CloudHsmKey extends Resource implements kms.IKey {
+export class CloudHsmKey extends Resource implements kms.IKey, ITaggable {
   /** The CloudFormation type of the custom resource behind a key. */
   public static readonly RESOURCE_TYPE = RESOURCE_TYPES.key;
 
@@ -71,6 +71,12 @@ export class CloudHsmKey extends Resource implements kms.IKey {
 
   /** The key store the key is in. */
   public readonly keyStore: CloudHsmKeyStore;
+
+  /**
+   * The key's tags, set with `Tags.of(key).add(...)` (or of any scope above
+   * it): sent with CreateKey, and changed on the key by later updates.
+   */
+  public readonly tags: TagManager;
 
   private readonly policy: iam.PolicyDocument;
   private readonly aliases: kms.Alias[] = [];
@@ -90,12 +96,15 @@ export class CloudHsmKey extends Resource implements kms.IKey {
     this.node.addValidation({ validate: () => this.policy.validateForResourcePolicy() });
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const stack = Stack.of(this);
+    this.tags = new TagManager(TagType.MAP, RESOURCE_TYPES.key);
     const properties: KeyResourceProperties = {
       CustomKeyStoreId: props.keyStore.customKeyStoreId,
       Description: props.description,
       Policy: Lazy.string({ produce: () => stack.toJsonString(this.policy.toJSON()) }),
       PendingWindowDays: pendingWindow.toDays(),
       RemovalPolicy: removalPolicy === RemovalPolicy.DESTROY ? 'DESTROY' : 'RETAIN',
+      // Rendered at synth, once every Tags aspect has run; a token stands for the map until then.
+      Tags: Lazy.any({ produce: () => this.tags.renderTags() }) as unknown as Record<string, string>,
     };
     const resource = new CustomResource(this, 'Resource', {
       serviceToken: props.keyStore._machinery.serviceToken,

@@ -197,14 +197,24 @@ describe('IAM policies of a key store and its keys', () => {
   test('the key store\'s tasks function holds exactly the actions its steps call', () => {
     const tasks = role(all, 'HsmKeyStoreMachineryTasksFunctionServiceRole');
     assert.deepEqual([...actionsOf(tasks)].sort(), [
-      'cloudhsm:DescribeClusters',
+      'cloudhsm:DescribeClusters', 'iam:CreateServiceLinkedRole',
       'kms:ConnectCustomKeyStore', 'kms:CreateCustomKeyStore', 'kms:CreateKey', 'kms:DeleteCustomKeyStore',
       'kms:DescribeCustomKeyStores', 'kms:DescribeKey', 'kms:DisconnectCustomKeyStore', 'kms:ListKeys',
       'kms:ListResourceTags', 'kms:PutKeyPolicy', 'kms:ScheduleKeyDeletion', 'kms:TagResource',
-      'kms:UpdateCustomKeyStore', 'kms:UpdateKeyDescription',
+      'kms:UntagResource', 'kms:UpdateCustomKeyStore', 'kms:UpdateKeyDescription',
       'secretsmanager:GetSecretValue',
       'ssm:GetCommandInvocation', 'ssm:SendCommand',
     ]);
+  });
+
+  test('CreateCustomKeyStore\'s dependent actions: DescribeClusters, and only KMS\'s key store service-linked role', () => {
+    const tasks = role(all, 'HsmKeyStoreMachineryTasksFunctionServiceRole');
+    const stores = tasks.statements.find((s) => s.Sid === 'KeyStores')!;
+    assert.ok(asList(stores.Action).includes('cloudhsm:DescribeClusters'));
+    const slr = tasks.statements.find((s) => s.Sid === 'KeyStoresServiceLinkedRole')!;
+    assert.deepEqual(slr.Condition, { StringEquals: { 'iam:AWSServiceName': 'cks.kms.amazonaws.com' } });
+    assert.match(JSON.stringify(slr.Resource),
+      /:role\/aws-service-role\/cks\.kms\.amazonaws\.com\/AWSServiceRoleForKeyManagementServiceCustomKeyStores/);
   });
 
   test('keys are changed only when they are in a CloudHSM key store', () => {

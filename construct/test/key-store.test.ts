@@ -2,16 +2,26 @@
 // properties, the kmsuser secret, and the key as a kms.IKey.
 import * as assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import {
   CloudHsmCluster, type CloudHsmClusterProps, CloudHsmKey, CloudHsmKeyStore,
 } from '../lib/index.js';
 import { KMS_USER_SCRIPT } from '../lib/private/key-store-machinery.js';
 import { errorOf } from './support.ts';
+
+/** The ARN of a secret made elsewhere, by its name. */
+function secretArn(name: string): string {
+  return `arn:aws:secretsmanager:us-east-1:123456789012:secret:${name}-AbCdEf`;
+}
+
+function importedSecret(stack: Stack, name: string): secretsmanager.ISecret {
+  return secretsmanager.Secret.fromSecretCompleteArn(stack, `${name}Secret`, secretArn(name));
+}
 
 /** A stack in a known region whose VPC has isolated subnets in `zones`, `perZone` per zone. */
 function regional(zones = ['us-east-1a', 'us-east-1b'], perZone = 1): { stack: Stack; vpc: ec2.Vpc } {
@@ -142,13 +152,88 @@ describe('CloudHsmKeyStore', () => {
       'Availability Zones. Set hsmsPerSubnet to 1 or more while the key store exists');
   });
 
-  test('fails on an imported cluster, saying which clusters can have a key store', () => {
+  test('fails on an imported cluster without a trust anchor or a way to kmsuser, naming the attributes', () => {
     const { stack } = regional();
     const cluster = CloudHsmCluster.fromClusterAttributes(stack, 'Imported', {
       clusterId: 'cluster-abcdefghijk', securityGroupId: 'sg-0123456789abcdef0',
     });
-    assert.match(errorOf(() => new CloudHsmKeyStore(stack, 'KeyStore', { cluster })),
-      /cluster: KeyStores\/Imported is an imported cluster, which has no management client to create kmsuser/);
+    assert.equal(errorOf(() => new CloudHsmKeyStore(stack, 'KeyStore', { cluster })),
+      'invalid CloudHsmKeyStore props at KeyStores/KeyStore:\n' +
+      '- cluster: KeyStores/Imported is an imported cluster without trustAnchorSecret: KMS creates a key store only ' +
+      'with the cluster\'s trust anchor. Give fromClusterAttributes the secret holding the PEM certificate of the CA ' +
+      'that issued the cluster certificate (for a cluster of this library, its customerCaCertificateSecret)\n' +
+      '- cluster: KeyStores/Imported is an imported cluster without a management client (clientInstanceId, ' +
+      'clientRole, adminPasswordSecret) to create kmsuser, and without kmsUserPasswordSecret, the password of a ' +
+      'kmsuser that exists: give fromClusterAttributes one of them');
+  });
+
+  test('fails on an imported cluster with part of a management client, naming what is missing', () => {
+    const { stack } = regional();
+    const cluster = CloudHsmCluster.fromClusterAttributes(stack, 'Imported', {
+      clusterId: 'cluster-abcdefghijk', securityGroupId: 'sg-0123456789abcdef0',
+      trustAnchorSecret: importedSecret(stack, 'Ca'), clientInstanceId: 'i-0123456789abcdef0',
+    });
+    assert.equal(errorOf(() => new CloudHsmKeyStore(stack, 'KeyStore', { cluster })),
+      'invalid CloudHsmKeyStore props at KeyStores/KeyStore:\n' +
+      '- cluster: KeyStores/Imported is an imported cluster with clientInstanceId but without clientRole and ' +
+      'adminPasswordSecret: the key store creates kmsuser on the management client as the admin, and needs the ' +
+      'client instance, its role and the admin password secret together');
+  });
+
+  test('on an imported cluster with a management client: kmsuser created there, the client role may read the secrets', () => {
+    const { stack } = regional();
+    const clientRole = iam.Role.fromRoleArn(stack, 'ClientRole', 'arn:aws:iam::123456789012:role/hsm-client');
+    const cluster = CloudHsmCluster.fromClusterAttributes(stack, 'Imported', {
+      clusterId: 'cluster-abcdefghijk', securityGroupId: 'sg-0123456789abcdef0',
+      trustAnchorSecret: importedSecret(stack, 'Ca'), clientInstanceId: 'i-0123456789abcdef0', clientRole,
+      adminPasswordSecret: importedSecret(stack, 'Admin'),
+    });
+    const keyStore = new CloudHsmKeyStore(stack, 'KeyStore', { cluster });
+    const resources = resourcesOf(stack);
+    const [, store] = one(resources, 'Custom::CloudHsmKeyStore');
+    const [docId] = Object.entries(resources).find(([id, r]) => r.Type === 'AWS::SSM::Document' && id.includes('KmsUserDocument'))!;
+    assert.equal(store.Properties.ClusterId, 'cluster-abcdefghijk');
+    assert.equal(store.Properties.ClientInstanceId, 'i-0123456789abcdef0');
+    assert.equal(store.Properties.AdminPasswordSecretArn, secretArn('Admin'));
+    assert.equal(store.Properties.TrustAnchorSecretArn, secretArn('Ca'));
+    assert.deepEqual(store.Properties.KmsUserDocument, { Ref: docId });
+    assert.deepEqual(store.Properties.KmsUserPasswordSecretArn, stack.resolve(keyStore.kmsUserPasswordSecret.secretArn));
+    assert.equal(store.DependsOn?.some((d) => d.includes('Hsms')), false);
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: ['hsm-client'],
+      PolicyDocument: { Statement: Match.arrayWith([
+        Match.objectLike({ Action: 'secretsmanager:GetSecretValue', Resource: { Ref: Match.stringLikeRegexp('^KeyStoreKmsUserPassword') } }),
+        Match.objectLike({ Action: 'secretsmanager:GetSecretValue', Resource: secretArn('Admin') }),
+        Match.objectLike({ Action: 'secretsmanager:GetSecretValue', Resource: secretArn('Ca') }),
+      ]) },
+    });
+    const sendCommand = Object.values(resources).flatMap((r) => r.Type === 'AWS::IAM::Policy'
+      ? (r.Properties.PolicyDocument as { Statement: { Action: unknown }[] }).Statement : [])
+      .find((st) => st.Action === 'ssm:SendCommand');
+    assert.match(JSON.stringify(sendCommand), /:instance\/i-0123456789abcdef0"/);
+  });
+
+  test('on an imported cluster whose kmsuser exists: its secret, no client, no document', () => {
+    const { stack } = regional();
+    const kmsUserPasswordSecret = importedSecret(stack, 'KmsUser');
+    const cluster = CloudHsmCluster.fromClusterAttributes(stack, 'Imported', {
+      clusterId: 'cluster-abcdefghijk', securityGroupId: 'sg-0123456789abcdef0',
+      trustAnchorSecret: importedSecret(stack, 'Ca'), kmsUserPasswordSecret,
+    });
+    const keyStore = new CloudHsmKeyStore(stack, 'KeyStore', { cluster });
+    assert.equal(keyStore.kmsUserPasswordSecret, kmsUserPasswordSecret);
+    const resources = resourcesOf(stack);
+    const [, store] = one(resources, 'Custom::CloudHsmKeyStore');
+    assert.deepEqual(Object.keys(store.Properties).sort(), [
+      'ClusterId', 'KeyStoreName', 'KmsUserPasswordSecretArn', 'RemovalPolicy', 'ServiceToken', 'TrustAnchorSecretArn',
+    ]);
+    assert.equal(store.Properties.KmsUserPasswordSecretArn, secretArn('KmsUser'));
+    const types = Object.values(resources).map((r) => r.Type);
+    assert.ok(!types.includes('AWS::SSM::Document') && !types.includes('AWS::SecretsManager::Secret'), types.join());
+    const policies = JSON.stringify(Object.values(resources).filter((r) => r.Type === 'AWS::IAM::Policy'));
+    assert.doesNotMatch(policies, /ssm:SendCommand/);
+    assert.match(policies, new RegExp(secretArn('KmsUser')));
   });
 
   test('fails on a key store name KMS refuses', () => {
@@ -190,6 +275,18 @@ describe('CloudHsmKey', () => {
     });
     const [, resource] = one(resourcesOf(stack), 'Custom::CloudHsmKey');
     assert.match(JSON.stringify(resource.Properties.Policy), /sns\.amazonaws\.com/);
+  });
+
+  test('takes its tags from the Tags aspect, of the key or a scope above it; none when untagged', () => {
+    const { stack, keyStore, key } = keyStoreStack();
+    const untagged = new CloudHsmKey(stack, 'Untagged', { keyStore });
+    Tags.of(key).add('team', 'payments');
+    Tags.of(stack).add('env', 'prod', { excludeResourceTypes: [] });
+    Tags.of(untagged).remove('env');
+    const keys = Object.entries(resourcesOf(stack)).filter(([, r]) => r.Type === 'Custom::CloudHsmKey');
+    const tagsOf = (prefix: string) => keys.find(([id]) => id.startsWith(prefix))![1].Properties.Tags;
+    assert.deepEqual(tagsOf('Key'), { env: 'prod', team: 'payments' });
+    assert.equal(tagsOf('Untagged'), undefined);
   });
 
   test('DESTROY schedules deletion after pendingWindow', () => {

@@ -450,11 +450,11 @@ export interface HsmsResourceProperties {
 
 /** The properties of a `Custom::CloudHsmKeyStore`. */
 export interface KeyStoreResourceProperties {
-  readonly AdminPasswordSecretArn: string;
-  readonly ClientInstanceId: string;
+  readonly AdminPasswordSecretArn?: string;
+  readonly ClientInstanceId?: string;
   readonly ClusterId: string;
   readonly KeyStoreName: string;
-  readonly KmsUserDocument: string;
+  readonly KmsUserDocument?: string;
   readonly KmsUserPasswordSecretArn: string;
   readonly RemovalPolicy: string;
   readonly TrustAnchorSecretArn: string;

@@ -1,12 +1,13 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { PREPARE, SECRET_ARN_PATTERN, shellDocument } from './client';
 import { ClusterSecrets } from './cluster-secrets';
-import { HANDLERS, RESOURCE_TYPES, TASKS_ENV } from './contract.generated';
+import { HANDLERS, RESOURCE_TYPES } from './contract.generated';
 import { EntryFunction } from './entry-function';
 import { handlerCode } from './handlers';
 import { KeyStoreSupport } from './key-store-support';
@@ -24,8 +25,13 @@ const KEY_STORE_ACTIONS = [
 
 /** The actions the key workflow takes on keys in a CloudHSM key store. */
 const KEY_ACTIONS = [
-  'kms:TagResource', 'kms:ListResourceTags', 'kms:ScheduleKeyDeletion', 'kms:UpdateKeyDescription', 'kms:PutKeyPolicy',
+  'kms:TagResource', 'kms:UntagResource', 'kms:ListResourceTags', 'kms:ScheduleKeyDeletion', 'kms:UpdateKeyDescription',
+  'kms:PutKeyPolicy',
 ];
+
+/** KMS's service-linked role for CloudHSM key stores, made by an account's first one. */
+const KEY_STORES_SERVICE = 'cks.kms.amazonaws.com';
+const KEY_STORES_ROLE = 'AWSServiceRoleForKeyManagementServiceCustomKeyStores';
 
 export interface KeyStoreMachineryProps {
   /** What the cluster gives its key store. */
@@ -43,7 +49,7 @@ export interface KeyStoreMachineryProps {
  */
 export class KeyStoreMachinery extends Construct {
   public readonly serviceToken: string;
-  public readonly kmsUserDocument: ssm.CfnDocument;
+  public readonly kmsUserDocument?: ssm.CfnDocument;
   public readonly tasksFunction: lambda.Function;
   public readonly keyStoreWorkflow: Workflow;
   public readonly keyWorkflow: Workflow;
@@ -51,10 +57,11 @@ export class KeyStoreMachinery extends Construct {
   constructor(scope: Construct, id: string, props: KeyStoreMachineryProps) {
     super(scope, id);
     const { support, kmsUserPassword } = props;
-    const { architecture, encryptionKey, secrets, client } = support;
+    const { architecture, encryptionKey, trustAnchor, client } = support;
     const stack = Stack.of(this);
 
-    this.kmsUserDocument = shellDocument(this, 'KmsUserDocument',
+    // Only where there is a management client to run it on.
+    this.kmsUserDocument = client && shellDocument(this, 'KmsUserDocument',
       'cdk-cloudhsm: create the crypto user kmsuser for a KMS key store (or check or reset its password). '
       + 'Reads the passwords from Secrets Manager; no secret is passed as a parameter.', {
         AdminPasswordSecretArn: { type: 'String', allowedPattern: SECRET_ARN_PATTERN },
@@ -62,8 +69,13 @@ export class KeyStoreMachinery extends Construct {
         CaCertificateSecretArn: { type: 'String', allowedPattern: SECRET_ARN_PATTERN },
         ResetPassword: { type: 'String', allowedValues: ['true', 'false'] },
       }, KMS_USER_SCRIPT);
-    ClusterSecrets.grantValues(client.instance, `KmsUserPasswordFor${this.node.addr.slice(0, 8)}`,
-      [kmsUserPassword], ['secretsmanager:GetSecretValue'], encryptionKey);
+    if (client) {
+      ClusterSecrets.grantValues(client.grantee, `KmsUserPasswordFor${this.node.addr.slice(0, 8)}`,
+        [kmsUserPassword], ['secretsmanager:GetSecretValue'], kmsUserPassword.encryptionKey ?? encryptionKey);
+      if (!client.readsClusterSecrets) {
+        grantEach(client.grantee, `ClusterSecretsFor${this.node.addr.slice(0, 8)}`, [client.adminPassword, trustAnchor]);
+      }
+    }
 
     const entry = new EntryFunction(this, 'Entry', { architecture, encryptionKey });
     const fn = new lambda.Function(this, 'TasksFunction', {
@@ -79,22 +91,23 @@ export class KeyStoreMachinery extends Construct {
       // The cluster's fixed resources, which every run of the tasks binary
       // reads at start; the key store steps take theirs from the resource
       // properties, so that a store can move to another cluster.
-      environment: {
-        [TASKS_ENV.csrSecretArn]: secrets.csr.secretArn,
-        [TASKS_ENV.caCertificateSecretArn]: secrets.caCertificate.secretArn,
-        [TASKS_ENV.clusterCertificateSecretArn]: secrets.clusterCertificate.secretArn,
-        [TASKS_ENV.adminPasswordSecretArn]: secrets.adminPassword.secretArn,
-        [TASKS_ENV.clientInstanceId]: client.instance.instanceId,
-        [TASKS_ENV.activateDocument]: client.activateDocument.ref,
-        [TASKS_ENV.configureDocument]: client.configureDocument.ref,
-      },
+      environment: support.tasksEnvironment,
     });
     this.tasksFunction = fn;
     fn.addToRolePolicy(new iam.PolicyStatement({
       sid: 'KeyStores',
-      // CreateCustomKeyStore and UpdateCustomKeyStore also need cloudhsm:DescribeClusters.
+      // CreateCustomKeyStore reads the cluster as the caller: it needs cloudhsm:DescribeClusters.
       actions: [...KEY_STORE_ACTIONS, 'cloudhsm:DescribeClusters', 'kms:ListKeys'],
       resources: ['*'],
+    }));
+    // An account's first CloudHSM key store creates KMS's service-linked role, as the caller.
+    fn.addToRolePolicy(new iam.PolicyStatement({
+      sid: 'KeyStoresServiceLinkedRole',
+      actions: ['iam:CreateServiceLinkedRole'],
+      resources: [stack.formatArn({
+        service: 'iam', region: '', resource: 'role', resourceName: `aws-service-role/${KEY_STORES_SERVICE}/${KEY_STORES_ROLE}`,
+      })],
+      conditions: { StringEquals: { 'iam:AWSServiceName': KEY_STORES_SERVICE } },
     }));
     // CreateKey has no resource-level permissions; the steps make keys only
     // with Origin AWS_CLOUDHSM in a key store.
@@ -108,16 +121,23 @@ export class KeyStoreMachinery extends Construct {
       resources: [keys],
       conditions: { StringEquals: { 'kms:KeyOrigin': 'AWS_CLOUDHSM' } },
     }));
-    ClusterSecrets.grantValues(fn, 'KeyStoreSecrets', [kmsUserPassword, secrets.caCertificate],
-      ['secretsmanager:GetSecretValue'], encryptionKey);
-    fn.addToRolePolicy(new iam.PolicyStatement({
-      actions: ['ssm:SendCommand'],
-      resources: [
-        stack.formatArn({ service: 'ssm', resource: 'document', resourceName: this.kmsUserDocument.ref }),
-        stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: client.instance.instanceId }),
-      ],
-    }));
-    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetCommandInvocation'], resources: ['*'] }));
+    if (support.layout) {
+      // A cluster of this app: its secrets and the key store's share the cluster's key.
+      ClusterSecrets.grantValues(fn, 'KeyStoreSecrets', [kmsUserPassword, trustAnchor],
+        ['secretsmanager:GetSecretValue'], encryptionKey);
+    } else {
+      grantEach(fn, 'KeyStoreSecrets', [kmsUserPassword, trustAnchor], encryptionKey);
+    }
+    if (client && this.kmsUserDocument) {
+      fn.addToRolePolicy(new iam.PolicyStatement({
+        actions: ['ssm:SendCommand'],
+        resources: [
+          stack.formatArn({ service: 'ssm', resource: 'document', resourceName: this.kmsUserDocument.ref }),
+          stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: client.instanceId }),
+        ],
+      }));
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetCommandInvocation'], resources: ['*'] }));
+    }
 
     const kitFor = (workflowScope: Construct) => new WorkflowKit(workflowScope, fn, entry.function);
     this.keyStoreWorkflow = new Workflow(this, 'KeyStoreWorkflow', {
@@ -133,6 +153,15 @@ export class KeyStoreMachinery extends Construct {
     entry.answerForEndedExecutions([this.keyStoreWorkflow, this.keyWorkflow]);
     this.serviceToken = entry.functionArn;
   }
+}
+
+/**
+ * Lets `grantee` read each secret, under the key each was imported with
+ * (or `fallbackKey`): secrets of an imported cluster may each have their own.
+ */
+function grantEach(grantee: iam.IGrantable, sid: string, secrets: secretsmanager.ISecret[], fallbackKey?: kms.IKey): void {
+  secrets.forEach((secret, i) => ClusterSecrets.grantValues(grantee, `${sid}${i}`, [secret],
+    ['secretsmanager:GetSecretValue'], secret.encryptionKey ?? fallbackKey));
 }
 
 /** The crypto user KMS logs in as; KMS requires exactly this name. */

@@ -8,7 +8,9 @@ error AWS would send, or None to let the request through:
   the role's identity policies (inline and attached, AWS managed ones included), an
   explicit Deny winning; then CloudHSM's dependent actions (from the IAM service
   reference), the CloudHSM service-linked role on an account's first cluster
-  (`iam:CreateServiceLinkedRole` with `iam:AWSServiceName`), and KMS: a call to KMS,
+  (`iam:CreateServiceLinkedRole` with `iam:AWSServiceName`), KMS's CreateCustomKeyStore
+  of a CloudHSM key store (the caller needs `cloudhsm:DescribeClusters`, and may have to
+  create KMS's custom key store service-linked role), and KMS: a call to KMS,
   or to Secrets Manager on a secret under a customer managed key (`kms:ViaService`),
   needs the key policy too (naming the caller, or the account so that IAM decides).
 Every statement that allowed a request is recorded (`USAGE`), for the least-privilege
@@ -50,6 +52,38 @@ CLOUDHSM_SERVICE_ROLE = "AWSServiceRoleForCloudHSM"
 # CloudHSM calls that act on EC2 (and IAM) for the caller: the caller must hold these too.
 CLOUDHSM_WITH_DEPENDENTS = {"cloudhsm:CreateCluster", "cloudhsm:CreateHsm", "cloudhsm:DeleteHsm", "cloudhsm:DeleteCluster"}
 AWS_MANAGED_SECRETS_KEY = "alias/aws/secretsmanager"
+
+
+@dataclass(frozen=True)
+class ServiceLinkedRole:
+    """A service-linked role an account's first use of a feature creates, as the caller."""
+
+    service: str  # iam:AWSServiceName
+    name: str
+    description: str
+    denied_code: str  # the calling service's error code when the caller may not create it
+    feature: str  # for the message
+
+
+CLOUDHSM_ROLE = ServiceLinkedRole(
+    "cloudhsm.amazonaws.com",
+    CLOUDHSM_SERVICE_ROLE,
+    "Allows CloudHSM to manage its resources for you",
+    "CloudHsmAccessDeniedException",
+    "CloudHSM",
+)
+# KMS makes it on an account's first CloudHSM key store: "Users who create AWS CloudHSM key
+# stores must have the iam:CreateServiceLinkedRole permission" (KMS developer guide).
+KMS_KEY_STORES_ROLE = ServiceLinkedRole(
+    "cks.kms.amazonaws.com",
+    "AWSServiceRoleForKeyManagementServiceCustomKeyStores",
+    "Enables access to AWS services and resources required for AWS KMS custom key stores",
+    "AccessDeniedException",
+    "AWS KMS custom key stores",
+)
+# What KMS's CreateCustomKeyStore of an AWS_CLOUDHSM store needs the caller to hold (the IAM
+# service reference's dependent actions, and the KMS guide's key store managers' permissions).
+KMS_KEY_STORE_DEPENDENTS = ("cloudhsm:DescribeClusters",)
 
 
 class Denied(Exception):
@@ -169,10 +203,15 @@ class Authorizer:
         action = call.iam_action
         target = Target(call, principal.account)
         if action == "cloudhsm:CreateCluster":
-            self._service_linked_role(principal, target)
+            self._service_linked_role(principal, target, CLOUDHSM_ROLE)
+        cloudhsm_key_store = action == "kms:CreateCustomKeyStore" and target.params.get(
+            "CustomKeyStoreType", "AWS_CLOUDHSM"
+        ) == "AWS_CLOUDHSM"
         if action == "ec2:RunInstances":
             self._volume_keys(principal, target)
         if principal.admin or action in UNAUTHENTICATED_ACTIONS:
+            if cloudhsm_key_store:
+                self._service_linked_role(principal, target, KMS_KEY_STORES_ROLE)
             return
         identity = self._identity(principal)
         requests = requests_for(target)
@@ -182,6 +221,9 @@ class Authorizer:
                 self._key_policy(principal, target, identity, request, str(call.params.get("KeyId", "")), via=None)
         if action in CLOUDHSM_WITH_DEPENDENTS:
             self._dependents(principal, identity, target, requests[0].context)
+        if cloudhsm_key_store:
+            self._key_store_dependents(principal, identity, target)
+            self._service_linked_role(principal, target, KMS_KEY_STORES_ROLE)
         if call.service == "secretsmanager":
             self._secret_key(principal, identity, target)
 
@@ -227,38 +269,51 @@ class Authorizer:
                 principal, identity, Request(dependent, "*", context), code="CloudHsmAccessDeniedException", explain=explain
             )
 
-    def _service_linked_role(self, principal: Principal, target: Target) -> None:
-        """An account's first cluster creates the CloudHSM service-linked role, if the caller may."""
+    def _key_store_dependents(self, principal: Principal, identity: list[Statement], target: Target) -> None:
+        """What CreateCustomKeyStore of a CloudHSM key store does as the caller: DescribeClusters."""
+        for dependent in KMS_KEY_STORE_DEPENDENTS:
+
+            def explain(decision: Decision, dependent: str = dependent) -> str:
+                why = "an explicit deny refuses it" if decision.effect == "Deny" else "no identity-based policy allows it"
+                return (
+                    f"User: {principal.arn} is not authorized to perform kms:CreateCustomKeyStore: it needs "
+                    f"{dependent} to read the CloudHSM cluster, and {why}"
+                )
+
+            self._allow(principal, identity, Request.of(dependent, "*"), code="AccessDeniedException", explain=explain)
+
+    def _service_linked_role(self, principal: Principal, target: Target, slr: ServiceLinkedRole) -> None:
+        """An account's first use of the feature creates the service's service-linked role, if the caller may."""
         iam = iam_backends[target.account]["aws"]
-        if any(role.name == CLOUDHSM_SERVICE_ROLE for role in iam.roles.values()):
+        if any(role.name == slr.name for role in iam.roles.values()):
             return
         if not principal.admin:
-            role_arn = f"arn:aws:iam::{target.account}:role/aws-service-role/cloudhsm.amazonaws.com/{CLOUDHSM_SERVICE_ROLE}"
-            request = Request.of("iam:CreateServiceLinkedRole", role_arn, {"iam:AWSServiceName": "cloudhsm.amazonaws.com"})
+            role_arn = f"arn:aws:iam::{target.account}:role/aws-service-role/{slr.service}/{slr.name}"
+            request = Request.of("iam:CreateServiceLinkedRole", role_arn, {"iam:AWSServiceName": slr.service})
             self._allow(
                 principal,
                 self._identity(principal),
                 request,
-                code="CloudHsmAccessDeniedException",
+                code=slr.denied_code,
                 explain=lambda decision: (
-                    "The service-linked role for CloudHSM does not exist in this account and the caller may not "
+                    f"The service-linked role for {slr.feature} does not exist in this account and the caller may not "
                     f"create it: {_not_authorized(principal, request, decision)}"
                 ),
             )
         trust = {
             "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": "cloudhsm.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": slr.service}, "Action": "sts:AssumeRole"}],
         }
         with RUNTIME.lock:
             iam.create_role(
-                CLOUDHSM_SERVICE_ROLE,
+                slr.name,
                 json.dumps(trust),
-                "/aws-service-role/cloudhsm.amazonaws.com/",
+                f"/aws-service-role/{slr.service}/",
                 permissions_boundary=None,
-                description="Allows CloudHSM to manage its resources for you",
+                description=slr.description,
                 tags=[],
                 max_session_duration="3600",
-                linked_service="cloudhsm.amazonaws.com",
+                linked_service=slr.service,
             )
 
     def _volume_keys(self, principal: Principal, target: Target) -> None:

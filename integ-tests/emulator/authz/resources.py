@@ -257,6 +257,7 @@ MAPPINGS: dict[str, Mapping] = {
     "kms:UpdateKeyDescription": _kms_key,
     "kms:PutKeyPolicy": _kms_key,
     "kms:TagResource": _kms_key,
+    "kms:UntagResource": _kms_key,
     "kms:Encrypt": _kms_key,
     "acm-pca:IssueCertificate": _certificate_authority,
     "acm-pca:GetCertificate": _certificate_authority,

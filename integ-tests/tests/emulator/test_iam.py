@@ -286,3 +286,39 @@ def test_an_encrypted_volume_needs_a_key_policy_that_lets_ebs_have_a_grant(clien
         _launch(client, _key(client, {"Statement": [stranger]}))
     code, message = error_of(excinfo)
     assert code == "UnauthorizedOperation" and "kms:CreateGrant" in message
+
+
+def test_a_cloudhsm_key_store_needs_describe_clusters_and_kms_s_service_linked_role(role, client, lab):
+    """KMS's CreateCustomKeyStore reads the cluster as the caller (cloudhsm:DescribeClusters), and an
+    account's first CloudHSM key store creates KMS's service-linked role, if the caller may."""
+    cluster_id, ip = lab.active_cluster(hsms=2)
+    created = lab.as_admin(ip, "cloudhsm-cli user create --username kmsuser --role crypto-user --password kms-pass-1")
+    assert created["Status"] == "Success", created["StandardOutputContent"]
+    store = {
+        "CustomKeyStoreName": "store",
+        "CloudHsmClusterId": cluster_id,
+        "TrustAnchorCertificate": lab.ca.pem,
+        "KeyStorePassword": "kms-pass-1",
+    }
+    worker = role(allow("kms:CreateCustomKeyStore"))
+    with pytest.raises(ClientError) as excinfo:
+        worker.client("kms").create_custom_key_store(**store)
+    code, message = error_of(excinfo)
+    assert code == "AccessDeniedException" and "it needs cloudhsm:DescribeClusters" in message, message
+
+    worker.allow(allow("cloudhsm:DescribeClusters"), policy="describe")
+    with pytest.raises(ClientError) as excinfo:
+        worker.client("kms").create_custom_key_store(**store)
+    code, message = error_of(excinfo)
+    assert code == "AccessDeniedException" and "iam:CreateServiceLinkedRole" in message, message
+    assert client("kms").describe_custom_key_stores()["CustomKeyStores"] == []
+
+    worker.allow(
+        allow("iam:CreateServiceLinkedRole", Condition={"StringEquals": {"iam:AWSServiceName": "cks.kms.amazonaws.com"}}),
+        policy="slr",
+    )
+    worker.client("kms").create_custom_key_store(**store)
+    [created_store] = client("kms").describe_custom_key_stores()["CustomKeyStores"]
+    assert created_store["CloudHsmClusterId"] == cluster_id
+    role_path = client("iam").get_role(RoleName="AWSServiceRoleForKeyManagementServiceCustomKeyStores")["Role"]["Path"]
+    assert role_path == "/aws-service-role/cks.kms.amazonaws.com/"

@@ -114,6 +114,8 @@ def test_store_and_key_on_two_zones_encrypt_decrypt_rename_and_delete_keeping_th
         store_id,
         "cdk-cloudhsm example key",
     )
+    # The key's tags (Tags.of(key) in the app), sent with CreateKey.
+    assert {"TagKey": "purpose", "TagValue": "example"} in kms(emulator).list_resource_tags(KeyId=key_id)["Tags"]
     # kmsuser's password: its own, generated, not the admin's, never in the template.
     kmsuser_password = secret(emulator, "kmsuser was created with")
     assert len(kmsuser_password) == 32 and kmsuser_password.isalnum()
@@ -123,9 +125,11 @@ def test_store_and_key_on_two_zones_encrypt_decrypt_rename_and_delete_keeping_th
     assert kms(emulator).decrypt(CiphertextBlob=blob)["Plaintext"] == b"card 4111"
     assert base64.b64encode(blob) != base64.b64encode(b"card 4111")
 
-    stack.update(app(keyStore="destroy", keyStoreName="renamed-store"))
+    stack.update(app(keyStore="destroy", keyStoreName="renamed-store", keyPurpose="payments"))
     renamed = only_store(emulator)
     assert (renamed["CustomKeyStoreName"], renamed["ConnectionState"]) == ("renamed-store", "CONNECTED")
+    tags = {t["TagKey"]: t["TagValue"] for t in kms(emulator).list_resource_tags(KeyId=key_id)["Tags"]}
+    assert tags["purpose"] == "payments", tags
 
     stack.delete()
     kept = only_store(emulator)
@@ -186,6 +190,8 @@ def test_a_failed_connection_fails_the_update_naming_the_code_and_disconnects(em
     reason = str(failed.value)
     assert f"failed to connect with ConnectionErrorCode {code}" in reason, reason
     assert advice in reason
+    failures = [op for op, _ in stack.progress.operations if op.outcome and op.outcome.status == "FAILED"]
+    assert failures and all(op.duration < 60 for op in failures), "answered within a minute, not after KMS's hour"
     assert only_store(emulator)["ConnectionState"] == "DISCONNECTED", "disconnected before the failure was reported"
 
 

@@ -406,6 +406,59 @@ pub async fn update_key(
     Ok(())
 }
 
+/// Sets the `set` tags of a key (added or changed) and removes the
+/// `remove` tag keys; makes no call for an empty list.
+pub async fn update_key_tags(
+    client: &Client,
+    key_id: &str,
+    set: &[(String, String)],
+    remove: &[String],
+) -> Result<(), HandlerError> {
+    if !set.is_empty() {
+        let tags = set
+            .iter()
+            .map(|(k, v)| {
+                Tag::builder()
+                    .tag_key(k)
+                    .tag_value(v)
+                    .build()
+                    .map_err(|e| HandlerError::Internal(format!("tag {k}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        client
+            .tag_resource()
+            .key_id(key_id)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| {
+                HandlerError::from_sdk(
+                    "TagResource",
+                    format!("KMS key {key_id}"),
+                    "Check the tags: KMS allows 50 per key, keys of 1 to 128 characters, values up to 256",
+                    &e,
+                )
+            })?;
+    }
+    if !remove.is_empty() {
+        client
+            .untag_resource()
+            .key_id(key_id)
+            .set_tag_keys(Some(remove.to_vec()))
+            .send()
+            .await
+            .map_err(|e| {
+                HandlerError::from_sdk(
+                    "UntagResource",
+                    format!("KMS key {key_id}"),
+                    "Check that the function may untag the key",
+                    &e,
+                )
+            })?;
+    }
+    Ok(())
+}
+
 /// Schedules the key's deletion; a key that is gone or already pending
 /// deletion is left as it is.
 pub async fn schedule_deletion(

@@ -222,8 +222,34 @@ impl Step for UpdateKey {
         let policy =
             Some(new.policy.as_str()).filter(|p| old.as_ref().is_none_or(|o| o.policy != *p));
         kms::update_key(&ctx.clients.kms, &key_id, description, policy).await?;
+        let (set, remove) = tag_changes(
+            old.as_ref().and_then(|o| o.tags.as_ref()),
+            new.tags.as_ref(),
+        );
+        kms::update_key_tags(&ctx.clients.kms, &key_id, &set, &remove).await?;
         Ok(Done {})
     }
+}
+
+/// The tags to set (added or changed) and the tag keys to remove, from the
+/// old tags to the new ones.
+fn tag_changes(
+    old: Option<&BTreeMap<String, String>>,
+    new: Option<&BTreeMap<String, String>>,
+) -> (Vec<(String, String)>, Vec<String>) {
+    let empty = BTreeMap::new();
+    let (old, new) = (old.unwrap_or(&empty), new.unwrap_or(&empty));
+    let set = new
+        .iter()
+        .filter(|(k, v)| old.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let remove = old
+        .keys()
+        .filter(|k| !new.contains_key(*k))
+        .cloned()
+        .collect();
+    (set, remove)
 }
 
 /// Schedules the key's deletion under `RemovalPolicy` `DESTROY` (after
@@ -292,6 +318,25 @@ mod tests {
                 .ends_with("PendingWindowDays is 3: KMS waits 7 to 30 days before deleting a key"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_update_sets_added_and_changed_tags_and_removes_dropped_ones() {
+        let tags = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let old = tags(&[("team", "payments"), ("cost", "a"), ("gone", "x")]);
+        let new = tags(&[("team", "payments"), ("cost", "b"), ("added", "y")]);
+        let (set, remove) = tag_changes(Some(&old), Some(&new));
+        assert_eq!(
+            set,
+            vec![("added".into(), "y".into()), ("cost".into(), "b".into())]
+        );
+        assert_eq!(remove, vec!["gone".to_owned()]);
+        assert_eq!(tag_changes(None, None), (vec![], vec![]));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Ctx, Step};
 use crate::aws::kms::{self, StoreUpdate};
+use crate::aws::secrets;
 use crate::aws::ssm::{self, CommandProgress};
 
 /// The custom resource type of a key store.
@@ -35,16 +36,27 @@ pub struct KeyStoreProps {
     /// The secret holding the cluster's trust anchor (CA certificate).
     pub trust_anchor_secret_arn: String,
     /// The secret holding the cluster admin's password, read on the client.
-    pub admin_password_secret_arn: String,
+    /// With the next two, absent for an imported cluster whose kmsuser
+    /// exists already (its password in the kmsuser password secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_password_secret_arn: Option<String>,
     /// The management client that runs `cloudhsm-cli`.
-    pub client_instance_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_instance_id: Option<String>,
     /// The SSM document that creates kmsuser on the client.
-    pub kms_user_document: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_user_document: Option<String>,
     /// `RETAIN` or `DESTROY`.
     pub removal_policy: String,
 }
 
 impl Example for KeyStoreProps {
+    const OPTIONAL: &'static [&'static str] = &[
+        "AdminPasswordSecretArn",
+        "ClientInstanceId",
+        "KmsUserDocument",
+    ];
+
     fn example() -> Self {
         let secret = |name: &str| {
             format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}-AbCdEf")
@@ -54,9 +66,9 @@ impl Example for KeyStoreProps {
             key_store_name: "app-keystore-0a1b2c3d".into(),
             kms_user_password_secret_arn: secret("kmsuser"),
             trust_anchor_secret_arn: secret("ca"),
-            admin_password_secret_arn: secret("admin"),
-            client_instance_id: "i-0123456789abcdef0".into(),
-            kms_user_document: "KmsUser-Doc".into(),
+            admin_password_secret_arn: Some(secret("admin")),
+            client_instance_id: Some("i-0123456789abcdef0".into()),
+            kms_user_document: Some("KmsUser-Doc".into()),
             removal_policy: RETAIN.into(),
         }
     }
@@ -89,6 +101,19 @@ impl KeyStoreProps {
                     reason: format!("{e}. Synthesize the stack again with cdk-cloudhsm"),
                 }
             })?;
+        let client = [
+            &props.admin_password_secret_arn,
+            &props.client_instance_id,
+            &props.kms_user_document,
+        ];
+        if client.iter().any(|v| v.is_some()) && client.iter().any(|v| v.is_none()) {
+            return Err(HandlerError::InvalidProperties {
+                resource,
+                reason: "AdminPasswordSecretArn, ClientInstanceId and KmsUserDocument come together or not at \
+                         all. Synthesize the stack again with cdk-cloudhsm"
+                    .into(),
+            });
+        }
         if props.removal_policy != RETAIN && props.removal_policy != DESTROY {
             return Err(HandlerError::InvalidProperties {
                 resource,
@@ -102,29 +127,14 @@ impl KeyStoreProps {
     }
 }
 
-/// Reads a secret's text as it is (a password, not a PEM).
-async fn read_password(ctx: &Ctx, arn: &str) -> Result<String, HandlerError> {
-    let output = ctx
-        .clients
-        .secrets
-        .get_secret_value()
-        .secret_id(arn)
-        .send()
-        .await
-        .map_err(|e| {
-            HandlerError::from_sdk(
-                "GetSecretValue",
-                format!("the kmsuser password secret {arn}"),
-                "Check that the secret exists and that the function may read it",
-                &e,
-            )
-        })?;
-    output
-        .secret_string()
-        .filter(|v| !v.is_empty())
-        .map(str::to_owned)
+/// kmsuser's password, from its secret; an empty secret is refused.
+async fn kms_user_password(ctx: &Ctx, arn: &str) -> Result<String, HandlerError> {
+    secrets::read_text(&ctx.clients.secrets, arn, "kmsuser password")
+        .await?
         .ok_or_else(|| {
-            HandlerError::PreconditionFailed(format!("the kmsuser password secret {arn} is empty"))
+            HandlerError::PreconditionFailed(format!(
+                "the kmsuser password secret {arn} is empty: put kmsuser's password into it"
+            ))
         })
 }
 
@@ -133,6 +143,8 @@ async fn read_password(ctx: &Ctx, arn: &str) -> Result<String, HandlerError> {
 /// creates it when missing, reuses it when the stored password works, and
 /// with `ResetPassword` sets its password to the secret's value as admin.
 /// The first call sends the command, later calls report its progress.
+/// Without a management client (an imported cluster whose kmsuser exists)
+/// it is ready at once: KMS checks the password when it connects.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct EnsureKmsUser {
@@ -163,14 +175,24 @@ impl Step for EnsureKmsUser {
 
     async fn run(self, ctx: &Ctx) -> Result<CommandProgress, HandlerError> {
         let props = KeyStoreProps::parse(&self.request)?;
-        let instance_id = &props.client_instance_id;
+        let (Some(instance_id), Some(admin_password), Some(document)) = (
+            &props.client_instance_id,
+            &props.admin_password_secret_arn,
+            &props.kms_user_document,
+        ) else {
+            tracing::info!(
+                "no management client: kmsuser is taken to exist with the password in {}",
+                props.kms_user_password_secret_arn
+            );
+            return Ok(CommandProgress {
+                command_id: String::new(),
+                ready: true,
+            });
+        };
         let what = "creating kmsuser";
         let progress = if self.command_id.is_empty() {
             let parameters = HashMap::from([
-                (
-                    "AdminPasswordSecretArn".to_owned(),
-                    props.admin_password_secret_arn.clone(),
-                ),
+                ("AdminPasswordSecretArn".to_owned(), admin_password.clone()),
                 (
                     "KmsUserPasswordSecretArn".to_owned(),
                     props.kms_user_password_secret_arn.clone(),
@@ -181,13 +203,7 @@ impl Step for EnsureKmsUser {
                 ),
                 ("ResetPassword".to_owned(), self.reset_password.to_string()),
             ]);
-            ssm::send(
-                &ctx.clients.ssm,
-                instance_id,
-                &props.kms_user_document,
-                &parameters,
-            )
-            .await?
+            ssm::send(&ctx.clients.ssm, instance_id, document, &parameters).await?
         } else {
             ssm::poll(&ctx.clients.ssm, instance_id, &self.command_id, what).await?
         };
@@ -258,7 +274,7 @@ impl Step for CreateKeyStore {
                 props.key_store_name, store.cluster_id
             )));
         }
-        let anchor = crate::aws::secrets::read(&ctx.clients.secrets, &props.trust_anchor_secret_arn, "CA certificate")
+        let anchor = secrets::read(&ctx.clients.secrets, &props.trust_anchor_secret_arn, "CA certificate")
             .await?
             .ok_or_else(|| {
                 HandlerError::PreconditionFailed(format!(
@@ -267,7 +283,7 @@ impl Step for CreateKeyStore {
                     props.trust_anchor_secret_arn
                 ))
             })?;
-        let password = read_password(ctx, &props.kms_user_password_secret_arn).await?;
+        let password = kms_user_password(ctx, &props.kms_user_password_secret_arn).await?;
         let id = kms::create(
             kms_client,
             &props.key_store_name,
@@ -504,7 +520,7 @@ impl Step for UpdateKeyStore {
         let password = if old.kms_user_password_secret_arn == new.kms_user_password_secret_arn {
             None
         } else {
-            Some(read_password(ctx, &new.kms_user_password_secret_arn).await?)
+            Some(kms_user_password(ctx, &new.kms_user_password_secret_arn).await?)
         };
         let update = StoreUpdate {
             name: changed(&old.key_store_name, &new.key_store_name),
@@ -746,6 +762,35 @@ mod tests {
         let outcome = step.run(&ctx).await.unwrap();
         assert!(!outcome.deleted);
         assert!(outcome.reason.contains("removal policy RETAIN"));
+    }
+
+    #[tokio::test]
+    async fn without_a_management_client_kmsuser_is_taken_as_it_exists() {
+        let ctx = ctx_with_kms(&[]);
+        let mut step = EnsureKmsUser::example();
+        step.command_id = String::new();
+        for name in [
+            "AdminPasswordSecretArn",
+            "ClientInstanceId",
+            "KmsUserDocument",
+        ] {
+            step.request.resource_properties.remove(name);
+        }
+        let progress = step.run(&ctx).await.unwrap();
+        assert!(progress.ready && progress.command_id.is_empty());
+    }
+
+    #[test]
+    fn fails_on_a_management_client_without_its_document() {
+        let mut request = example_request();
+        request.resource_properties.remove("KmsUserDocument");
+        let err = KeyStoreProps::parse(&request).unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "AdminPasswordSecretArn, ClientInstanceId and KmsUserDocument come together"
+            ),
+            "{err}"
+        );
     }
 
     #[tokio::test]
