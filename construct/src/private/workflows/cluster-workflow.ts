@@ -4,7 +4,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { CLUSTER_ATTRIBUTES } from '../attributes';
 import { ERRORS, EXPECT, NOT_CREATED_PREFIX, OUTPUTS, PKI_KINDS, REQUEST_FIELDS, REQUEST_TYPES } from '../contract.generated';
-import { REQUEST, SDK_TASK_TIMEOUT, Slot, WorkflowKit, sdkParameters } from '../workflow-kit';
+import { EXPECTED, REQUEST, SDK_TASK_TIMEOUT, Slot, WorkflowKit, sdkParameters } from '../workflow-kit';
 
 /** What the cluster workflow needs besides the request. */
 export interface ClusterWorkflowProps {
@@ -72,6 +72,7 @@ function createFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
       step: 'AwaitCluster',
       input: { ClusterId: CLUSTER_ID, Expect: EXPECT.Active },
       result: SLOTS.active,
+      expect: EXPECTED.clusterRestore,
     }))
     .next(kit.succeed('Answer: the restored cluster is ACTIVE', attributes(CLUSTER_ID, SLOTS.active)));
 
@@ -101,6 +102,7 @@ function createFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
     step: 'AwaitCluster',
     input: { ClusterId: CLUSTER_ID, Expect: EXPECT.Csr },
     result: SLOTS.firstHsm,
+    expect: EXPECTED.hsmCreate,
   });
   const reissue = { errors: [ERRORS.CsrChanged], next: csrReady };
 
@@ -115,6 +117,7 @@ function createFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
       step: 'AwaitCluster',
       input: { ClusterId: CLUSTER_ID, Expect: EXPECT.Initialized },
       result: SLOTS.initialized,
+      expect: EXPECTED.clusterInitialize,
     }))
     .next(openPorts)
     .next(openEgress)
@@ -144,6 +147,7 @@ function createFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
     step: 'AwaitCluster',
     input: { ClusterId: CLUSTER_ID, Expect: EXPECT.Uninitialized },
     result: SLOTS.uninitialized,
+    expect: EXPECTED.clusterCreate,
   })
     .next(kit.step('Create the first HSM', {
       step: 'CreateFirstHsm',
@@ -188,6 +192,7 @@ function deleteFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
     step: 'DeleteCluster',
     input: { ClusterId: EXISTING_ID },
     result: SLOTS.deleted,
+    expect: EXPECTED.clusterDelete,
   }).next(kit.succeed('Answer: the cluster is deleted', {}));
   // The rule exists only if the create got as far as activation.
   closeEgress.addCatch(deleteCluster, { errors: ['States.ALL'], resultPath: sfn.JsonPath.DISCARD });
@@ -196,6 +201,7 @@ function deleteFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
       step: 'DeleteHsms',
       input: { Request: REQUEST.ref },
       result: SLOTS.emptied,
+      expect: EXPECTED.hsmDelete,
     }))
     .next(new sfn.Choice(scope, 'Does the cluster still exist?')
       .when(sfn.Condition.isPresent(SLOTS.emptied.at(STATUS.Cluster.$).path), closeEgress.next(deleteCluster))
