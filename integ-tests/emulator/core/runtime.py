@@ -18,7 +18,10 @@ latency / `time_scale` real seconds have passed, whichever comes first: a workfl
 that polls sees the change after the polls AWS would need at most, and a caller that
 polls the emulator without waiting sees it after the scaled latency. They run lazily,
 in due-time order, before each request is handled (and on `state()`), so nothing
-changes behind a caller's back while a request is being answered.
+changes behind a caller's back while a request is being answered. With `real_due`
+off (the benchmark's setting) a latency is due on the emulated clock only, so that
+the time a workflow measures is AWS's. Every change that ran is kept, with the
+emulated time it was due, for `GET /_emulator/changes`.
 """
 
 import heapq
@@ -31,6 +34,9 @@ from typing import Any
 from .faults import ConfigError, Faults
 
 DEFAULT_TIME_SCALE = 300.0
+
+# The delayed changes `GET /_emulator/changes` keeps at most (a long test makes thousands).
+MAX_CHANGES_KEPT = 10_000
 
 # Base AWS latencies in seconds, before division by the time scale.
 LATENCY = {
@@ -60,6 +66,9 @@ class Runtime:
         self._offset = 0.0  # emulated minus real seconds; only grows
         self._queue: list[tuple[float, int, Callable[[], object]]] = []
         self._real_due: dict[int, float] = {}
+        self._latency_of: dict[int, str] = {}
+        self.real_due = True  # a latency is also over once its scaled real time has passed
+        self.changes: list[dict[str, float | str]] = []  # the delayed changes that ran, oldest first
         self._sequence = itertools.count()
         self._reset_hooks: list[Callable[[], None]] = []
 
@@ -111,6 +120,7 @@ class Runtime:
         with self.lock:
             sequence = next(self._sequence)
             self._real_due[sequence] = real_due
+            self._latency_of[sequence] = latency
             heapq.heappush(self._queue, (due, sequence, callback))
         return due
 
@@ -118,14 +128,28 @@ class Runtime:
         """Run every scheduled callback that is due, in due-time order."""
         with self.lock:
             now, real = self.now(), time.time()
-            due = [entry for entry in self._queue if entry[0] <= now or self._real_due[entry[1]] <= real]
+            due = [
+                entry for entry in self._queue if entry[0] <= now or (self.real_due and self._real_due[entry[1]] <= real)
+            ]
             if not due:
                 return
             self._queue = [entry for entry in self._queue if entry not in due]
             heapq.heapify(self._queue)
-            for _, sequence, callback in sorted(due, key=lambda entry: (entry[0], entry[1])):
-                del self._real_due[sequence]
+            for at, sequence, callback in sorted(due, key=lambda entry: (entry[0], entry[1])):
+                real_due = self._real_due.pop(sequence)
+                # Due on the emulated clock, or (scaled real time first) about when the real time passed.
+                when = at if at <= now else min(now, real_due + self._offset)
+                if len(self.changes) < MAX_CHANGES_KEPT:
+                    self.changes.append({"latency": self._latency_of.pop(sequence), "at": when})
+                else:
+                    self._latency_of.pop(sequence)
                 callback()
+
+    def changes_json(self) -> dict[str, Any]:
+        """The delayed changes that ran, as `GET /_emulator/changes` answers them."""
+        self.advance()
+        with self.lock:
+            return {"changes": list(self.changes)}
 
     def clock_json(self) -> dict[str, float]:
         """The emulated clock, as `GET /_emulator/clock` answers it."""
@@ -150,22 +174,26 @@ class Runtime:
             return throttled
 
     def configure(self, raw: Any) -> None:
-        """Apply `{"time_scale": n, "faults": {...}}`; faults replace the previous set."""
-        if not isinstance(raw, dict) or set(raw) - {"time_scale", "faults"}:
-            raise ConfigError('config takes a JSON object with "time_scale" and/or "faults"')
+        """Apply `{"time_scale": n, "real_due": bool, "faults": {...}}`; faults replace the previous set."""
+        if not isinstance(raw, dict) or set(raw) - {"time_scale", "real_due", "faults"}:
+            raise ConfigError('config takes a JSON object with "time_scale", "real_due" and/or "faults"')
+        if "real_due" in raw and not isinstance(raw["real_due"], bool):
+            raise ConfigError(f"real_due must be true or false, got {raw['real_due']!r}")
         with self.lock:
             if "time_scale" in raw:
                 scale = raw["time_scale"]
                 if isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale <= 0:
                     raise ConfigError(f"time_scale must be a number > 0, got {scale!r}")
                 self.time_scale = float(scale)
+            if "real_due" in raw:
+                self.real_due = raw["real_due"]
             if "faults" in raw:
                 self.faults = Faults.from_json(raw["faults"])
                 self.counters.clear()
 
     def config_json(self) -> dict[str, Any]:
         """The current knobs, in the shape `configure` accepts."""
-        return {"time_scale": self.time_scale, "faults": self.faults.to_json()}
+        return {"time_scale": self.time_scale, "real_due": self.real_due, "faults": self.faults.to_json()}
 
     def on_reset(self, hook: Callable[[], None]) -> None:
         """Register a function that drops one extension's state on reset."""
@@ -176,6 +204,9 @@ class Runtime:
         with self.lock:
             self._queue.clear()
             self._real_due.clear()
+            self._latency_of.clear()
+            self.changes.clear()
+            self.real_due = True
             self.time_scale = self.default_time_scale
             self.faults = Faults()
             self.counters.clear()
