@@ -72,13 +72,14 @@ describe('polling by expectation', () => {
     assert.equal(choice.Choices![0].BooleanEquals, true);
     assert.equal(choice.Choices![0].Next, `Done: ${wait}`);
     for (let i = 1; i <= 5; i++) {
+      const left = 6 - i;
       const rule = choice.Choices![i];
       assert.equal(rule.Variable, '$.Sleeps.Left');
-      assert.equal(rule.NumericEquals, 6 - i);
-      assert.equal(rule.Next, `Count ${i} of 5: ${wait}`);
-      assert.deepEqual(all[`Count ${i} of 5: ${wait}`].Result, { Left: 5 - i });
-      assert.equal(all[`Count ${i} of 5: ${wait}`].ResultPath, '$.Sleeps');
-      assert.equal(all[`Count ${i} of 5: ${wait}`].Next, `Sleep: ${wait}`);
+      assert.equal(rule.NumericEquals, left);
+      assert.equal(rule.Next, `Count ${left}: ${wait}`);
+      assert.deepEqual(all[`Count ${left}: ${wait}`].Result, { Left: left - 1 });
+      assert.equal(all[`Count ${left}: ${wait}`].ResultPath, '$.Sleeps');
+      assert.equal(all[`Count ${left}: ${wait}`].Next, `Sleep: ${wait}`);
     }
     assert.equal(choice.Choices!.length, 6);
     assert.equal(all[`Sleep: ${wait}`].Seconds, 120);
@@ -115,6 +116,21 @@ describe('polling by expectation', () => {
       if (state.Type === 'Wait' && name.startsWith('Wait: ')) assert.ok(state.Seconds! <= 10, name);
       if (state.Type === 'Wait' && name.startsWith('Sleep: ')) assert.ok(state.Seconds! <= MAX_SLEEP.toSeconds(), name);
     }
+  });
+
+  test('a resize that only deletes HSMs sleeps through a delete, not a create', () => {
+    const all = states();
+    const wait = 'Wait for every HSM to be ACTIVE';
+    const which = all[`Expect what: ${wait}`];
+    assert.equal(which.Type, 'Choice');
+    assert.equal(which.Choices![0].Variable, '$.Resized.Created');
+    assert.equal(which.Choices![0].NumericEquals, 0);
+    assert.equal(which.Choices![0].Next, `Expect deletes: ${wait}`);
+    assert.deepEqual(all[`Expect deletes: ${wait}`].Result, { Left: 2 });
+    assert.equal(all[`Expect deletes: ${wait}`].Next, `Check: ${wait}`);
+    assert.equal(which.Default, `Expect: ${wait}`);
+    assert.deepEqual(all[`Expect: ${wait}`].Result, { Left: 5 });
+    assert.equal(all[`Create and delete HSMs`].Next, `Expect what: ${wait}`);
   });
 
   test('the poll interval context changes the poll interval, not the sleeps', () => {

@@ -182,6 +182,12 @@ export interface WaitOptions<K extends PolledStep> {
    * wait polls every poll interval from the start.
    */
   readonly expect?: Duration;
+  /**
+   * Other expectations, for what the workflow knows when the wait starts
+   * (HSMs created, or only deleted): the first whose condition holds
+   * replaces `expect`. Each must sleep as long as `expect` each time.
+   */
+  readonly expectWhen?: ReadonlyArray<{ readonly condition: sfn.Condition; readonly expect: Duration; readonly label: string }>;
 }
 
 /** How a wait sleeps through an expected latency: `count` sleeps of `seconds`. */
@@ -278,25 +284,37 @@ export class WorkflowKit {
     const ready = new sfn.Choice(this.scope, `${name}?`)
       .when(sfn.Condition.booleanEquals(`${options.result.path}.Ready`, true), done);
     let first: sfn.State = check;
-    const sleeps = options.expect ? sleepsThrough(options.expect) : { count: 0, seconds: 0 };
-    if (sleeps.count > 0) {
+    const plans = [options.expect, ...(options.expectWhen ?? []).map((w) => w.expect)]
+      .map((expect) => (expect ? sleepsThrough(expect) : { count: 0, seconds: 0 }));
+    const most = Math.max(...plans.map((p) => p.count));
+    if (most > 0) {
+      const seconds = new Set(plans.filter((p) => p.count > 0).map((p) => p.seconds));
+      if (seconds.size > 1) throw new Error(`${name}: every expectation of a wait must sleep as long each time`);
       const sleep = new sfn.Wait(this.scope, `Sleep: ${name}`, {
-        time: sfn.WaitTime.duration(Duration.seconds(sleeps.seconds)),
+        time: sfn.WaitTime.duration(Duration.seconds([...seconds][0])),
       });
       sleep.next(check);
-      // The count of sleeps left, set by static results (the contract test reads no intrinsic function).
-      for (let left = sleeps.count; left > 0; left--) {
-        const count = new sfn.Pass(this.scope, `Count ${sleeps.count - left + 1} of ${sleeps.count}: ${name}`, {
+      // The count of sleeps left, set by static results (the contract test reads no intrinsic function):
+      // "Count n" takes one of the n sleeps left.
+      for (let left = most; left > 0; left--) {
+        const count = new sfn.Pass(this.scope, `Count ${left}: ${name}`, {
           result: sfn.Result.fromObject({ Left: left - 1 }),
           resultPath: SLEEPS.path,
         });
         ready.when(sfn.Condition.numberEquals(`${SLEEPS.path}.Left`, left), count.next(sleep));
       }
-      first = new sfn.Pass(this.scope, `Expect: ${name}`, {
-        result: sfn.Result.fromObject({ Left: sleeps.count }),
+      const expect = (label: string, count: number) => new sfn.Pass(this.scope, `Expect${label}: ${name}`, {
+        result: sfn.Result.fromObject({ Left: count }),
         resultPath: SLEEPS.path,
-      });
-      (first as sfn.Pass).next(check);
+      }).next(check);
+      const otherwise = expect('', plans[0].count);
+      if (options.expectWhen?.length) {
+        const which = new sfn.Choice(this.scope, `Expect what: ${name}`);
+        options.expectWhen.forEach((w, i) => which.when(w.condition, expect(` ${w.label}`, plans[i + 1].count)));
+        first = which.otherwise(otherwise);
+      } else {
+        first = otherwise.startState;
+      }
     }
     ready.otherwise(poll.next(check));
     check.next(ready);

@@ -58,6 +58,12 @@ function resizeFragment(scope: Construct, { kit }: HsmsWorkflowProps): sfn.IChai
       input: { ClusterId: clusterId, Expect: EXPECT.HsmsActive },
       result: SLOTS.hsms,
       expect: EXPECTED.hsmCreate,
+      // A resize that only deletes waits for the deleted HSMs to go.
+      expectWhen: [{
+        condition: sfn.Condition.numberEquals(SLOTS.resized.at(OUTPUTS.Resized.Created).path, 0),
+        expect: EXPECTED.hsmDelete,
+        label: 'deletes',
+      }],
     }))
     .next(new sfn.Choice(scope, 'Any HSM to connect to?')
       .when(sfn.Condition.stringEquals(SLOTS.hsms.at(STATUS.HsmIpAddresses).path, ''), answer)
