@@ -8,7 +8,10 @@ Time: the emulated clock is the real clock plus an offset that only grows
 once; only waiting is compressed: a wait of N AWS seconds (`wait()`: Step Functions
 Wait states and Retry intervals) lasts N / `time_scale` real seconds, during which it
 moves the clock along towards its end (never back, so concurrent waits never count
-twice), and ends at once if the clock passed its end otherwise. The
+twice), and ends at once if the clock passed its end otherwise. While work that
+a workflow waits for runs outside any request (an SSM command's script: `busy()`),
+waits pass at real speed, so that its real seconds count once and not `time_scale`
+times over. The
 handlers' deadlines, `$$.Execution.StartTime`, execution history and the runner's
 CloudFormation hour all read this clock (`GET /_emulator/clock`).
 
@@ -28,7 +31,8 @@ import heapq
 import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from .faults import ConfigError, Faults
@@ -64,6 +68,7 @@ class Runtime:
         self.endpoint = ""  # set by the server: where the stand-in CLI reaches the emulator
         self.sandbox_root = ""  # set by the server: per-emulator directory for SSM sandboxes
         self._offset = 0.0  # emulated minus real seconds; only grows
+        self._busy = 0  # work in flight that waits pass at real speed for
         self._queue: list[tuple[float, int, Callable[[], object]]] = []
         self._real_due: dict[int, float] = {}
         self._latency_of: dict[int, str] = {}
@@ -94,9 +99,11 @@ class Runtime:
         whenever `wakeup` is set and every 20 ms)."""
         start = self.now()
         target = start + seconds
-        real_start = time.monotonic()
+        progress, last = 0.0, time.monotonic()
         while running():
-            progress = (time.monotonic() - real_start) * self.time_scale
+            real = time.monotonic()
+            progress += (real - last) * (1.0 if self._busy else self.time_scale)
+            last = real
             if progress >= seconds or self.now() >= target:
                 self.advance_to(target)
                 return True
@@ -107,6 +114,17 @@ class Runtime:
             else:
                 wakeup.wait(pause)
         return False
+
+    @contextmanager
+    def busy(self) -> Iterator[None]:
+        """Work a workflow may be waiting for runs: meanwhile waits pass at real speed."""
+        with self.lock:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self._busy -= 1
 
     def delay(self, latency: str, multiplier: float = 1.0) -> float:
         """Real seconds after which the named AWS latency is over even if nothing waited."""
