@@ -20,7 +20,7 @@ from . import handlers, provisioning, template
 from .report import Report, render
 
 DEFAULT_ROUNDS = 3
-DEFAULT_TIME_SCALE = 100.0
+DEFAULT_TIME_SCALE = 300.0
 DEFAULT_COLD_STARTS = 7
 DEFAULT_SYNTHS = 3
 DEFAULT_GROWTH_ROUNDS = 1
