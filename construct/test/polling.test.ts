@@ -7,10 +7,12 @@ import * as assert from 'node:assert/strict';
 import { test, describe } from 'node:test';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { CloudHsmCluster } from '../lib/index.js';
 import { POLL_SECONDS_CONTEXT } from '../lib/private/contract.generated.js';
-import { EXPECTED, MAX_SLEEP, sleepsThrough } from '../lib/private/workflow-kit.js';
-import { ISOLATED, isolatedVpc } from './support.ts';
+import { EXPECTED, MAX_SLEEP, Slot, WorkflowKit, sleepsThrough } from '../lib/private/workflow-kit.js';
+import { ISOLATED, errorOf, isolatedVpc } from './support.ts';
 
 interface State {
   Type: string; Next?: string; Default?: string; Seconds?: number; Result?: Record<string, unknown>;
@@ -131,6 +133,21 @@ describe('polling by expectation', () => {
     assert.equal(which.Default, `Expect: ${wait}`);
     assert.deepEqual(all[`Expect: ${wait}`].Result, { Left: 5 });
     assert.equal(all[`Create and delete HSMs`].Next, `Expect what: ${wait}`);
+  });
+
+  test('fails for a wait whose expectations sleep for different lengths', () => {
+    const stack = new Stack(new App(), 'Kit');
+    const fn = lambda.Function.fromFunctionArn(stack, 'Fn', 'arn:aws:lambda:us-east-1:123456789012:function:f');
+    const kit = new WorkflowKit(stack, fn, fn);
+    const message = errorOf(() => kit.waitUntil('Wait for it', {
+      step: 'AwaitCluster',
+      input: { ClusterId: 'cluster-1', Expect: 'ACTIVE' } as never,
+      result: new Slot('$.It'),
+      expect: Duration.minutes(10),
+      expectWhen: [{ condition: sfn.Condition.isPresent('$.Other'), expect: Duration.seconds(90), label: 'other' }],
+    }));
+    assert.equal(message, 'Wait for it: the expectations of one wait must sleep equally long each time, got 120 and 90 s: '
+      + 'give them latencies that split into sleeps of 120 s');
   });
 
   test('the poll interval context changes the poll interval, not the sleeps', () => {

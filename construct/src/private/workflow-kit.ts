@@ -289,7 +289,10 @@ export class WorkflowKit {
     const most = Math.max(...plans.map((p) => p.count));
     if (most > 0) {
       const seconds = new Set(plans.filter((p) => p.count > 0).map((p) => p.seconds));
-      if (seconds.size > 1) throw new Error(`${name}: every expectation of a wait must sleep as long each time`);
+      if (seconds.size > 1) {
+        throw new Error(`${name}: the expectations of one wait must sleep equally long each time, got ${[...seconds].join(' and ')} s: `
+          + `give them latencies that split into sleeps of ${MAX_SLEEP.toSeconds()} s`);
+      }
       const sleep = new sfn.Wait(this.scope, `Sleep: ${name}`, {
         time: sfn.WaitTime.duration(Duration.seconds([...seconds][0])),
       });
