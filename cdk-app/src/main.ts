@@ -7,15 +7,21 @@
 //   azs            Availability Zones, so subnets, of the VPC (default 2)
 //   pki            ephemeral | private-ca | certificate-authority | external (default ephemeral)
 //   certificateAuthorityArn  the existing AWS Private CA of pki=certificate-authority
+//   certificatesReady  true with pki=external: your certificates are in their secrets, so
+//                  the update initializes and activates the cluster (default false)
+//   backupRetentionDays  how long AWS keeps the cluster's backups (default 90)
 //   sourceBackupId restore the cluster from this backup (CloudHsmClusterFromBackup)
 //                  instead of making a new one; takes no pki
 //   stackName      the stack's name (default CloudHsmExample), to deploy the app
 //                  twice side by side in one account and region
+//   removalPolicy  destroy | retain: the cluster's removalPolicy (default destroy)
+//   clientSubnet   which private subnet (0, 1, ...) the management client runs in
+//                  (default 0); changing it replaces the client
 //   keyStore       retain | destroy: adds a KMS key store on the cluster with that
 //                  removal policy (KMS needs 2 HSMs in 2 zones: about twice the cost)
 //   keyStoreName   the key store's name (default: derived from the construct path)
 //   key            retain | destroy | none: a KMS key in the key store (default: as keyStore)
-import { App, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { App, Duration, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as acmpca from 'aws-cdk-lib/aws-acmpca';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { CloudHsmCluster, CloudHsmClusterFromBackup, CloudHsmKey, CloudHsmKeyStore, ClusterPki } from 'cdk-cloudhsm';
@@ -30,7 +36,7 @@ const PKIS: Record<string, (scope: Construct, caArn?: string) => ClusterPki> = {
     }
     return ClusterPki.fromCertificateAuthority(acmpca.CertificateAuthority.fromCertificateAuthorityArn(scope, 'Ca', caArn));
   },
-  'external': () => ClusterPki.external(),
+  'external': (scope) => ClusterPki.external({ certificatesReady: scope.node.tryGetContext('certificatesReady') === 'true' }),
 };
 
 export class CloudHsmExampleStack extends Stack {
@@ -51,6 +57,19 @@ export class CloudHsmExampleStack extends Stack {
     });
 
     const hsmsPerSubnet = Number(context('hsmsPerSubnet') ?? 1);
+    const removalPolicies: Record<string, RemovalPolicy> = { destroy: RemovalPolicy.DESTROY, retain: RemovalPolicy.RETAIN };
+    const removalPolicyName = context('removalPolicy') ?? 'destroy';
+    if (!Object.hasOwn(removalPolicies, removalPolicyName)) {
+      throw new Error(`context removalPolicy must be destroy or retain, got '${removalPolicyName}'`);
+    }
+    const removalPolicy = removalPolicies[removalPolicyName];
+    const clientSubnetIndex = Number(context('clientSubnet') ?? 0);
+    if (!Number.isInteger(clientSubnetIndex) || clientSubnetIndex < 0 || clientSubnetIndex >= vpc.privateSubnets.length) {
+      throw new Error(`context clientSubnet must be 0 to ${vpc.privateSubnets.length - 1}, got '${context('clientSubnet')}'`);
+    }
+    const clientVpcSubnets = context('clientSubnet') === undefined ? undefined : { subnets: [vpc.privateSubnets[clientSubnetIndex]] };
+    const retentionDays = context('backupRetentionDays');
+    const backupRetention = retentionDays === undefined ? undefined : Duration.days(Number(retentionDays));
     const backupId = context('sourceBackupId');
     const pki = context('pki');
     if (backupId !== undefined) {
@@ -58,14 +77,14 @@ export class CloudHsmExampleStack extends Stack {
         throw new Error('context pki cannot be combined with sourceBackupId: a restored cluster is already initialized; drop pki');
       }
       // The same construct id as a new cluster: both make the same resources.
-      this.addKeyStore(new CloudHsmClusterFromBackup(this, 'Hsm', { vpc, hsmsPerSubnet, backupId }));
+      this.addKeyStore(new CloudHsmClusterFromBackup(this, 'Hsm', { vpc, hsmsPerSubnet, backupId, backupRetention, removalPolicy, clientVpcSubnets }));
       return;
     }
     if (pki !== undefined && !Object.hasOwn(PKIS, pki)) {
       throw new Error(`context pki must be one of ${Object.keys(PKIS).join(', ')}, got '${pki}'`);
     }
     const chosen = PKIS[pki ?? 'ephemeral'](this, context('certificateAuthorityArn'));
-    this.addKeyStore(new CloudHsmCluster(this, 'Hsm', { vpc, hsmsPerSubnet, pki: chosen }));
+    this.addKeyStore(new CloudHsmCluster(this, 'Hsm', { vpc, hsmsPerSubnet, pki: chosen, backupRetention, removalPolicy, clientVpcSubnets }));
   }
 
   /** The key store and key the context asks for. */

@@ -113,7 +113,11 @@ export interface CloudHsmClusterCommonProps {
    *
    * `RemovalPolicy.RETAIN` keeps the cluster with its HSMs (which are billed
    * while they exist) and the admin password, CSR and cluster certificate
-   * secrets; you delete them yourself. The policy does not cover the
+   * secrets; you delete them yourself. They are kept when the stack is
+   * deleted or an update drops them, not when the stack's create fails: a
+   * failed create's rollback deletes what it made (CloudFormation's
+   * `RetainExceptOnCreate`), so nothing billable is left behind by a stack
+   * that never existed. The policy does not cover the
    * management client, the functions and the workflows: they are deleted
    * with the stack.
    *
@@ -213,7 +217,10 @@ export abstract class CloudHsmClusterNew extends CloudHsmClusterBase {
     this.hsmsPerSubnet = hsmsPerSubnet;
 
     const architecture = props.handlerArchitecture ?? lambda.Architecture.ARM_64;
-    const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
+    // RETAIN keeps the cluster of a stack that existed, never that of a failed create.
+    const removalPolicy = props.removalPolicy === RemovalPolicy.RETAIN
+      ? RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+      : props.removalPolicy ?? RemovalPolicy.DESTROY;
 
     const secrets = new ClusterSecrets(this, 'Secrets', { encryptionKey: props.encryptionKey, removalPolicy });
     this.adminPasswordSecret = secrets.adminPassword;
@@ -266,6 +273,8 @@ export abstract class CloudHsmClusterNew extends CloudHsmClusterBase {
       Pki: {
         Kind: pki.kind,
         CertificateAuthorityArn: certificateAuthorityArn,
+        // Only when set, so that the templates of other clusters stay as they were.
+        CertificatesReady: pki.certificatesReady ? true : undefined,
       },
     };
     const resource = new CustomResource(this, 'Resource', {
@@ -281,6 +290,11 @@ export abstract class CloudHsmClusterNew extends CloudHsmClusterBase {
       ClusterId: resource.getAttString(CLUSTER_ATTRIBUTES.ClusterId),
       SubnetIds: subnets.map((s) => s.subnetId),
       HsmsPerSubnet: hsmsPerSubnet,
+      // A cluster that becomes ACTIVE (an external PKI's second phase) updates the HSMs.
+      ClusterState: resource.getAttString(CLUSTER_ATTRIBUTES.State),
+      // A replaced management client (new machine image or subnet) updates the HSMs,
+      // whose workflow configures the new instance for the cluster.
+      ClientInstanceId: client.instance.instanceId,
     };
     const hsms = new CustomResource(this, 'Hsms', {
       serviceToken: machinery.serviceToken,
@@ -290,14 +304,15 @@ export abstract class CloudHsmClusterNew extends CloudHsmClusterBase {
     });
     hsms.node.addDependency(hsmsFlow);
 
-    if (pki.kind === ClusterPkiKind.EXTERNAL) {
+    if (pki.kind === ClusterPkiKind.EXTERNAL && !pki.certificatesReady) {
       new CfnOutput(this, 'NextStep', {
         description: 'How to finish initializing the cluster with your own PKI',
         value: Fn.join('', [
           'The cluster waits for its certificate. 1. Read the CSR from secret ', secrets.csr.secretArn,
           '. 2. Issue a certificate for it with your root CA. 3. Put the PEM certificate into secret ',
           secrets.clusterCertificate.secretArn, ' and your root CA certificate into secret ',
-          secrets.caCertificate.secretArn, '. 4. Update the stack to initialize and activate the cluster.',
+          secrets.caCertificate.secretArn, '. 4. Deploy the stack again with pki: ClusterPki.external({ certificatesReady: true }) to initialize ',
+          'and activate the cluster and add its other HSMs.',
         ]),
       });
     }

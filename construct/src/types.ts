@@ -49,6 +49,20 @@ export enum ClusterPkiKind {
   EXTERNAL = 'EXTERNAL',
 }
 
+/** Options of `ClusterPki.external()`. */
+export interface ExternalPkiOptions {
+  /**
+   * Whether the cluster certificate and your CA certificate are in their
+   * secrets (`clusterCertificateSecret`, `customerCaCertificateSecret`).
+   * Deploying an update that sets it checks them against the cluster's
+   * current CSR, initializes the cluster, activates it on the management
+   * client and adds the remaining HSMs. A certificate that is refused
+   * leaves the cluster UNINITIALIZED, ready for a corrected try.
+   * @default false
+   */
+  readonly certificatesReady?: boolean;
+}
+
 /**
  * Who issues the cluster certificate that initializes the cluster.
  */
@@ -81,10 +95,13 @@ export abstract class ClusterPki {
   /**
    * Your own PKI issues the certificate. The stack's create stops after the
    * cluster CSR is published to its secret; put the signed certificate and
-   * your CA certificate into their secrets and update the stack to finish.
+   * your root CA's certificate into their secrets, then deploy the stack
+   * again with `ClusterPki.external({ certificatesReady: true })` to
+   * initialize and activate the cluster and add its other HSMs.
+   * @param options whether the certificates are ready
    */
-  public static external(): ClusterPki {
-    return new PkiChoice(ClusterPkiKind.EXTERNAL);
+  public static external(options: ExternalPkiOptions = {}): ClusterPki {
+    return new PkiChoice(ClusterPkiKind.EXTERNAL, undefined, options.certificatesReady ?? false);
   }
 
   /** Which kind of PKI. */
@@ -92,12 +109,16 @@ export abstract class ClusterPki {
 
   /** The existing CA, for `fromCertificateAuthority`. */
   public abstract readonly certificateAuthority?: acmpca.ICertificateAuthority;
+
+  /** For `external`: whether your certificates are in their secrets. */
+  public abstract readonly certificatesReady: boolean;
 }
 
 class PkiChoice extends ClusterPki {
   constructor(
     public readonly kind: ClusterPkiKind,
     public readonly certificateAuthority?: acmpca.ICertificateAuthority,
+    public readonly certificatesReady: boolean = false,
   ) {
     super();
   }

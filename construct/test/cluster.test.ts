@@ -101,8 +101,19 @@ describe('CloudHsmCluster resource', () => {
     const [next] = Object.values(outputs);
     const text = JSON.stringify(next.Value);
     assert.match(text, /Read the CSR from secret/);
-    assert.match(text, /Update the stack to initialize and activate the cluster/);
+    assert.match(text, /Deploy the stack again with pki: ClusterPki.external\(\{ certificatesReady: true \}\)/);
     assert.equal(Object.keys(cluster().findOutputs('*')).length, 0, 'no output for the other PKIs');
+  });
+
+  test('an external PKI whose certificates are ready says so to the handlers, and the HSMs follow the cluster state', () => {
+    const waiting = cluster({ pki: ClusterPki.external() });
+    waiting.hasResourceProperties('Custom::CloudHsmCluster', { Pki: { Kind: 'EXTERNAL', CertificatesReady: Match.absent() } });
+    const ready = cluster({ pki: ClusterPki.external({ certificatesReady: true }) });
+    ready.hasResourceProperties('Custom::CloudHsmCluster', { Pki: { Kind: 'EXTERNAL', CertificatesReady: true } });
+    assert.equal(Object.keys(ready.findOutputs('*')).length, 0, 'nothing left to do');
+    ready.hasResourceProperties('Custom::CloudHsmHsms', {
+      ClusterState: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Hsm'), 'State'] },
+    });
   });
 
   test('the entry function runs the prebuilt Rust handler on arm64 by default', () => {
@@ -180,11 +191,16 @@ describe('CloudHsmCluster resource', () => {
     });
   });
 
-  test('RETAIN keeps the cluster, its HSMs and every secret', () => {
+  test('RETAIN keeps the cluster, its HSMs and every secret, except after a failed create', () => {
     const template = cluster({ removalPolicy: RemovalPolicy.RETAIN });
     for (const type of ['Custom::CloudHsmCluster', 'Custom::CloudHsmHsms', 'AWS::SecretsManager::Secret']) {
-      for (const [id, resource] of Object.entries(template.findResources(type))) {
-        assert.equal(resource.DeletionPolicy, 'Retain', `${id} is kept`);
+      const resources = Object.entries(template.findResources(type));
+      assert.ok(resources.length > 0, type);
+      for (const [id, resource] of resources) {
+        const trustAnchor = /trust anchor/.test(resource.Properties?.Description ?? '');
+        // The CA certificate secret is kept whatever happens, so that backups stay restorable.
+        assert.equal(resource.DeletionPolicy, trustAnchor ? 'Retain' : 'RetainExceptOnCreate', `${id} is kept`);
+        assert.equal(resource.UpdateReplacePolicy, 'Retain', `${id}'s old copy is kept when replaced`);
       }
     }
   });

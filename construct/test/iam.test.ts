@@ -84,15 +84,16 @@ function cluster(props: Partial<CloudHsmClusterProps> = {}): { stack: Stack; rol
 describe('IAM policies', () => {
   const { roles: all } = cluster();
 
-  test('the entry function may only start the two workflows and read their executions\' histories', () => {
+  test('the entry function may only start, list, read and stop the executions of the two workflows, and read their histories', () => {
     const entry = role(all, 'HsmEntryFunctionServiceRole');
-    assert.deepEqual(entry.statements.map((s) => s.Action), [
-      'states:StartExecution', 'states:StartExecution', 'states:GetExecutionHistory',
-    ]);
-    const resources = entry.statements.slice(0, 2).map((s) => JSON.stringify(s.Resource));
-    assert.ok(resources.some((r) => /Hsm-ClusterWorkflow/.test(r)), resources.join());
-    assert.ok(resources.some((r) => /Hsm-HsmsWorkflow/.test(r)), resources.join());
-    const history = asList(entry.statements[2].Resource).map((r) => JSON.stringify(r));
+    const perWorkflow = [['states:StartExecution', 'states:ListExecutions'], ['states:DescribeExecution', 'states:StopExecution']];
+    assert.deepEqual(entry.statements.map((s) => s.Action), [...perWorkflow, ...perWorkflow, 'states:GetExecutionHistory']);
+    const resources = entry.statements.slice(0, 4).map((s) => JSON.stringify(s.Resource));
+    for (const workflow of ['Hsm-ClusterWorkflow', 'Hsm-HsmsWorkflow']) {
+      assert.ok(resources.some((r) => r.includes(`:stateMachine:`) && r.includes(workflow)), resources.join());
+      assert.ok(resources.some((r) => r.includes(`:execution:`) && r.includes(`${workflow}`)), resources.join());
+    }
+    const history = asList(entry.statements[4].Resource).map((r) => JSON.stringify(r));
     assert.equal(history.length, 2);
     for (const r of history) assert.match(r, /:execution:/);
     assert.ok(history.some((r) => /Hsm-ClusterWorkflow/.test(r)) && history.some((r) => /Hsm-HsmsWorkflow/.test(r)), history.join());
@@ -102,7 +103,8 @@ describe('IAM policies', () => {
     const tasks = role(all, 'HsmTasksFunctionServiceRole');
     assert.deepEqual([...actionsOf(tasks)].sort(), [
       'cloudhsm:CreateCluster', 'cloudhsm:CreateHsm', 'cloudhsm:DeleteCluster', 'cloudhsm:DeleteHsm',
-      'cloudhsm:DescribeBackups', 'cloudhsm:DescribeClusters', 'cloudhsm:InitializeCluster', 'cloudhsm:TagResource',
+      'cloudhsm:DescribeBackups', 'cloudhsm:DescribeClusters', 'cloudhsm:InitializeCluster', 'cloudhsm:ModifyCluster',
+      'cloudhsm:TagResource',
       'ec2:AuthorizeSecurityGroupEgress', 'ec2:AuthorizeSecurityGroupIngress', 'ec2:CreateNetworkInterface',
       'ec2:CreateSecurityGroup', 'ec2:DeleteNetworkInterface', 'ec2:DeleteSecurityGroup', 'ec2:DescribeNetworkInterfaces',
       'ec2:DescribeSecurityGroups', 'ec2:DescribeSubnets', 'ec2:RevokeSecurityGroupEgress',
@@ -181,12 +183,15 @@ describe('IAM policies of a key store and its keys', () => {
   new CloudHsmKey(stack, 'Key', { keyStore: hsm.addKeyStore('KeyStore') });
   const all = roles(stack);
 
-  test('the key store\'s entry function may only start the key store and key workflows', () => {
+  test('the key store\'s entry function may only start, list, read and stop the key store and key workflows\' executions', () => {
     const entry = role(all, 'HsmKeyStoreMachineryEntryFunctionServiceRole');
-    assert.deepEqual(entry.statements.map((s) => s.Action), ['states:StartExecution', 'states:StartExecution']);
+    const perWorkflow = [['states:StartExecution', 'states:ListExecutions'], ['states:DescribeExecution', 'states:StopExecution']];
+    assert.deepEqual(entry.statements.map((s) => s.Action), [...perWorkflow, ...perWorkflow, 'states:GetExecutionHistory']);
     const resources = entry.statements.map((s) => JSON.stringify(s.Resource));
-    assert.ok(resources.some((r) => /KeyStoreWorkflow/.test(r)), resources.join());
-    assert.ok(resources.some((r) => /KeyWorkflow/.test(r)), resources.join());
+    for (const workflow of ['KeyStoreWorkflow', 'KeyWorkflow']) {
+      assert.ok(resources.some((r) => r.includes(':stateMachine:') && r.includes(workflow)), resources.join());
+      assert.ok(resources.some((r) => r.includes(':execution:') && r.includes(workflow)), resources.join());
+    }
   });
 
   test('the key store\'s tasks function holds exactly the actions its steps call', () => {

@@ -3,8 +3,9 @@
 `install_handlers()` swaps the url handlers moto reads for acm-pca, cloudhsmv2, kms, logs,
 ssm and stepfunctions for ours (`<service>/urls.py`; moto reads `moto.<service>.urls.url_paths` lazily when
 it builds a service app) and installs Lambda forwarding (awslambda/forwarding.py), the
-SendCommand targeting fix (ssm/models.py) and Step Functions' scaled clock and status change
-events (stepfunctions/timing.py).
+SendCommand targeting fix (ssm/models.py), Step Functions' scaled clock and status change
+events (stepfunctions/timing.py) and AWS's names of the errors of Lambda and SDK
+integrations (stepfunctions/lambda_errors.py, stepfunctions/errors.py).
 `EmulatorApp` applies due state changes before every request, answers `/_emulator/*`
 itself, authorizes every signed request as its principal (authz/), injects throttling
 faults, and passes everything else to moto.
@@ -32,6 +33,7 @@ from .kms import urls as kms_urls
 from .logs import urls as logs_urls
 from .ssm import models as ssm_models
 from .ssm import urls as ssm_urls
+from .stepfunctions import errors as stepfunctions_errors
 from .stepfunctions import lambda_errors
 from .stepfunctions import timing as stepfunctions_timing
 from .stepfunctions import urls as stepfunctions_urls
@@ -46,6 +48,7 @@ def install_handlers() -> None:
     moto.ssm.urls.url_paths = ssm_urls.url_paths
     moto.stepfunctions.urls.url_paths = stepfunctions_urls.url_paths
     ssm_models.install()
+    stepfunctions_errors.install()
     forwarding.install()
     stepfunctions_timing.install()
     authz.install()

@@ -6,6 +6,8 @@ as CloudFormation sends them), invokes the service token function asynchronously
 served by `ResponseServer` on 127.0.0.1 (plain HTTP, or HTTPS with a TLS context the
 caller gives it, as S3's pre-signed URLs are). The response is validated as CloudFormation
 validates it; an invalid response or no response in time is a FAILED outcome.
+`start()` and `wait()` split `send()` for a Create that CloudFormation leaves running
+while it creates other resources; `cancel()` stops waiting for it.
 """
 
 import json
@@ -32,6 +34,8 @@ def emulated_now(endpoint: str) -> float:
     """The emulator's clock at `endpoint` (epoch seconds): real time plus what waits skipped."""
     with urllib.request.urlopen(f"{endpoint}/_emulator/clock", timeout=10) as response:
         return float(json.loads(response.read())["now"])
+# CloudFormation's reason for a resource whose create it stopped waiting for.
+CANCELLED = "Resource creation cancelled"
 
 
 def stringify(value: Any) -> Any:
@@ -190,6 +194,15 @@ class Operation:
         return (self.ended or time.monotonic()) - self.started
 
 
+@dataclass
+class Pending:
+    """A request sent and not answered yet."""
+
+    operation: Operation
+    request: dict[str, Any]
+    over: Callable[[], bool]  # whether CloudFormation has stopped waiting for the response
+
+
 class CustomResourceDriver:
     """Sends requests to custom resources and waits for their responses."""
 
@@ -210,6 +223,18 @@ class CustomResourceDriver:
         on_wait: Callable[[Operation], None] | None = None,
     ) -> Operation:
         """Send one request and wait for its outcome; `on_wait` is called while waiting."""
+        return self.wait(self.start(request_type, logical_id, resource_type, properties, physical_id, old_properties), on_wait)
+
+    def start(
+        self,
+        request_type: str,
+        logical_id: str,
+        resource_type: str,
+        properties: dict[str, Any],
+        physical_id: str | None = None,
+        old_properties: dict[str, Any] | None = None,
+    ) -> Pending:
+        """Send one request without waiting: CloudFormation goes on with other resources meanwhile."""
         request_id = str(uuid.uuid4())
         request: dict[str, Any] = {
             "RequestType": request_type,
@@ -236,8 +261,13 @@ class CustomResourceDriver:
         else:
             deadline = time.monotonic() + self.timeout
             over = lambda: time.monotonic() >= deadline  # noqa: E731
+        return Pending(operation, request, over)
+
+    def wait(self, pending: Pending, on_wait: Callable[[Operation], None] | None = None) -> Operation:
+        """The outcome of a started request: its response, or FAILED once the timeout has passed."""
+        operation, request_id = pending.operation, pending.operation.request_id
         body = None
-        while body is None and not over():
+        while body is None and not pending.over():
             body = self.responses.wait(request_id, 0.25)
             if on_wait is not None:
                 on_wait(operation)
@@ -245,12 +275,23 @@ class CustomResourceDriver:
         if body is None:
             operation.outcome = Outcome(
                 "FAILED",
-                physical_id,
+                pending.request.get("PhysicalResourceId"),
                 reason="CloudFormation did not receive a response from your Custom Resource within "
                 + ("one hour" if self.timeout is None else f"{self.timeout:g} s"),
             )
         else:
-            operation.outcome = validate(body, request)
+            operation.outcome = validate(body, pending.request)
+        return operation
+
+    @staticmethod
+    def cancel(pending: Pending) -> Operation:
+        """Stop waiting for a started Create, as CloudFormation does when another resource fails.
+
+        A response that arrives later is ignored; the resource has no physical id of its own.
+        """
+        operation = pending.operation
+        operation.ended = time.monotonic()
+        operation.outcome = Outcome("FAILED", None, reason=CANCELLED)
         return operation
 
     def close(self) -> None:

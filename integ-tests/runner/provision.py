@@ -4,7 +4,9 @@ Each supported type has a create and a delete function. `create` receives the
 resolved properties and answers a `Provisioned`: the physical id (what Ref returns)
 and the attributes Fn::GetAtt reads. Types in `NO_OP_TYPES` have no effect on
 workflows and are recorded without any call; any other type is refused with its
-logical id.
+logical id. A changed resource is updated in place where its type has an update
+function that takes the change (`update`), and replaced where CloudFormation
+replaces it (`REPLACED_ON_CHANGE`); any other change is refused.
 """
 
 import io
@@ -52,7 +54,14 @@ class Request:
 
 Create = Callable[[Request], Provisioned]
 Delete = Callable[[Aws, Provisioned, dict[str, Any]], None]
+# Updates a resource in place from its old properties; answers None when the change
+# is one CloudFormation makes by replacing the resource.
+Update = Callable[[Request, Provisioned, dict[str, Any]], Provisioned | None]
 PROVISIONERS: dict[str, tuple[Create, Delete]] = {}
+UPDATERS: dict[str, Update] = {}
+# Types whose other changes CloudFormation makes by replacement (a new resource, the
+# old one deleted in the cleanup phase), as their documentation says of those properties.
+REPLACED_ON_CHANGE = {"AWS::EC2::Instance"}
 
 
 def provisioner(resource_type: str, delete: Delete) -> Callable[[Create], Create]:
@@ -63,6 +72,37 @@ def provisioner(resource_type: str, delete: Delete) -> Callable[[Create], Create
         return create
 
     return register
+
+
+def updater(resource_type: str) -> Callable[[Update], Update]:
+    """Register the in-place update function of a type."""
+
+    def register(update: Update) -> Update:
+        UPDATERS[resource_type] = update
+        return update
+
+    return register
+
+
+def update(request: Request, held: Provisioned, old_properties: dict[str, Any]) -> Provisioned | None:
+    """Update one resource in place; None when CloudFormation replaces it instead."""
+    resource_type = request.resource["Type"]
+    in_place = UPDATERS.get(resource_type)
+    try:
+        updated = in_place(request, held, old_properties) if in_place else None
+    except Exception as err:
+        raise ProvisionError(f"{request.logical_id} ({resource_type}): update failed: {err}") from err
+    if updated is None and resource_type not in REPLACED_ON_CHANGE:
+        changed = sorted(_changed(request.properties, old_properties))
+        raise TemplateError(
+            f"{request.logical_id} ({resource_type}): {', '.join(changed)} changed; the runner updates "
+            f"{', '.join(sorted(UPDATERS))} in place and replaces {', '.join(sorted(REPLACED_ON_CHANGE))} only"
+        )
+    return updated
+
+
+def _changed(new: dict[str, Any], old: dict[str, Any]) -> set[str]:
+    return {k for k in set(new) | set(old) if new.get(k) != old.get(k)}
 
 
 def create(request: Request) -> Provisioned:
@@ -406,6 +446,19 @@ def _instance(req: Request) -> Provisioned:
     )
 
 
+@updater("AWS::EC2::Instance")
+def _update_instance(req: Request, held: Provisioned, old: dict[str, Any]) -> Provisioned | None:
+    """A new instance type stops and starts the instance (EBS-backed); any other change replaces it."""
+    if _changed(req.properties, old) - {"InstanceType", "Tags"}:
+        return None
+    ec2 = req.aws.client("ec2")
+    if req.properties.get("InstanceType") != old.get("InstanceType"):
+        ec2.stop_instances(InstanceIds=[held.physical_id])
+        ec2.modify_instance_attribute(InstanceId=held.physical_id, InstanceType={"Value": req.properties["InstanceType"]})
+        ec2.start_instances(InstanceIds=[held.physical_id])
+    return held
+
+
 # --- IAM ---------------------------------------------------------------------------
 
 
@@ -454,6 +507,20 @@ def _policy(req: Request) -> Provisioned:
     for role in props.get("Roles", []):
         iam.put_role_policy(RoleName=role, PolicyName=props["PolicyName"], PolicyDocument=_json_text(props["PolicyDocument"]))
     return Provisioned(req.aws.physical_name(req.logical_id), {"PolicyName": props["PolicyName"]})
+
+
+@updater("AWS::IAM::Policy")
+def _update_policy(req: Request, held: Provisioned, old: dict[str, Any]) -> Provisioned | None:
+    """A new document or roles: the inline policy is put again, and removed from roles it left."""
+    iam, props = req.aws.client("iam"), req.properties
+    for role in set(old.get("Roles", [])) - set(props.get("Roles", [])):
+        iam.delete_role_policy(RoleName=role, PolicyName=old["PolicyName"])
+    if props["PolicyName"] != old["PolicyName"]:
+        for role in old.get("Roles", []):
+            if role in props.get("Roles", []):
+                iam.delete_role_policy(RoleName=role, PolicyName=old["PolicyName"])
+    _policy(req)
+    return Provisioned(held.physical_id, {"PolicyName": props["PolicyName"]})
 
 
 def _delete_managed_policy(aws: Aws, res: Provisioned, props: dict[str, Any]) -> None:
@@ -572,6 +639,27 @@ def _function(req: Request) -> Provisioned:
     return Provisioned(name, {"Arn": function["FunctionArn"], "Bootstrap": str(bootstrap), "LogFile": forwarding["LogFile"]})
 
 
+@updater("AWS::Lambda::Function")
+def _update_function(req: Request, held: Provisioned, old: dict[str, Any]) -> Provisioned | None:
+    """Configuration and code change in place (the forwarding is registered again); a new name replaces."""
+    props = req.properties
+    if _changed(props, old) & {"FunctionName", "PackageType"}:
+        return None
+    bootstrap = host_bootstrap(req.asset_dir, req.logical_id, req.resource)
+    timeout = int(props.get("Timeout", 3))
+    environment = {k: str(v) for k, v in props.get("Environment", {}).get("Variables", {}).items()}
+    req.aws.client("lambda").update_function_configuration(
+        FunctionName=held.physical_id,
+        Role=props["Role"],
+        Timeout=timeout,
+        MemorySize=int(props.get("MemorySize", 128)),
+        Environment={"Variables": environment},
+        Description=props.get("Description", ""),
+    )
+    forwarding = register_forwarding(req.aws.endpoint, held.physical_id, bootstrap, _runtime_environment(props), timeout)
+    return Provisioned(held.physical_id, {**held.attributes, "Bootstrap": str(bootstrap), "LogFile": forwarding["LogFile"]})
+
+
 def _delete_state_machine(aws: Aws, res: Provisioned, _props: dict[str, Any]) -> None:
     aws.client("stepfunctions").delete_state_machine(stateMachineArn=res.physical_id)
 
@@ -595,6 +683,18 @@ def _state_machine(req: Request) -> Provisioned:
         type=props.get("StateMachineType", "STANDARD"),
     )["stateMachineArn"]
     return Provisioned(arn, {"Arn": arn, "Name": name})
+
+
+@updater("AWS::StepFunctions::StateMachine")
+def _update_state_machine(req: Request, held: Provisioned, old: dict[str, Any]) -> Provisioned | None:
+    """A new definition or role is applied in place; a new name or type replaces."""
+    props = req.properties
+    if _changed(props, old) & {"StateMachineName", "StateMachineType"}:
+        return None
+    req.aws.client("stepfunctions").update_state_machine(
+        stateMachineArn=held.physical_id, definition=state_machine_definition(props), roleArn=props["RoleArn"]
+    )
+    return held
 
 
 def _delete_events_rule(aws: Aws, res: Provisioned, props: dict[str, Any]) -> None:

@@ -2,23 +2,29 @@
 
 Resources are handled in dependency order. AWS resources are provisioned in the
 emulator (provision.py); custom resources get Create/Update/Delete requests
-(custom.py). A failed create is rolled back: Delete requests to the custom resources
-created so far (the failed one included), newest first, then the AWS resources are
-torn down. A failed update sends the updated custom resources an Update back to
-their old properties. DeletionPolicy Retain is honoured.
+(custom.py). While a custom resource's Create is pending, the resources that do not
+depend on it are created, as CloudFormation creates them in parallel; if one of them
+fails, the pending Create is cancelled and gets a Delete carrying a physical id
+CloudFormation generated. A failed create is rolled back: Delete requests to the custom
+resources created so far (the failed and the cancelled ones included), newest first,
+then the AWS resources are torn down. A failed update sends the updated custom
+resources, and the one that failed, an Update back to their old properties (old and
+new swapped), then deletes what the update created. DeletionPolicy (Retain,
+RetainExceptOnCreate) and UpdateReplacePolicy are applied as CloudFormation applies
+them. `Stack.status` is the stack status CloudFormation would report.
 """
 
 import copy
 import json
 import re
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from . import provision
 from .aws import Aws
-from .custom import CustomResourceDriver, Operation, stringify
+from .custom import CANCELLED, CustomResourceDriver, Operation, Pending, stringify
 from .intrinsics import ACCOUNT_ID, REGION, Resolver, TemplateError, pseudo_parameters
 from .progress import Progress
 from .template import Template, is_custom_resource
@@ -32,6 +38,10 @@ DYNAMIC_REFERENCE = re.compile(r"\{\{resolve:(ssm|ssm-secure|secretsmanager):([^
 class OperationFailed(RuntimeError):
     """A lifecycle step failed; the message says which resource and why."""
 
+    def __init__(self, message: str, logical_id: str | None = None):
+        super().__init__(message)
+        self.logical_id = logical_id
+
 
 @dataclass
 class ResourceState:
@@ -42,11 +52,45 @@ class ResourceState:
     physical_id: str
     attributes: dict[str, Any] = field(default_factory=dict)
     properties: dict[str, Any] = field(default_factory=dict)
-    retain: bool = False
+    deletion_policy: str = "Delete"
+    update_replace_policy: str = "Delete"
 
     @property
     def custom(self) -> bool:
         return is_custom_resource(self.type)
+
+    def kept_on_delete(self, rolling_back: bool) -> bool:
+        """Whether deleting the resource leaves it in place.
+
+        `rolling_back`: the resource was created by the operation being rolled back,
+        which deletes it under RetainExceptOnCreate and keeps it only under Retain.
+        """
+        if rolling_back:
+            return self.deletion_policy == "Retain"
+        return self.deletion_policy in RETAINING_POLICIES
+
+    def with_policies(self, resource: dict[str, Any]) -> "ResourceState":
+        """The same resource under the policies a template gives it."""
+        self.deletion_policy, self.update_replace_policy = policies(resource)
+        return self
+
+
+# DeletionPolicy values that keep the resource when its stack is deleted (Snapshot deletes:
+# no type the runner provisions takes a snapshot).
+RETAINING_POLICIES = ("Retain", "RetainExceptOnCreate")
+
+
+def policies(resource: dict[str, Any]) -> tuple[str, str]:
+    """A template resource's DeletionPolicy and UpdateReplacePolicy (both default to Delete)."""
+    return resource.get("DeletionPolicy", "Delete"), resource.get("UpdateReplacePolicy", "Delete")
+
+
+@dataclass
+class Creating:
+    """A custom resource whose Create was sent and not answered yet."""
+
+    state: ResourceState
+    pending: Pending
 
 
 class Stack:
@@ -59,6 +103,8 @@ class Stack:
         self.progress = progress
         self.stack_id = stack_id
         self.resources: dict[str, ResourceState] = {}
+        # The stack status CloudFormation would report after the last operation.
+        self.status = "REVIEW_IN_PROGRESS"
 
     @staticmethod
     def new_stack_id(stack_name: str) -> str:
@@ -175,50 +221,107 @@ class Stack:
     # --- create ----------------------------------------------------------------------
 
     def create(self) -> list[Operation]:
-        """Create every resource; on failure roll back and raise OperationFailed."""
+        """Create every resource; on failure roll back and raise OperationFailed.
+
+        A custom resource's Create is waited for only when a resource that depends on it
+        comes next, or at the end: the others are created meanwhile, as CloudFormation does.
+        """
         self.check_rules(self.template)
         resolver = self.resolver(self.template)
         operations: list[Operation] = []
-        for logical_id in self._included(resolver, self.template):
-            try:
-                self._create_one(resolver, self.template, logical_id, operations)
-            except (OperationFailed, TemplateError, provision.ProvisionError) as err:
-                self.progress.log(f"CREATE_FAILED {logical_id}: {err}")
-                self.progress.log("ROLLBACK_IN_PROGRESS: deleting what was created")
-                rollback_errors = self.delete_all(operations)
-                suffix = f"; the rollback also failed: {'; '.join(rollback_errors)}" if rollback_errors else ""
-                raise OperationFailed(f"create failed at {logical_id}: {err}{suffix}") from err
+        creating: dict[str, Creating] = {}
+        self.status = "CREATE_IN_PROGRESS"
+        current = ""
+        try:
+            for logical_id in self._included(resolver, self.template):
+                for dependency in [d for d in creating if d in self.template.dependencies(logical_id)]:
+                    self._finish_create(creating.pop(dependency), operations)
+                current = logical_id
+                self._create_one(resolver, self.template, logical_id, operations, creating)
+            while creating:
+                self._finish_create(creating.pop(next(iter(creating))), operations)
+        except (OperationFailed, TemplateError, provision.ProvisionError) as err:
+            failed_at = (err.logical_id if isinstance(err, OperationFailed) else None) or current
+            self.progress.log(f"CREATE_FAILED {failed_at}: {err}")
+            for cancelled in creating.values():
+                self._cancel_create(cancelled, operations)
+            self.status = "ROLLBACK_IN_PROGRESS"
+            self.progress.log("ROLLBACK_IN_PROGRESS: deleting what was created")
+            rollback_errors = self.delete_all(operations, rolling_back=True)
+            self.status = "ROLLBACK_FAILED" if rollback_errors else "ROLLBACK_COMPLETE"
+            self.progress.log(self.status)
+            suffix = f"; the rollback also failed: {'; '.join(rollback_errors)}" if rollback_errors else ""
+            raise OperationFailed(f"create failed at {failed_at}: {err}{suffix} ({self.status})") from err
+        self.status = "CREATE_COMPLETE"
         return operations
 
-    def _create_one(self, resolver: Resolver, template: Template, logical_id: str, operations: list[Operation]) -> None:
+    def _create_one(
+        self,
+        resolver: Resolver,
+        template: Template,
+        logical_id: str,
+        operations: list[Operation],
+        creating: dict[str, Creating] | None = None,
+    ) -> None:
+        """Create one resource. A custom resource's Create is left pending in `creating` when given."""
         resource = template.resources[logical_id]
         properties = self._properties(resolver, template, logical_id)
-        retain = resource.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate")
         if is_custom_resource(resource["Type"]):
-            operation = self._send("Create", logical_id, resource["Type"], properties)
-            operations.append(operation)
-            outcome = operation.outcome
-            assert outcome is not None
-            if outcome.physical_id:
-                self.resources[logical_id] = ResourceState(
-                    logical_id, resource["Type"], outcome.physical_id, outcome.data, properties, retain
-                )
-            if outcome.status != "SUCCESS":
-                raise OperationFailed(outcome.reason)
+            state = ResourceState(logical_id, resource["Type"], "", {}, properties).with_policies(resource)
+            started = Creating(state, self._start("Create", logical_id, resource["Type"], properties))
+            if creating is None:
+                self._finish_create(started, operations)
+            else:
+                creating[logical_id] = started
             return
         created = provision.create(provision.Request(self.aws, logical_id, properties, resource, template.asset_dir))
-        self._hold(ResourceState(logical_id, resource["Type"], created.physical_id, created.attributes, properties, retain))
+        state = ResourceState(logical_id, resource["Type"], created.physical_id, created.attributes, properties)
+        self._hold(state.with_policies(resource))
         self.progress.log(f"CREATE_COMPLETE {logical_id} ({resource['Type']}) {created.physical_id}")
 
-    def _send(
+    def _finish_create(self, creating: Creating, operations: list[Operation]) -> None:
+        """Wait for a custom resource's Create; the stack holds it from then on, failed or not."""
+        state = creating.state
+        operation = self._wait(creating.pending, state.properties)
+        operations.append(operation)
+        outcome = operation.outcome
+        assert outcome is not None
+        # Without a valid physical id in the response, CloudFormation makes one up: the
+        # rollback's Delete carries it.
+        state.physical_id = outcome.physical_id or self.aws.physical_name(state.logical_id)
+        if outcome.status == "SUCCESS":
+            state.attributes = outcome.data
+        self.resources[state.logical_id] = state
+        if outcome.status != "SUCCESS":
+            raise OperationFailed(outcome.reason, state.logical_id)
+
+    def _cancel_create(self, creating: Creating, operations: list[Operation]) -> None:
+        """Stop waiting for a Create; the resource gets a generated physical id for its Delete."""
+        state = creating.state
+        operation = self.driver.cancel(creating.pending)
+        self.progress.finished(operation)
+        operations.append(operation)
+        state.physical_id = self.aws.physical_name(state.logical_id)
+        self.resources[state.logical_id] = state
+        self.progress.log(f"CREATE_FAILED {state.logical_id}: {CANCELLED}")
+
+    def _start(
         self, request_type: str, logical_id: str, resource_type: str, properties: dict[str, Any], **kwargs: Any
-    ) -> Operation:
+    ) -> Pending:
         self.progress.log(f"{request_type} {logical_id} ({resource_type}): request sent to {properties['ServiceToken']}")
-        operation = self.driver.send(request_type, logical_id, resource_type, properties, on_wait=self.progress.waiting, **kwargs)
+        return self.driver.start(request_type, logical_id, resource_type, properties, **kwargs)
+
+    def _wait(self, pending: Pending, properties: dict[str, Any]) -> Operation:
+        operation = self.driver.wait(pending, on_wait=self.progress.waiting)
         self.progress.finished(operation)
         if operation.outcome and operation.outcome.status == "FAILED":
             self._show_function_log(properties["ServiceToken"])
         return operation
+
+    def _send(
+        self, request_type: str, logical_id: str, resource_type: str, properties: dict[str, Any], **kwargs: Any
+    ) -> Operation:
+        return self._wait(self._start(request_type, logical_id, resource_type, properties, **kwargs), properties)
 
     def _show_function_log(self, service_token: str, lines: int = 15) -> None:
         for resource in self.resources.values():
@@ -230,17 +333,17 @@ class Stack:
 
     # --- delete ----------------------------------------------------------------------
 
-    def delete_all(self, operations: list[Operation]) -> list[str]:
+    def delete_all(self, operations: list[Operation], rolling_back: bool = False) -> list[str]:
         """Custom resource Deletes (newest first), then tear down the rest; answers the errors.
 
         A failed custom resource Delete stops there, as CloudFormation's DELETE_FAILED
-        does, leaving the resources it may still need.
+        does, leaving the resources it may still need. `rolling_back`: the resources were
+        created by the operation being rolled back (see `ResourceState.kept_on_delete`).
         """
         held = list(self.resources.values())
         for resource in reversed([r for r in held if r.custom]):
-            if resource.retain:
-                self.progress.log(f"DELETE_SKIPPED {resource.logical_id}: DeletionPolicy Retain")
-                del self.resources[resource.logical_id]
+            if resource.kept_on_delete(rolling_back):
+                self._skip(resource)
                 continue
             operation = self._send(
                 "Delete", resource.logical_id, resource.type, resource.properties, physical_id=resource.physical_id
@@ -251,7 +354,12 @@ class Stack:
             if outcome.status != "SUCCESS":
                 return [f"Delete {resource.logical_id} FAILED: {outcome.reason}"]
             del self.resources[resource.logical_id]
-        return self._teardown([r for r in held if not r.custom])
+        return self._teardown([r for r in held if not r.custom], rolling_back)
+
+    def _skip(self, resource: ResourceState) -> None:
+        self.progress.log(f"DELETE_SKIPPED {resource.logical_id}: DeletionPolicy {resource.deletion_policy}")
+        if self.resources.get(resource.logical_id) is resource:
+            del self.resources[resource.logical_id]
 
     def _delete_provisioned(self, resource: ResourceState) -> None:
         """Deletes a resource the runner provisioned itself (not a custom resource)."""
@@ -263,26 +371,28 @@ class Stack:
             resource.properties,
         )
 
-    def _teardown(self, resources: list[ResourceState]) -> list[str]:
+    def _teardown(self, resources: list[ResourceState], rolling_back: bool) -> list[str]:
         errors = []
         for resource in reversed(resources):
-            if resource.retain:
-                self.progress.log(f"DELETE_SKIPPED {resource.logical_id}: DeletionPolicy Retain")
-            else:
-                try:
-                    self._delete_provisioned(resource)
-                    self.progress.log(f"DELETE_COMPLETE {resource.logical_id} ({resource.type})")
-                except provision.ProvisionError as err:
-                    errors.append(str(err))
-                    self.progress.log(f"DELETE_FAILED {err}")
-                    continue
+            if resource.kept_on_delete(rolling_back):
+                self._skip(resource)
+                continue
+            try:
+                self._delete_provisioned(resource)
+                self.progress.log(f"DELETE_COMPLETE {resource.logical_id} ({resource.type})")
+            except provision.ProvisionError as err:
+                errors.append(str(err))
+                self.progress.log(f"DELETE_FAILED {err}")
+                continue
             del self.resources[resource.logical_id]
         return errors
 
     def delete(self) -> list[Operation]:
         """Delete the stack; raise OperationFailed if anything could not be deleted."""
         operations: list[Operation] = []
+        self.status = "DELETE_IN_PROGRESS"
         errors = self.delete_all(operations)
+        self.status = "DELETE_FAILED" if errors else "DELETE_COMPLETE"
         if errors:
             raise OperationFailed("delete failed: " + "; ".join(errors))
         return operations
@@ -290,33 +400,43 @@ class Stack:
     # --- update ----------------------------------------------------------------------
 
     def update(self, new: Template) -> list[Operation]:
-        """Move to `new`: create added resources, Update changed custom resources, then clean up.
+        """Move to `new`: create added resources, update changed ones, then clean up.
 
-        AWS resources whose properties change are refused (the runner does not update
-        them). A custom resource answering a new physical id was replaced: its old id
-        gets a Delete in the cleanup phase, after every other change, as in CloudFormation.
+        An AWS resource whose properties change is updated in place or replaced, as
+        CloudFormation does for that change (`provision.update`); a change the runner
+        cannot make is refused. A custom resource answering a new physical id was replaced: its old id
+        gets a Delete in the cleanup phase, after every other change, unless its
+        UpdateReplacePolicy is Retain, as in CloudFormation. A failure rolls back
+        (`_roll_back_update`) and raises OperationFailed.
         """
         self.check_rules(new)
         resolver = self.resolver(new)
         wanted = self._included(resolver, new)
         operations: list[Operation] = []
         updated: list[tuple[ResourceState, dict[str, Any]]] = []  # (previous state, new properties)
+        provisioned: list[ResourceState] = []  # AWS resources updated or replaced, as they were
+        failed: tuple[ResourceState, dict[str, Any]] | None = None
         cleanup: list[ResourceState] = []
         created: list[str] = []
+        self.status = "UPDATE_IN_PROGRESS"
         try:
             for logical_id in wanted:
                 if logical_id not in self.resources:
-                    self._create_one(resolver, new, logical_id, operations)
                     created.append(logical_id)
+                    self._create_one(resolver, new, logical_id, operations)
                     continue
-                held = self.resources[logical_id]
+                held = self.resources[logical_id].with_policies(new.resources[logical_id])
                 properties = self._properties(resolver, new, logical_id)
                 if stringify(properties) == stringify(held.properties):
                     continue
+                if held.type == "AWS::CDK::Metadata":
+                    # Analytics only (which constructs the app uses): CloudFormation updates it in place, with no effect.
+                    self.resources[logical_id] = replace(held, properties=properties)
+                    continue
                 if not held.custom:
-                    raise TemplateError(
-                        f"{logical_id} ({held.type}): its properties changed; the runner updates custom resources only"
-                    )
+                    self._update_provisioned(new, held, properties, cleanup)
+                    provisioned.append(held)
+                    continue
                 operation = self._send(
                     "Update", logical_id, held.type, properties, physical_id=held.physical_id, old_properties=held.properties
                 )
@@ -324,32 +444,68 @@ class Stack:
                 outcome = operation.outcome
                 assert outcome is not None
                 if outcome.status != "SUCCESS":
-                    raise OperationFailed(outcome.reason)
+                    failed = (held, properties)
+                    raise OperationFailed(outcome.reason, logical_id)
                 updated.append((held, properties))
                 self.resources[logical_id] = ResourceState(
-                    logical_id, held.type, outcome.physical_id or held.physical_id, outcome.data, properties, held.retain
+                    logical_id,
+                    held.type,
+                    outcome.physical_id or held.physical_id,
+                    outcome.data,
+                    properties,
+                    held.deletion_policy,
+                    held.update_replace_policy,
                 )
                 if outcome.physical_id and outcome.physical_id != held.physical_id:
                     self.progress.log(f"{logical_id} was replaced: {held.physical_id} -> {outcome.physical_id}")
                     cleanup.append(held)
         except (OperationFailed, TemplateError, provision.ProvisionError) as err:
             self.progress.log(f"UPDATE_FAILED: {err}")
-            self.progress.log("UPDATE_ROLLBACK_IN_PROGRESS")
-            self._roll_back_update(updated, created, operations)
-            raise OperationFailed(f"update failed: {err}") from err
+            self.status = "UPDATE_ROLLBACK_IN_PROGRESS"
+            self.progress.log(self.status)
+            errors = self._roll_back_update(updated, failed, created, operations, provisioned)
+            self.status = "UPDATE_ROLLBACK_FAILED" if errors else "UPDATE_ROLLBACK_COMPLETE"
+            self.progress.log(self.status)
+            suffix = f"; the rollback also failed: {'; '.join(errors)}" if errors else ""
+            raise OperationFailed(f"update failed: {err}{suffix} ({self.status})") from err
         removed = [self.resources[lid] for lid in self.resources if lid not in wanted]
-        self.progress.log("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
-        errors = self._cleanup(cleanup + removed, operations)
+        self.status = "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"
+        self.progress.log(self.status)
+        errors = self._cleanup(cleanup, removed, operations)
         self.template = new
+        # Cleanup failures do not fail the update in CloudFormation; the runner reports them.
+        self.status = "UPDATE_COMPLETE"
         if errors:
             raise OperationFailed("update cleanup failed: " + "; ".join(errors))
         return operations
 
-    def _cleanup(self, resources: list[ResourceState], operations: list[Operation]) -> list[str]:
-        """Delete replaced custom resources' old ids and the resources the new template dropped."""
+    def _update_provisioned(
+        self, new: Template, held: ResourceState, properties: dict[str, Any], cleanup: list[ResourceState]
+    ) -> None:
+        """Update an AWS resource in place, or replace it: the old one goes in the cleanup phase."""
+        resource = new.resources[held.logical_id]
+        request = provision.Request(self.aws, held.logical_id, properties, resource, new.asset_dir)
+        current = provision.Provisioned(held.physical_id, held.attributes)
+        done = provision.update(request, current, held.properties)
+        if done is None:
+            done = provision.create(request)
+            cleanup.append(held)
+            self.progress.log(f"{held.logical_id} ({held.type}) was replaced: {held.physical_id} -> {done.physical_id}")
+        state = ResourceState(held.logical_id, held.type, done.physical_id, done.attributes, properties)
+        self._hold(state.with_policies(resource))
+        self.progress.log(f"UPDATE_COMPLETE {held.logical_id} ({held.type}) {done.physical_id}")
+
+    def _cleanup(
+        self, replaced: list[ResourceState], removed: list[ResourceState], operations: list[Operation], rolling_back: bool = False
+    ) -> list[str]:
+        """Delete replaced custom resources' old ids (UpdateReplacePolicy) and the resources dropped (DeletionPolicy)."""
         errors = []
-        for resource in reversed(resources):
-            if resource.retain:
+        for resource, is_replaced in reversed([(r, True) for r in replaced] + [(r, False) for r in removed]):
+            if is_replaced and resource.update_replace_policy == "Retain":
+                self.progress.log(f"DELETE_SKIPPED {resource.logical_id} {resource.physical_id}: UpdateReplacePolicy Retain")
+                continue
+            if not is_replaced and resource.kept_on_delete(rolling_back):
+                self._skip(resource)
                 continue
             if resource.custom:
                 operation = self._send(
@@ -368,25 +524,62 @@ class Stack:
         return errors
 
     def _roll_back_update(
-        self, updated: list[tuple[ResourceState, dict[str, Any]]], created: list[str], operations: list[Operation]
-    ) -> None:
-        """Send the updated custom resources back to their old properties; delete what the update created."""
-        for previous, new_properties in reversed(updated):
+        self,
+        updated: list[tuple[ResourceState, dict[str, Any]]],
+        failed: tuple[ResourceState, dict[str, Any]] | None,
+        created: list[str],
+        operations: list[Operation],
+        provisioned: list[ResourceState] | None = None,
+    ) -> list[str]:
+        """Roll the stack back to its old template; answers the errors (UPDATE_ROLLBACK_FAILED).
+
+        AWS resources the update changed go back after the custom resources: a replaced
+        one to its old physical id (the new one deleted with what the update created),
+        one updated in place by an update to its old properties.
+
+        The updated custom resources and the one whose Update failed get an Update back
+        to their old properties (the attempted ones as OldResourceProperties), newest
+        first; a replaced one goes back to its old physical id, and its new one is deleted
+        with what the update created. A failed rollback Update stops there, as in
+        CloudFormation.
+        """
+        replacements: list[ResourceState] = []
+        for previous, attempted in reversed(updated + ([failed] if failed else [])):
             current = self.resources[previous.logical_id]
+            if current.physical_id != previous.physical_id:
+                replacements.append(current)
+                self.resources[previous.logical_id] = previous
+                continue
             operation = self._send(
                 "Update",
                 previous.logical_id,
                 previous.type,
                 previous.properties,
-                physical_id=current.physical_id,
-                old_properties=new_properties,
+                physical_id=previous.physical_id,
+                old_properties=attempted,
             )
             operations.append(operation)
+            outcome = operation.outcome
+            assert outcome is not None
+            if outcome.status != "SUCCESS":
+                return [f"rollback Update {previous.logical_id} FAILED: {outcome.reason}"]
+            previous.attributes = outcome.data
             self.resources[previous.logical_id] = previous
-        for logical_id in reversed(created):
-            resource = self.resources.get(logical_id)
-            if resource is not None:
-                self._cleanup([resource], operations)
+        for previous in reversed(provisioned or []):
+            current = self.resources[previous.logical_id]
+            if current.physical_id != previous.physical_id:
+                replacements.append(current)
+            else:
+                resource = self.template.resources[previous.logical_id]
+                request = provision.Request(self.aws, previous.logical_id, previous.properties, resource, self.template.asset_dir)
+                try:
+                    provision.update(request, provision.Provisioned(current.physical_id, current.attributes), current.properties)
+                except (provision.ProvisionError, TemplateError) as err:
+                    return [f"rollback of {previous.logical_id} FAILED: {err}"]
+            self._hold(previous)
+        self.progress.log("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
+        new_ones = [self.resources[lid] for lid in created if lid in self.resources]
+        return self._cleanup([], replacements + new_ones, operations, rolling_back=True)
 
     # --- persistence -----------------------------------------------------------------
 
@@ -395,11 +588,13 @@ class Stack:
             "template": str(self.template.path),
             "stack_id": self.stack_id,
             "endpoint": self.aws.endpoint,
+            "status": self.status,
             "resources": [asdict(r) for r in self.resources.values()],
         }
 
     def restore(self, state: dict[str, Any]) -> None:
         """Take the resources recorded by `to_json`."""
+        self.status = state.get("status", self.status)
         for recorded in state["resources"]:
             self._hold(ResourceState(**recorded))
 

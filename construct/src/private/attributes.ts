@@ -15,6 +15,8 @@ export const HSMS_ATTRIBUTES = {
   ClusterId: 'ClusterId',
   HsmIpAddresses: 'HsmIpAddresses',
   HsmIds: 'HsmIds',
+  /** Remembered addresses that HSMs added back could not get again, comma-separated; empty when all were kept. */
+  IpAddressesNotKept: 'IpAddressesNotKept',
 } as const;
 
 /** The attributes of a `Custom::CloudHsmKeyStore`. */

@@ -111,7 +111,9 @@ export const CLUSTER_PROPERTY_FIELDS = {
 
 /** The properties of a `Custom::CloudHsmHsms`, by name. */
 export const HSMS_PROPERTY_FIELDS = {
+  ClientInstanceId: 'ClientInstanceId',
   ClusterId: 'ClusterId',
+  ClusterState: 'ClusterState',
   HsmsPerSubnet: 'HsmsPerSubnet',
   SubnetIds: 'SubnetIds',
 } as const;
@@ -259,7 +261,7 @@ export const STEP_OUTPUTS = {
   ActivateCluster: 'CommandProgress',
   AwaitCluster: 'ClusterStatus',
   CarryCaCertificate: 'CaCarried',
-  CheckUpdate: 'ClusterStatus',
+  CheckUpdate: 'ClusterUpdate',
   ConfigureClient: 'CommandProgress',
   ConnectKeyStore: 'KeyStoreConnection',
   CreateCluster: 'ClusterCreated',
@@ -311,6 +313,7 @@ export const OUTPUTS = {
       Pki: {
         '$': 'Props.Pki',
         CertificateAuthorityArn: 'Props.Pki.CertificateAuthorityArn',
+        CertificatesReady: 'Props.Pki.CertificatesReady',
         Kind: 'Props.Pki.Kind',
       },
       SourceBackupId: 'Props.SourceBackupId',
@@ -333,6 +336,40 @@ export const OUTPUTS = {
     HsmIp: 'HsmIp',
     HsmIpAddresses: 'HsmIpAddresses',
     Ready: 'Ready',
+    SecurityGroupId: 'SecurityGroupId',
+    State: 'State',
+    VpcId: 'VpcId',
+  },
+  ClusterUpdate: {
+    Cluster: {
+      '$': 'Cluster',
+      ClusterId: 'Cluster.ClusterId',
+      HasCsr: 'Cluster.HasCsr',
+      Hsms: 'Cluster.Hsms',
+      SecurityGroupId: 'Cluster.SecurityGroupId',
+      State: 'Cluster.State',
+      StateMessage: 'Cluster.StateMessage',
+      SubnetMapping: 'Cluster.SubnetMapping',
+      VpcId: 'Cluster.VpcId',
+    },
+    ClusterId: 'ClusterId',
+    Initialize: 'Initialize',
+    Props: {
+      '$': 'Props',
+      BackupRetentionDays: 'Props.BackupRetentionDays',
+      HsmType: 'Props.HsmType',
+      HsmsPerSubnet: 'Props.HsmsPerSubnet',
+      Mode: 'Props.Mode',
+      NetworkType: 'Props.NetworkType',
+      Pki: {
+        '$': 'Props.Pki',
+        CertificateAuthorityArn: 'Props.Pki.CertificateAuthorityArn',
+        CertificatesReady: 'Props.Pki.CertificatesReady',
+        Kind: 'Props.Pki.Kind',
+      },
+      SourceBackupId: 'Props.SourceBackupId',
+      SubnetIds: 'Props.SubnetIds',
+    },
     SecurityGroupId: 'SecurityGroupId',
     State: 'State',
     VpcId: 'VpcId',
@@ -369,6 +406,7 @@ export const OUTPUTS = {
     ClusterId: 'ClusterId',
     Created: 'Created',
     Deleted: 'Deleted',
+    IpAddressesNotKept: 'IpAddressesNotKept',
     Waiting: 'Waiting',
   },
 } as const;
@@ -403,7 +441,9 @@ export interface ClusterResourceProperties {
 
 /** The properties of a `Custom::CloudHsmHsms`. */
 export interface HsmsResourceProperties {
+  readonly ClientInstanceId?: string;
   readonly ClusterId: string;
+  readonly ClusterState?: string;
   readonly HsmsPerSubnet: number;
   readonly SubnetIds: readonly string[];
 }

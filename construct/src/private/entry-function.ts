@@ -52,12 +52,22 @@ export class EntryFunction extends Construct {
     return this.function.functionArn;
   }
 
-  /** Routes requests for a resource type to a workflow. */
+  /**
+   * Routes requests for a resource type to a workflow. A Delete first stops
+   * the running Create of the same resource (CloudFormation deletes a
+   * resource whose create it cancelled while that create still runs), so
+   * the function may list the workflow's executions, read their input and
+   * stop them.
+   */
   public addRoute(resourceType: string, workflow: Workflow): void {
     this.routes[resourceType] = workflow.stateMachineArn;
     this.function.addToRolePolicy(new iam.PolicyStatement({
-      actions: ['states:StartExecution'],
+      actions: ['states:StartExecution', 'states:ListExecutions'],
       resources: [workflow.stateMachineArn],
+    }));
+    this.function.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['states:DescribeExecution', 'states:StopExecution'],
+      resources: [workflow.executionArns],
     }));
   }
 

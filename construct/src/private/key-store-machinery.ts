@@ -130,6 +130,7 @@ export class KeyStoreMachinery extends Construct {
     });
     entry.addRoute(RESOURCE_TYPES.keyStore, this.keyStoreWorkflow);
     entry.addRoute(RESOURCE_TYPES.key, this.keyWorkflow);
+    entry.answerForEndedExecutions([this.keyStoreWorkflow, this.keyWorkflow]);
     this.serviceToken = entry.functionArn;
   }
 }

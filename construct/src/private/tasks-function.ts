@@ -64,7 +64,10 @@ export class TasksFunction extends Construct {
     }));
     fn.addToRolePolicy(new iam.PolicyStatement({
       sid: 'ChangeClustersOfThisStack',
-      actions: ['cloudhsm:CreateHsm', 'cloudhsm:InitializeCluster', 'cloudhsm:DeleteCluster'],
+      // ModifyCluster: backup retention on update; TagResource: the HSMs' addresses, kept while none exists.
+      actions: [
+        'cloudhsm:CreateHsm', 'cloudhsm:InitializeCluster', 'cloudhsm:DeleteCluster', 'cloudhsm:ModifyCluster', 'cloudhsm:TagResource',
+      ],
       resources: [stack.formatArn({ service: 'cloudhsm', resource: 'cluster', resourceName: '*' })],
       conditions: { StringEquals: { [`aws:ResourceTag/${TAGS.stackId}`]: stack.stackId } },
     }));
@@ -116,7 +119,8 @@ export class TasksFunction extends Construct {
     }));
     if (props.certificateAuthorityArn) {
       fn.addToRolePolicy(new iam.PolicyStatement({
-        actions: ['acm-pca:IssueCertificate', 'acm-pca:GetCertificate'],
+        // DescribeCertificateAuthority: a CA made elsewhere must be ACTIVE before the cluster is created.
+        actions: ['acm-pca:IssueCertificate', 'acm-pca:GetCertificate', 'acm-pca:DescribeCertificateAuthority'],
         resources: [props.certificateAuthorityArn],
       }));
     }

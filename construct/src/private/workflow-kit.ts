@@ -342,6 +342,21 @@ export class WorkflowKit {
     return this.guard(new tasks.CallAwsService(this.scope, name, { ...props, taskTimeout: sfn.Timeout.duration(SDK_TASK_TIMEOUT) }));
   }
 
+  /**
+   * Guards a state whose effect may exist already (a rule that a re-run
+   * adds again): an error of `errors` whose cause matches `cause` (a
+   * wildcard pattern) goes on to `next`, any other error to the report.
+   */
+  public tolerate<T extends sfn.TaskStateBase>(
+    state: T, name: string, tolerated: { readonly errors: string[]; readonly cause: string }, next: sfn.IChainable,
+  ): T {
+    const known = new sfn.Choice(this.scope, name)
+      .when(sfn.Condition.stringMatches(ERROR.at('Cause').path, tolerated.cause), next)
+      .otherwise(this.failure);
+    state.addCatch(known, { errors: tolerated.errors, resultPath: ERROR.path });
+    return this.guard(state);
+  }
+
   /** Routes a state's errors to the failure report, keeping its input. */
   public guard<T extends sfn.TaskStateBase | sfn.Parallel>(state: T): T {
     state.addCatch(this.failure, { errors: ['States.ALL'], resultPath: ERROR.path });

@@ -20,6 +20,8 @@ export interface WorkflowProps {
 export class Workflow extends Construct {
   public readonly stateMachine: sfn.StateMachine;
   public readonly stateMachineArn: string;
+  /** Every execution of the state machine, for IAM. */
+  public readonly executionArns: string;
 
   constructor(scope: Construct, id: string, props: WorkflowProps) {
     super(scope, id);
@@ -28,6 +30,12 @@ export class Workflow extends Construct {
       service: 'states',
       resource: 'stateMachine',
       resourceName: name,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    this.executionArns = Stack.of(this).formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${name}:*`,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
     const logGroup = newLogGroup(this, 'Logs', props.encryptionKey);

@@ -23,7 +23,8 @@ use crate::steps::certificate::{
 };
 use crate::steps::client::{ActivateCluster, ConfigureClient};
 use crate::steps::cluster::{
-    AwaitCluster, CheckUpdate, ClusterCreated, ClusterStatus, CreateCluster, DeleteCluster,
+    AwaitCluster, CheckUpdate, ClusterCreated, ClusterStatus, ClusterUpdate, CreateCluster,
+    DeleteCluster,
 };
 use crate::steps::hsms::{CreateFirstHsm, DeleteHsms, ResizeHsms, Resized};
 use crate::steps::key::{
@@ -37,8 +38,7 @@ use crate::steps::keystore::{
 use crate::steps::{Ctx, Deadline, Done, Progress, Step};
 use crate::view::Expect;
 
-/// The custom resource type of a cluster.
-pub const CLUSTER_RESOURCE_TYPE: &str = "Custom::CloudHsmCluster";
+pub use handler_core::workflow::CLUSTER_RESOURCE_TYPE;
 /// The custom resource type of a cluster's HSMs.
 pub const HSMS_RESOURCE_TYPE: &str = "Custom::CloudHsmHsms";
 /// The key of a step payload that names the step.
@@ -129,7 +129,7 @@ macro_rules! steps {
 steps! {
     CreateCluster -> ClusterCreated,
     AwaitCluster -> ClusterStatus,
-    CheckUpdate -> ClusterStatus,
+    CheckUpdate -> ClusterUpdate,
     DeleteCluster -> Progress,
     CreateFirstHsm -> Done,
     ResizeHsms -> Resized,

@@ -236,6 +236,262 @@ pub fn check_pair(
     Ok(())
 }
 
+/// The secrets a user's own PKI answers in, as the sentences name them.
+#[derive(Debug, Clone, Copy)]
+pub struct SuppliedSecrets<'a> {
+    /// The cluster CSR's secret, which the certificate must answer.
+    pub csr: &'a str,
+    /// The cluster certificate's secret.
+    pub certificate: &'a str,
+    /// The CA certificate's secret: the trust anchor.
+    pub ca: &'a str,
+}
+
+/// What is wrong with the certificates a user's own PKI supplied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SuppliedProblem {
+    /// The certificate was issued for another key than the current CSR's:
+    /// the caller publishes the current CSR again.
+    StaleCsr(String),
+    /// Anything else, as the sentence that says what to do.
+    Invalid(String),
+}
+
+impl SuppliedProblem {
+    /// The sentence.
+    #[must_use]
+    pub fn sentence(&self) -> &str {
+        match self {
+            Self::StaleCsr(s) | Self::Invalid(s) => s,
+        }
+    }
+}
+
+/// The certificates of the PEM blocks in a secret's text, checked one by
+/// one: each a `CERTIFICATE` block of a valid X.509 certificate.
+fn supplied_certificates(
+    text: Option<&str>,
+    what: &str,
+    arn: &str,
+    expected: &str,
+) -> Result<Vec<Vec<u8>>, SuppliedProblem> {
+    let again = "then update the stack again";
+    let text = text
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && !t.starts_with("pending:"))
+        .ok_or_else(|| {
+            SuppliedProblem::Invalid(format!(
+                "the {what} secret {arn} is empty: put {expected} there (PEM, starting with \
+                 -----BEGIN CERTIFICATE-----), {again}"
+            ))
+        })?;
+    let not_pem = |detail: String| {
+        SuppliedProblem::Invalid(format!(
+            "the {what} secret {arn} does not hold a PEM certificate ({detail}): put {expected} there as PEM text \
+             (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----), {again}"
+        ))
+    };
+    if !text.starts_with("-----BEGIN") {
+        return Err(not_pem("it does not start with -----BEGIN".into()));
+    }
+    let mut found = Vec::new();
+    for block in x509_parser::pem::Pem::iter_from_buffer(text.as_bytes()) {
+        let block = block.map_err(|e| not_pem(e.to_string()))?;
+        if block.label != "CERTIFICATE" {
+            return Err(not_pem(format!("it holds a {} block", block.label)));
+        }
+        if let Err(e) = X509Certificate::from_der(&block.contents) {
+            return Err(SuppliedProblem::Invalid(format!(
+                "the {what} secret {arn} holds a PEM block that is not an X.509 certificate ({e}): put {expected} \
+                 there, {again}"
+            )));
+        }
+        found.push(block.contents);
+    }
+    if found.is_empty() {
+        return Err(not_pem("no PEM block could be read".into()));
+    }
+    Ok(found)
+}
+
+/// The validity of a certificate at `now`, as a sentence when it is not.
+fn check_validity(
+    cert: &X509Certificate<'_>,
+    what: &str,
+    arn: &str,
+    now: OffsetDateTime,
+) -> Result<(), SuppliedProblem> {
+    let validity = cert.validity();
+    let (from, to) = (
+        validity.not_before.to_datetime(),
+        validity.not_after.to_datetime(),
+    );
+    if now < from {
+        return Err(SuppliedProblem::Invalid(format!(
+            "the {what} in secret {arn} is not valid yet: it is valid from {} (now is {now}). Issue it with a \
+             validity that starts now (check the issuing machine's clock), put it there, then update the stack again",
+            validity.not_before
+        )));
+    }
+    if now > to {
+        return Err(SuppliedProblem::Invalid(format!(
+            "the {what} in secret {arn} expired on {}: issue a new one, put it there, then update the stack again",
+            validity.not_after
+        )));
+    }
+    Ok(())
+}
+
+/// The trust anchor's secret holds a self-signed certificate, or a chain
+/// (issuing CA first) in which each certificate is signed by the next and
+/// the last is a self-signed root.
+fn check_chain(chain: &[X509Certificate<'_>], ca_secret: &str) -> Result<(), SuppliedProblem> {
+    let again = "then update the stack again";
+    let self_signed = |c: &X509Certificate<'_>| {
+        c.subject().as_raw() == c.issuer().as_raw() && c.verify_signature(None).is_ok()
+    };
+    let (Some(first), Some(last)) = (chain.first(), chain.last()) else {
+        unreachable!("supplied_certificates answers at least one")
+    };
+    if chain.len() == 1 && !self_signed(first) {
+        return Err(SuppliedProblem::Invalid(format!(
+            "the CA certificate in secret {} is not self-signed (its subject is {}, its issuer {}): CloudHSM's \
+             trust anchor is the certificate of a root CA. Put your root CA's certificate there, {again}",
+            ca_secret,
+            first.subject(),
+            first.issuer()
+        )));
+    }
+    if chain.len() > 1 {
+        for (i, pair) in chain.windows(2).enumerate() {
+            if pair[0].issuer().as_raw() != pair[1].subject().as_raw()
+                || pair[0]
+                    .verify_signature(Some(pair[1].public_key()))
+                    .is_err()
+            {
+                return Err(SuppliedProblem::Invalid(format!(
+                    "the certificate chain in secret {} is broken: certificate {} ({}) is not signed by the one \
+                     after it ({}). List the chain from the issuing CA up to the root, {again}",
+                    ca_secret,
+                    i + 1,
+                    pair[0].subject(),
+                    pair[1].subject()
+                )));
+            }
+        }
+        if !self_signed(last) {
+            return Err(SuppliedProblem::Invalid(format!(
+                "the certificate chain in secret {} does not end in a self-signed root certificate (the last one, \
+                 {}, is issued by {}): add the root CA's certificate at the end, {again}",
+                ca_secret,
+                last.subject(),
+                last.issuer()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks the certificates a user's own PKI put into the secrets, before
+/// anything is sent to AWS, each problem with the sentence that names the
+/// secret and says what to do: a secret empty or not PEM; a certificate
+/// expired or not valid yet; a cluster certificate for another key than
+/// the cluster's current CSR (AWS may have replaced the first HSM); a CA
+/// certificate that is not self-signed, or a chain that does not end in a
+/// self-signed root; a cluster certificate the CA did not sign.
+pub fn check_supplied(
+    csr_pem: &str,
+    certificate: Option<&str>,
+    ca_certificate: Option<&str>,
+    secrets: SuppliedSecrets<'_>,
+    now: OffsetDateTime,
+) -> Result<(), SuppliedProblem> {
+    let again = "then update the stack again";
+    let cert_ders = supplied_certificates(
+        certificate,
+        "cluster certificate",
+        secrets.certificate,
+        &format!(
+            "the certificate your CA issued for the cluster CSR in secret {}",
+            secrets.csr
+        ),
+    )?;
+    let ca_ders = supplied_certificates(
+        ca_certificate,
+        "CA certificate",
+        secrets.ca,
+        "the self-signed certificate of the root CA that issued the cluster certificate",
+    )?;
+    let parse = |der| X509Certificate::from_der(der).map(|(_, c)| c);
+    let Some(Ok(cert)) = cert_ders.first().map(|d| parse(d)) else {
+        return Err(SuppliedProblem::Invalid(format!(
+            "the cluster certificate secret {} could not be read",
+            secrets.certificate
+        )));
+    };
+    let mut chain = Vec::new();
+    for der in &ca_ders {
+        chain.push(parse(der).map_err(|e| SuppliedProblem::Invalid(format!("{e}")))?);
+    }
+    check_validity(&cert, "cluster certificate", secrets.certificate, now)?;
+    for ca in &chain {
+        check_validity(ca, "CA certificate", secrets.ca, now)?;
+    }
+
+    let csr_der = pem_block(csr_pem, "the cluster CSR").map_err(SuppliedProblem::Invalid)?;
+    let csr = CsrParts::read(&csr_der).map_err(|e| {
+        SuppliedProblem::Invalid(format!("the cluster's current CSR cannot be read ({e})"))
+    })?;
+    if cert.public_key().raw != csr.spki {
+        return Err(SuppliedProblem::StaleCsr(format!(
+            "the certificate in secret {} was issued for another key than the one in the cluster's current CSR \
+             (AWS may have replaced the first HSM, which makes a new CSR). The current CSR is now in secret {}: sign \
+             it with your root CA, put the new certificate into secret {}, {again}",
+            secrets.certificate, secrets.csr, secrets.certificate
+        )));
+    }
+
+    check_chain(&chain, secrets.ca)?;
+    let (Some(first), Some(last)) = (chain.first(), chain.last()) else {
+        unreachable!("supplied_certificates answers at least one")
+    };
+    if cert.issuer().as_raw() != first.subject().as_raw()
+        || cert.verify_signature(Some(first.public_key())).is_err()
+    {
+        return Err(SuppliedProblem::Invalid(format!(
+            "the certificate in secret {} was not signed by the CA certificate in secret {} (the certificate \
+             names {} as its issuer, the CA certificate is {}): put the certificate of the CA that issued it \
+             there, or issue the cluster certificate with that CA, {again}",
+            secrets.certificate,
+            secrets.ca,
+            cert.issuer(),
+            first.subject()
+        )));
+    }
+    if chain.len() > 1 {
+        return Err(SuppliedProblem::Invalid(format!(
+            "the CA certificate secret {} holds a chain of {} certificates and the cluster certificate was issued \
+             by {}, an intermediate CA: CloudHSM initializes a cluster only with a certificate issued directly by \
+             the root CA whose self-signed certificate is the trust anchor. Issue the cluster certificate with \
+             the root CA ({}), put it into secret {} and only the root's certificate into secret {}, {again}",
+            secrets.ca,
+            chain.len(),
+            first.subject(),
+            last.subject(),
+            secrets.certificate,
+            secrets.ca
+        )));
+    }
+    if !first.extensions().is_empty() && !matches!(first.basic_constraints(), Ok(Some(_))) {
+        return Err(SuppliedProblem::Invalid(format!(
+            "the CA certificate in secret {} has X.509v3 extensions but no basic constraints, which CloudHSM \
+             requires of a trust anchor: reissue your root CA certificate with basicConstraints CA:TRUE, {again}",
+            secrets.ca
+        )));
+    }
+    Ok(())
+}
+
 /// The DER content of the first PEM block of `text`.
 fn pem_block(text: &str, what: &str) -> Result<Vec<u8>, String> {
     parse_x509_pem(text.trim().as_bytes())
@@ -504,5 +760,124 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    const SECRETS: SuppliedSecrets<'static> = SuppliedSecrets {
+        csr: "arn:csr",
+        certificate: "arn:cert",
+        ca: "arn:ca",
+    };
+
+    fn supplied(csr: &str, cert: &str, ca: &str) -> Result<(), SuppliedProblem> {
+        check_supplied(
+            csr,
+            Some(cert),
+            Some(ca),
+            SECRETS,
+            OffsetDateTime::now_utc(),
+        )
+    }
+
+    /// A root CA with `days` of validity from `start_days` ago, and a
+    /// certificate it issues for `csr_key`.
+    fn root_and_leaf(csr_key: &KeyPair, start_days: i64, days: i64) -> (String, String) {
+        let root_key = KeyPair::generate_for(&PKCS_RSA_SHA256).unwrap();
+        let mut root = CertificateParams::new(Vec::<String>::new()).unwrap();
+        root.distinguished_name.push(DnType::CommonName, "my root");
+        root.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let now = OffsetDateTime::now_utc();
+        root.not_before = now - Duration::days(start_days);
+        root.not_after = now - Duration::days(start_days) + Duration::days(days);
+        let root_cert = root.self_signed(&root_key).unwrap();
+        let issuer = rcgen::Issuer::new(root, root_key);
+        let mut leaf = CertificateParams::new(Vec::<String>::new()).unwrap();
+        leaf.distinguished_name
+            .push(DnType::CommonName, "HSM:cluster-abc:PARTN:1");
+        leaf.not_before = now - Duration::days(start_days);
+        leaf.not_after = now - Duration::days(start_days) + Duration::days(days);
+        let leaf = leaf.signed_by(csr_key, &issuer).unwrap();
+        (leaf.pem(), root_cert.pem())
+    }
+
+    #[test]
+    fn supplied_certificates_that_answer_the_csr_pass() {
+        let (csr, key) = simple_csr();
+        let (leaf, root) = root_and_leaf(&key, 1, 3650);
+        supplied(&csr, &leaf, &root).unwrap();
+    }
+
+    #[test]
+    fn each_problem_with_supplied_certificates_has_its_own_sentence() {
+        let (csr, key) = simple_csr();
+        let (leaf, root) = root_and_leaf(&key, 1, 3650);
+        let sentence = |r: Result<(), SuppliedProblem>| r.unwrap_err().sentence().to_owned();
+
+        let empty = check_supplied(
+            &csr,
+            Some("pending: not issued yet"),
+            Some(&root),
+            SECRETS,
+            OffsetDateTime::now_utc(),
+        );
+        assert!(sentence(empty).starts_with("the cluster certificate secret arn:cert is empty: put the certificate your CA issued for the cluster CSR in secret arn:csr there"));
+        let missing = check_supplied(&csr, Some(&leaf), None, SECRETS, OffsetDateTime::now_utc());
+        assert!(sentence(missing).starts_with("the CA certificate secret arn:ca is empty"));
+        let garbage = sentence(supplied(&csr, "MIIB...", &root));
+        assert!(
+            garbage.starts_with(
+                "the cluster certificate secret arn:cert does not hold a PEM certificate"
+            ),
+            "{garbage}"
+        );
+        let request = sentence(supplied(&csr, &csr, &root));
+        assert!(
+            request.contains("it holds a CERTIFICATE REQUEST block"),
+            "{request}"
+        );
+
+        let (other_csr, _) = simple_csr();
+        let stale = supplied(&other_csr, &leaf, &root).unwrap_err();
+        assert!(matches!(stale, SuppliedProblem::StaleCsr(_)));
+        assert!(
+            stale
+                .sentence()
+                .contains("The current CSR is now in secret arn:csr"),
+            "{}",
+            stale.sentence()
+        );
+
+        let (_, other_root) = root_and_leaf(&key, 1, 3650);
+        let unsigned = sentence(supplied(&csr, &leaf, &other_root));
+        assert!(unsigned.starts_with("the certificate in secret arn:cert was not signed by the CA certificate in secret arn:ca"), "{unsigned}");
+
+        let not_root = sentence(supplied(&csr, &leaf, &leaf));
+        assert!(
+            not_root.starts_with("the CA certificate in secret arn:ca is not self-signed"),
+            "{not_root}"
+        );
+        let no_root_at_end = sentence(supplied(&csr, &leaf, &format!("{leaf}\n{leaf}")));
+        assert!(
+            no_root_at_end.contains("is broken")
+                || no_root_at_end.contains("does not end in a self-signed root"),
+            "{no_root_at_end}"
+        );
+        let chain = sentence(supplied(&csr, &leaf, &format!("{root}\n{root}")));
+        assert!(
+            chain.contains("is broken") || chain.contains("holds a chain of 2 certificates"),
+            "{chain}"
+        );
+
+        let (old_leaf, old_root) = root_and_leaf(&key, 400, 30);
+        let expired = sentence(supplied(&csr, &old_leaf, &old_root));
+        assert!(
+            expired.starts_with("the cluster certificate in secret arn:cert expired on"),
+            "{expired}"
+        );
+        let (future_leaf, future_root) = root_and_leaf(&key, -30, 300);
+        let early = sentence(supplied(&csr, &future_leaf, &future_root));
+        assert!(
+            early.starts_with("the cluster certificate in secret arn:cert is not valid yet"),
+            "{early}"
+        );
     }
 }

@@ -43,6 +43,10 @@ pub struct Pki {
     /// The AWS Private CA, for `PRIVATE_CA` and `CERTIFICATE_AUTHORITY`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate_authority_arn: Option<String>,
+    /// For `EXTERNAL`: the user has put the cluster certificate and the CA
+    /// certificate into their secrets, so an update initializes the cluster.
+    #[serde(default, deserialize_with = "flag")]
+    pub certificates_ready: bool,
 }
 
 /// The cluster's properties.
@@ -81,6 +85,16 @@ pub struct HsmsProps {
     /// HSMs wanted in each subnet.
     #[serde(deserialize_with = "number")]
     pub hsms_per_subnet: u32,
+    /// The cluster's state as the cluster resource last answered: when it
+    /// changes (an external PKI's cluster becomes ACTIVE), CloudFormation
+    /// updates the HSMs, which can then be added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_state: Option<String>,
+    /// The management client's instance: when CloudFormation replaces it (a
+    /// new machine image or subnet), CloudFormation updates the HSMs, whose
+    /// workflow configures the new instance for the cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_instance_id: Option<String>,
 }
 
 /// Reads properties, with the sentence CloudFormation shows when they are
@@ -103,6 +117,8 @@ impl HsmsProps {
 }
 
 impl Example for HsmsProps {
+    const OPTIONAL: &'static [&'static str] = &["ClusterState", "ClientInstanceId"];
+
     fn example() -> Self {
         Self {
             cluster_id: "cluster-abcdefghijk".into(),
@@ -111,12 +127,14 @@ impl Example for HsmsProps {
                 "subnet-0123456789abcdef1".into(),
             ],
             hsms_per_subnet: 1,
+            cluster_state: Some("ACTIVE".into()),
+            client_instance_id: Some("i-0123456789abcdef0".into()),
         }
     }
 }
 
 impl Example for Pki {
-    const OPTIONAL: &'static [&'static str] = &["CertificateAuthorityArn"];
+    const OPTIONAL: &'static [&'static str] = &["CertificateAuthorityArn", "CertificatesReady"];
 
     fn example() -> Self {
         Self {
@@ -125,6 +143,7 @@ impl Example for Pki {
                 "arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/11111111-2222-3333-4444-555555555555"
                     .into(),
             ),
+            certificates_ready: false,
         }
     }
 }
@@ -215,36 +234,31 @@ impl ClusterProps {
         Ok(props)
     }
 
-    /// The properties an update cannot change on an existing cluster that
-    /// changed from `old` to `self`, by name.
-    #[must_use]
-    pub fn immutable_changes(&self, old: &Self) -> Vec<&'static str> {
-        let mut changed = Vec::new();
-        if self.subnet_ids != old.subnet_ids {
-            changed.push("SubnetIds");
-        }
-        if self.hsm_type != old.hsm_type {
-            changed.push("HsmType");
-        }
-        if self.mode != old.mode {
-            changed.push("Mode");
-        }
-        if self.network_type != old.network_type {
-            changed.push("NetworkType");
-        }
-        if self.source_backup_id != old.source_backup_id {
-            changed.push("SourceBackupId");
-        }
-        if self.backup_retention_days != old.backup_retention_days {
-            changed.push("BackupRetentionDays");
-        }
-        changed
-    }
-
     /// HSMs in the whole cluster.
     #[must_use]
     pub fn total_hsms(&self) -> usize {
         self.subnet_ids.len() * self.hsms_per_subnet as usize
+    }
+}
+
+/// A flag given as a JSON boolean or, as CloudFormation sends it, the
+/// string `true` or `false`.
+pub fn flag<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Flag {
+        Bool(bool),
+        Text(String),
+    }
+    match Flag::deserialize(deserializer)? {
+        Flag::Bool(b) => Ok(b),
+        Flag::Text(text) => match text.trim() {
+            "true" => Ok(true),
+            "false" | "" => Ok(false),
+            _ => Err(serde::de::Error::custom(format!(
+                "'{text}' is not true or false"
+            ))),
+        },
     }
 }
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 use handler_core::HandlerError;
 use handler_core::cfn::{CfnRequest, CfnResponse, RequestType, Status};
 use handler_core::workflow::{
-    ANSWERED_KEY, COMPLETION_KEY, Completion, NOT_CREATED_PREFIX, REPORTED_FAILURE_ERROR,
-    REQUEST_KEY, STATUS_CHANGE_DETAIL_TYPE, workflow_input,
+    ANSWERED_KEY, COMPLETION_KEY, Completion, FOUND_BY_TAGS, NOT_CREATED_PREFIX,
+    REPORTED_FAILURE_ERROR, REQUEST_KEY, STATUS_CHANGE_DETAIL_TYPE, workflow_input,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -75,7 +75,10 @@ async fn on_request<W: WorkflowStarter>(
         "request received"
     );
     let physical_id = request.physical_resource_id.clone().unwrap_or_default();
-    if request.request_type == RequestType::Delete && physical_id.starts_with(NOT_CREATED_PREFIX) {
+    if request.request_type == RequestType::Delete
+        && physical_id.starts_with(NOT_CREATED_PREFIX)
+        && !FOUND_BY_TAGS.contains(&request.resource_type.as_str())
+    {
         info!("nothing was created: the delete succeeds at once");
         let response = response_for(&request, Status::Success, physical_id, None);
         deps.responses
@@ -127,6 +130,22 @@ async fn start_workflow<W: WorkflowStarter>(
             ),
         }
     })?;
+    if request.request_type == RequestType::Delete {
+        let stopped = deps
+            .workflows
+            .stop_creates(
+                state_machine,
+                &request.stack_id,
+                &request.logical_resource_id,
+            )
+            .await?;
+        if !stopped.is_empty() {
+            info!(
+                ?stopped,
+                "the resource's create was still running: stopped it"
+            );
+        }
+    }
     let name = execution_name(request.request_type.as_str(), &request.request_id);
     let input = serde_json::to_string(&workflow_input(&request))
         .map_err(|e| HandlerError::Internal(format!("the request could not be encoded: {e}")))?;

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_sfn::error::ProvideErrorMetadata;
+use aws_sdk_sfn::types::ExecutionStatus;
 
 use handler_core::HandlerError;
 use handler_core::workflow::ANSWERED_KEY;
@@ -124,6 +125,20 @@ pub trait WorkflowStarter: Send + Sync + 'static {
             )))
         }
     }
+
+    /// Stops the running Create executions of `state_machine_arn` for the
+    /// resource `logical_id` of the stack `stack_id`, and answers their ARNs.
+    /// CloudFormation deletes a resource whose create it cancelled while that
+    /// create still runs: the create must stop before the delete looks for
+    /// what it made.
+    fn stop_creates(
+        &self,
+        _state_machine_arn: &str,
+        _stack_id: &str,
+        _logical_id: &str,
+    ) -> impl Future<Output = Result<Vec<String>, HandlerError>> + Send {
+        std::future::ready(Ok(Vec::new()))
+    }
 }
 
 /// Starts workflows with Step Functions.
@@ -224,6 +239,84 @@ impl WorkflowStarter for SfnWorkflows {
             })?;
         Ok(ExecutionRecord::from_events(page.events()))
     }
+    async fn stop_creates(
+        &self,
+        state_machine_arn: &str,
+        stack_id: &str,
+        logical_id: &str,
+    ) -> Result<Vec<String>, HandlerError> {
+        let advice = "Check that the function's role may list, describe and stop the executions \
+                      of the stack's workflows";
+        let on = || format!("state machine {state_machine_arn}");
+        let mut stopped = Vec::new();
+        let mut pages = self
+            .client
+            .list_executions()
+            .state_machine_arn(state_machine_arn)
+            .status_filter(ExecutionStatus::Running)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| HandlerError::from_sdk("ListExecutions", on(), advice, &e))?;
+            for execution in page.executions() {
+                if !execution.name().starts_with(CREATE_PREFIX) {
+                    continue;
+                }
+                let arn = execution.execution_arn();
+                let described = self
+                    .client
+                    .describe_execution()
+                    .execution_arn(arn)
+                    .send()
+                    .await
+                    .map_err(|e| HandlerError::from_sdk("DescribeExecution", on(), advice, &e))?;
+                if !creates(described.input().unwrap_or_default(), stack_id, logical_id) {
+                    continue;
+                }
+                let result = self
+                    .client
+                    .stop_execution()
+                    .execution_arn(arn)
+                    .cause(
+                        "CloudFormation deletes the resource: its create was cancelled \
+                         because another resource of the stack failed",
+                    )
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => {}
+                    // It finished between the listing and the stop.
+                    Err(e)
+                        if e.as_service_error().and_then(ProvideErrorMetadata::code)
+                            == Some("ExecutionDoesNotExist") => {}
+                    Err(e) => {
+                        return Err(HandlerError::from_sdk("StopExecution", on(), advice, &e));
+                    }
+                }
+                tracing::warn!(
+                    execution_arn = arn,
+                    "stopped the create of the resource being deleted"
+                );
+                stopped.push(arn.to_owned());
+            }
+        }
+        Ok(stopped)
+    }
+}
+
+/// Executions of Create requests start with this (see [`execution_name`]).
+const CREATE_PREFIX: &str = "Create-";
+
+/// Whether an execution's input is the Create of this resource of this stack.
+fn creates(input: &str, stack_id: &str, logical_id: &str) -> bool {
+    let Ok(input) = serde_json::from_str::<Value>(input) else {
+        return false;
+    };
+    let request = &input[handler_core::workflow::REQUEST_KEY];
+    request["RequestType"] == "Create"
+        && request["StackId"] == stack_id
+        && request["LogicalResourceId"] == logical_id
 }
 
 /// A Step Functions execution name for a request: unique per request, the
@@ -401,6 +494,80 @@ mod tests {
                  State Machine Does Not Exist. Check that the stack's workflows were deployed \
                  and that the function's role may start them"
             )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_delete_stops_the_running_create_of_the_same_resource_only() {
+        use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
+        use aws_sdk_sfn::operation::list_executions::ListExecutionsOutput;
+        use aws_sdk_sfn::operation::stop_execution::StopExecutionOutput;
+        use aws_sdk_sfn::primitives::DateTime;
+        use aws_sdk_sfn::types::ExecutionListItem;
+
+        let item = |name: &str| {
+            ExecutionListItem::builder()
+                .execution_arn(format!(
+                    "arn:aws:states:us-east-1:123456789012:execution:create:{name}"
+                ))
+                .state_machine_arn(ARN)
+                .name(name)
+                .status(ExecutionStatus::Running)
+                .start_date(DateTime::from_secs(0))
+                .build()
+                .unwrap()
+        };
+        let listed = mock!(aws_sdk_sfn::Client::list_executions)
+            .match_requests(|r| r.status_filter() == Some(&ExecutionStatus::Running))
+            .then_output(move || {
+                ListExecutionsOutput::builder()
+                    .executions(item("Create-ours"))
+                    .executions(item("Create-other-resource"))
+                    .executions(item("Update-ours"))
+                    .build()
+                    .unwrap()
+            });
+        let described = mock!(aws_sdk_sfn::Client::describe_execution).then_compute_output(|r| {
+            let logical_id = if r.execution_arn().unwrap().ends_with("Create-ours") { "Hsm" } else { "Other" };
+            DescribeExecutionOutput::builder()
+                .execution_arn(r.execution_arn().unwrap())
+                .state_machine_arn(ARN)
+                .status(ExecutionStatus::Running)
+                .start_date(DateTime::from_secs(0))
+                .input(
+                    serde_json::json!({"Request": {
+                        "RequestType": "Create", "StackId": "stack-1", "LogicalResourceId": logical_id
+                    }})
+                    .to_string(),
+                )
+                .build()
+                .unwrap()
+        });
+        let stop = mock!(aws_sdk_sfn::Client::stop_execution)
+            .match_requests(|r| r.execution_arn().unwrap().ends_with(":Create-ours"))
+            .then_output(|| {
+                StopExecutionOutput::builder()
+                    .stop_date(DateTime::from_secs(1))
+                    .build()
+                    .unwrap()
+            });
+        let client = mock_client!(
+            aws_sdk_sfn,
+            RuleMode::MatchAny,
+            [&listed, &described, &stop]
+        );
+        let stopped = SfnWorkflows::new(client)
+            .stop_creates(ARN, "stack-1", "Hsm")
+            .await
+            .unwrap();
+        assert_eq!(
+            stopped,
+            vec!["arn:aws:states:us-east-1:123456789012:execution:create:Create-ours".to_owned()]
+        );
+        assert_eq!(
+            (described.num_calls(), stop.num_calls()),
+            (2, 1),
+            "the Update is not looked at"
         );
     }
 

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use support::ResponseServer;
 
 const CLUSTER: &str = "Custom::CloudHsmCluster";
+const HSMS: &str = "Custom::CloudHsmHsms";
 const CREATE_SM: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:cluster";
 
 /// What a fake workflow service does when asked to start.
@@ -272,13 +273,34 @@ async fn a_failing_start_answers_failed_with_the_error_sentence() {
 
 #[tokio::test]
 async fn deleting_what_was_never_created_succeeds_without_a_workflow() {
-    let h = Harness::new(Behaviour::Start).await;
+    let hsms_sm = "arn:aws:states:us-east-1:123456789012:stateMachine:hsms";
+    let h = Harness::with(
+        Behaviour::Start,
+        &[],
+        Ok(Routes::from_iter([(CLUSTER, CREATE_SM), (HSMS, hsms_sm)])),
+    )
+    .await;
     let marker = format!("{NOT_CREATED_PREFIX}create-request-id");
-    h.handle(h.request("Delete", Some(&marker))).await.unwrap();
+    let mut request = h.request("Delete", Some(&marker));
+    request["ResourceType"] = json!(HSMS);
+    h.handle(request).await.unwrap();
     assert!(h.started().is_empty());
     let response = &h.server.responses()[0];
     assert_eq!(response["Status"], "SUCCESS");
     assert_eq!(response["PhysicalResourceId"], marker);
+}
+
+#[tokio::test]
+async fn deleting_a_cluster_whose_create_recorded_no_id_runs_the_delete_to_find_it_by_its_tags() {
+    let h = Harness::new(Behaviour::Start).await;
+    let marker = format!("{NOT_CREATED_PREFIX}create-request-id");
+    let out = h.handle(h.request("Delete", Some(&marker))).await.unwrap();
+    assert!(out.get("ExecutionArn").is_some(), "{out}");
+    assert_eq!(h.started().len(), 1, "the delete workflow started");
+    assert!(
+        h.server.responses().is_empty(),
+        "the workflow answers, not the entry function"
+    );
 }
 
 #[tokio::test]

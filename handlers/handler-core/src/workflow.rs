@@ -7,9 +7,20 @@ use serde_json::{Map, Value, json};
 use crate::cfn::{CfnRequest, RequestType};
 use crate::contract::Example;
 
-/// The physical id given to a resource whose Create failed before anything
-/// was made; a later Delete of such an id succeeds at once.
+/// The physical id of a resource whose Create failed before it recorded
+/// what it made; a later Delete of such an id succeeds at once, except for
+/// the resource types in [`FOUND_BY_TAGS`].
 pub const NOT_CREATED_PREFIX: &str = "not-created-";
+
+/// The custom resource type of a cluster.
+pub const CLUSTER_RESOURCE_TYPE: &str = "Custom::CloudHsmCluster";
+
+/// Resource types whose Delete runs its workflow even for a
+/// [`NOT_CREATED_PREFIX`] id: a create can fail after it made a billable
+/// resource and before it recorded its id (a crash right after
+/// `CreateCluster`), and the delete finds that resource by its stack and
+/// logical id tags.
+pub const FOUND_BY_TAGS: &[&str] = &[CLUSTER_RESOURCE_TYPE];
 
 /// The key of the entry function's payload that marks a completion.
 pub const COMPLETION_KEY: &str = "Completion";

@@ -238,6 +238,7 @@ MAPPINGS: dict[str, Mapping] = {
     "ec2:DescribeSecurityGroupRules": _anything,
     "ec2:DescribeInstances": _anything,
     "states:StartExecution": _state_machine,
+    "states:ListExecutions": _state_machine,
     "states:DescribeExecution": _execution,
     "states:GetExecutionHistory": _execution,
     "states:StopExecution": _execution,

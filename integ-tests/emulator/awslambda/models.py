@@ -1,6 +1,7 @@
 """Lambda forwarding state: the registered functions, their warm instances (one
 bootstrap process each, under its own Runtime API server) and their invocations."""
 
+import json
 import os
 import subprocess
 import tempfile
@@ -230,6 +231,8 @@ class Function:
         for index, rule in enumerate(RUNTIME.faults.lambda_fails):
             if rule.function not in self.registration.function_name:
                 continue
+            if rule.step is not None and _step_of(invocation.payload) != rule.step:
+                continue
             count = RUNTIME.next_counter(f"lambda_fails:{index}")
             if rule.nth <= count < rule.nth + rule.times:
                 if rule.mode == "crash":
@@ -350,3 +353,12 @@ def stop_all() -> None:
 
 
 RUNTIME.on_reset(stop_all)
+
+
+def _step_of(payload: bytes) -> str | None:
+    """The workflow step an invocation runs (its payload's "Step"), if any."""
+    try:
+        event = json.loads(payload)
+    except ValueError:
+        return None
+    return event.get("Step") if isinstance(event, dict) else None

@@ -9,6 +9,7 @@ account quotas; real EC2 security groups and ENIs in moto.
 
 import copy
 import ipaddress
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -200,6 +201,24 @@ def validate_retention(policy: Any) -> dict[str, str]:
     return {"Type": "DAYS", "Value": value}
 
 
+# CloudHSM's Tag: Key 1-128 and Value 0-256 characters of letters, digits, spaces and _.:/=+-@.
+TAG_TEXT = re.compile(r"^[\w\s.:/=+\-@]*$")
+
+
+def validate_tags(tags: list[dict[str, str]]) -> None:
+    """Refuse tags that CloudHSM refuses: a comma in a value, a key too long, ..."""
+    for tag in tags:
+        key, value = tag.get("Key", ""), tag.get("Value", "")
+        if not 1 <= len(key) <= 128 or not TAG_TEXT.match(key):
+            raise CloudHsmInvalidRequestException(
+                f"Tag key {key!r} must be 1 to 128 letters, digits, spaces or _.:/=+-@"
+            )
+        if len(value) > 256 or not TAG_TEXT.match(value):
+            raise CloudHsmInvalidRequestException(
+                f"Tag value {value!r} of key {key!r} must be at most 256 letters, digits, spaces or _.:/=+-@"
+            )
+
+
 class CloudHsmV2Backend(BaseBackend):
     """CloudHSM v2 for one account and region (`cloudhsmv2_backends[account][region]`)."""
 
@@ -260,6 +279,7 @@ class CloudHsmV2Backend(BaseBackend):
         if network_type not in ("IPV4", "DUALSTACK"):
             raise CloudHsmInvalidRequestException(f"NetworkType must be IPV4 or DUALSTACK, got {network_type!r}")
         retention = validate_retention(params.get("BackupRetentionPolicy") or {"Type": "DAYS", "Value": "90"})
+        validate_tags(params.get("TagList") or [])
         vpc_id, mapping = self._subnet_mapping(params.get("SubnetIds") or [], network_type)
         live = [c for c in self.clusters.values() if c.state not in ("DELETE_IN_PROGRESS", "DELETED")]
         if len(live) >= CLUSTER_QUOTA:
@@ -614,6 +634,7 @@ class CloudHsmV2Backend(BaseBackend):
 
     def tag_resource(self, resource_id: str, tags: list[dict[str, str]]) -> None:
         current = self._taggable(resource_id)
+        validate_tags(tags)
         keys = {tag["Key"] for tag in tags}
         merged = [t for t in current if t["Key"] not in keys] + list(tags)
         if len(merged) > 50:

@@ -27,12 +27,15 @@ class CommandFailure:
 @dataclass
 class LambdaFailure:
     """Fault: invocations `nth` to `nth + times - 1` of the functions whose name
-    contains `function` crash (`mode` "crash") or time out (`mode` "timeout")."""
+    contains `function` crash (`mode` "crash") or time out (`mode` "timeout").
+    With `step`, only invocations whose payload's "Step" is that step count: a
+    workflow step fails at a given stage however many polls came before it."""
 
     function: str
     nth: int = 1
     times: int = 1
     mode: str = "crash"
+    step: str | None = None
 
 
 @dataclass
@@ -72,7 +75,7 @@ class Faults:
         try:
             lambda_fails = [LambdaFailure(**rule) for rule in ([lambda_raw] if isinstance(lambda_raw, dict) else lambda_raw)]
         except TypeError as err:
-            raise ConfigError(f"lambda_fails rules take function, nth, times, mode: {err}") from err
+            raise ConfigError(f"lambda_fails rules take function, nth, times, mode, step: {err}") from err
         if any(rule.mode not in ("crash", "timeout") or rule.nth < 1 or rule.times < 1 for rule in lambda_fails):
             raise ConfigError('lambda_fails: mode is "crash" or "timeout"; nth and times are >= 1')
         hangs = raw.get("command_hangs", [])
@@ -101,7 +104,7 @@ class Faults:
             "hsm_replaced_before_init": self.hsm_replaced_before_init,
             "command_fails": [vars(rule) for rule in self.command_fails],
             "hsm_quota": self.hsm_quota,
-            "lambda_fails": [vars(rule) for rule in self.lambda_fails],
+            "lambda_fails": [{k: v for k, v in vars(rule).items() if v is not None} for rule in self.lambda_fails],
             "hsm_stuck_creating": self.hsm_stuck_creating,
             "cluster_stuck_deleting": self.cluster_stuck_deleting,
             "command_hangs": list(self.command_hangs),

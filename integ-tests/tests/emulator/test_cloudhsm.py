@@ -287,6 +287,12 @@ def test_backups_describe_sort_delete_restore_and_tags(lab):
     lab.hsm.tag_resource(ResourceId=victim, TagList=[{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}])
     lab.hsm.untag_resource(ResourceId=victim, TagKeyList=["a"])
     assert lab.hsm.list_tags(ResourceId=victim)["TagList"] == [{"Key": "b", "Value": "2"}]
+    too_long = [{"Key": "k" * 129, "Value": ""}, {"Key": "v", "Value": "1" * 257}]
+    for refused in [{"Key": "ips", "Value": "10.0.0.1,10.0.0.2"}, *too_long]:
+        with pytest.raises(ClientError) as excinfo:
+            lab.hsm.tag_resource(ResourceId=victim, TagList=[refused])
+        assert error_code(excinfo) == "CloudHsmInvalidRequestException"
+    lab.hsm.tag_resource(ResourceId=victim, TagList=[{"Key": "cdk-cloudhsm:hsm-ips:subnet-1", "Value": "10.0.0.1 10.0.0.2"}])
     with pytest.raises(ClientError) as excinfo:
         lab.hsm.list_tags(ResourceId="cluster-aaaaaaaaaaa")
     assert error_code(excinfo) == "CloudHsmResourceNotFoundException"

@@ -158,6 +158,10 @@ def test_lambda_fault_rules_are_checked(emulator):
         emulator.configure(faults={"lambda_fails": [{"function": "x", "mode": "explode"}]})
     config = emulator.configure(faults={"lambda_fails": {"function": "Tasks", "nth": 2, "times": 3, "mode": "timeout"}})
     assert config["faults"]["lambda_fails"] == [{"function": "Tasks", "nth": 2, "times": 3, "mode": "timeout"}]
+    config = emulator.configure(faults={"lambda_fails": {"function": "Tasks", "step": "IssueCertificate"}})
+    assert config["faults"]["lambda_fails"] == [
+        {"function": "Tasks", "nth": 1, "times": 1, "mode": "crash", "step": "IssueCertificate"}
+    ]
 
 
 def test_stuck_resource_faults(lab, emulator, ssm):

@@ -19,6 +19,12 @@ function securityGroupArn(scope: Construct, groupId: string): string {
 
 const HSM_PORTS = { IpProtocol: 'tcp', FromPort: 2223, ToPort: 2225 };
 
+/**
+ * A rule a re-run adds again: EC2 answers InvalidPermission.Duplicate, which
+ * reaches Step Functions as `Ec2.Ec2Exception` with "already exists" in the cause.
+ */
+const DUPLICATE_RULE = { errors: ['Ec2.Ec2Exception'], cause: '*already exists*' };
+
 /** Where each step of this workflow keeps its output. */
 const SLOTS = {
   created: new Slot('$.Created'),
@@ -28,7 +34,6 @@ const SLOTS = {
   initialized: new Slot('$.Initialized'),
   activation: new Slot('$.Activation'),
   active: new Slot('$.Active'),
-  checked: new Slot('$.Checked'),
   emptied: new Slot('$.Emptied'),
   deleted: new Slot('$.Deleted'),
 };
@@ -42,14 +47,18 @@ const EXISTING_ID = REQUEST.at(REQUEST_FIELDS.PhysicalResourceId);
  * The `Custom::CloudHsmCluster` workflow. Create: cluster, first HSM, CSR,
  * certificate, initialization, activation on the management client
  * (a restored cluster skips from creation to ACTIVE; an external PKI stops
- * at the published CSR). Update: refuses what a cluster cannot change.
- * Delete: every HSM, then the cluster.
+ * at the published CSR). Update: refuses what a cluster cannot change,
+ * changes the backup retention, and finishes an external PKI's cluster
+ * (initialization and activation) once its certificates are ready.
+ * Delete: every HSM, then the cluster (found by its tags when the physical
+ * id is one CloudFormation made up for a cancelled create).
  */
 export function clusterWorkflow(scope: Construct, props: ClusterWorkflowProps): sfn.IChainable {
+  const create = createFragment(scope, props);
   return new sfn.Choice(scope, 'Which request?')
-    .when(sfn.Condition.stringEquals(REQUEST.at(REQUEST_FIELDS.RequestType).path, REQUEST_TYPES.Create), createFragment(scope, props))
+    .when(sfn.Condition.stringEquals(REQUEST.at(REQUEST_FIELDS.RequestType).path, REQUEST_TYPES.Create), create.start)
     .when(sfn.Condition.stringEquals(REQUEST.at(REQUEST_FIELDS.RequestType).path, REQUEST_TYPES.Delete), deleteFragment(scope, props))
-    .otherwise(updateFragment(props));
+    .otherwise(updateFragment(scope, props, create.initialize));
 }
 
 /** The attributes of a cluster read into `slot`. */
@@ -62,7 +71,14 @@ function attributes(clusterId: unknown, slot: Slot): Record<string, unknown> {
   };
 }
 
-function createFragment(scope: Construct, { kit, clientSecurityGroupId }: ClusterWorkflowProps): sfn.IChainable {
+/** The create path, and its initialization, which an update joins. */
+interface CreateFragment {
+  readonly start: sfn.IChainable;
+  /** Initializes and activates the cluster in `$.Created`, whose first HSM is in `$.FirstHsm`. */
+  readonly initialize: sfn.IChainable;
+}
+
+function createFragment(scope: Construct, { kit, clientSecurityGroupId }: ClusterWorkflowProps): CreateFragment {
   const restored = kit.step('Carry the original CA certificate over', {
     step: 'CarryCaCertificate',
     input: { ClusterId: CLUSTER_ID, SourceBackupId: SLOTS.created.at(CREATED.Props.SourceBackupId) },
@@ -80,7 +96,9 @@ function createFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
 
   const hsmPortsTo = (groupId: unknown) => [{ ...HSM_PORTS, UserIdGroupPairs: [{ GroupId: groupId }] }];
   const clusterGroup = SLOTS.initialized.at(STATUS.SecurityGroupId);
-  const openPorts = kit.sdkTask('Let the management client reach the HSMs', {
+  // Not kit.sdkTask: kit.tolerate guards these, its catch of a duplicate rule first.
+  const openPorts = new tasks.CallAwsService(scope, 'Let the management client reach the HSMs', {
+    taskTimeout: sfn.Timeout.duration(SDK_TASK_TIMEOUT),
     service: 'ec2',
     action: 'authorizeSecurityGroupIngress',
     // The cluster's group is made by CloudHSM, so its id is known only at run time.
@@ -88,7 +106,8 @@ function createFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
     parameters: sdkParameters({ GroupId: clusterGroup, IpPermissions: hsmPortsTo(clientSecurityGroupId) }),
     resultPath: sfn.JsonPath.DISCARD,
   });
-  const openEgress = kit.sdkTask('Let the management client talk to the HSMs', {
+  const openEgress = new tasks.CallAwsService(scope, 'Let the management client talk to the HSMs', {
+    taskTimeout: sfn.Timeout.duration(SDK_TASK_TIMEOUT),
     service: 'ec2',
     action: 'authorizeSecurityGroupEgress',
     iamResources: [securityGroupArn(scope, clientSecurityGroupId)],
@@ -111,25 +130,29 @@ function createFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
     input: { ClusterId: CLUSTER_ID, Pki: SLOTS.created.at(CREATED.Props.Pki.$) },
     recover: reissue,
   });
-  certified
-    .next(kit.step('Initialize the cluster', { step: 'InitializeCluster', input: { ClusterId: CLUSTER_ID }, recover: reissue }))
+  const initialize = kit.step('Initialize the cluster', { step: 'InitializeCluster', input: { ClusterId: CLUSTER_ID }, recover: reissue });
+  certified.next(initialize);
+  initialize
     .next(kit.waitUntil('Wait for the cluster to be INITIALIZED', {
       step: 'AwaitCluster',
       input: { ClusterId: CLUSTER_ID, Expect: EXPECT.Initialized },
       result: SLOTS.initialized,
       expect: EXPECTED.clusterInitialize,
     }))
-    .next(openPorts)
-    .next(openEgress)
-    .next(kit.waitUntil('Activate the cluster on the management client', {
-      step: 'ActivateCluster',
-      input: {
-        HsmIp: SLOTS.firstHsm.at(STATUS.HsmIp),
-        CommandId: SLOTS.activation.at(OUTPUTS.CommandProgress.CommandId),
-      },
-      result: SLOTS.activation,
-      initial: { [OUTPUTS.CommandProgress.CommandId]: '' },
-    }))
+    .next(kit.tolerate(openPorts, 'Was the client let in already?', DUPLICATE_RULE, openEgress));
+  openPorts.next(openEgress);
+  const activate = kit.waitUntil('Activate the cluster on the management client', {
+    step: 'ActivateCluster',
+    input: {
+      HsmIp: SLOTS.firstHsm.at(STATUS.HsmIp),
+      CommandId: SLOTS.activation.at(OUTPUTS.CommandProgress.CommandId),
+    },
+    result: SLOTS.activation,
+    initial: { [OUTPUTS.CommandProgress.CommandId]: '' },
+  });
+  kit.tolerate(openEgress, 'Was the egress open already?', DUPLICATE_RULE, activate);
+  openEgress.next(activate);
+  activate
     .next(kit.waitUntil('Wait for the cluster to be ACTIVE', {
       step: 'AwaitCluster',
       input: { ClusterId: CLUSTER_ID, Expect: EXPECT.Active },
@@ -155,7 +178,7 @@ function createFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
     }))
     .next(csrReady);
 
-  return kit.setPhysicalId('Mark the resource as not created yet', {
+  const start = kit.setPhysicalId('Mark the resource as not created yet', {
     format: `${NOT_CREATED_PREFIX}{}`,
     args: [REQUEST.at(REQUEST_FIELDS.RequestId)],
   })
@@ -168,12 +191,26 @@ function createFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
     .next(new sfn.Choice(scope, 'Restore from a backup?')
       .when(sfn.Condition.isPresent(SLOTS.created.at(CREATED.Props.SourceBackupId).path), restored)
       .otherwise(fresh));
+  return { start, initialize };
 }
 
-function updateFragment({ kit }: ClusterWorkflowProps): sfn.IChainable {
+function updateFragment(scope: Construct, { kit }: ClusterWorkflowProps, initialize: sfn.IChainable): sfn.IChainable {
+  // The check writes where the create's first step does: the initialization reads either.
+  const firstHsm = kit.waitUntil('Read the first HSM of the cluster', {
+    step: 'AwaitCluster',
+    // Its one HSM, which an earlier try may have initialized already: the activation connects to it.
+    input: { ClusterId: CLUSTER_ID, Expect: EXPECT.HsmsActive },
+    result: SLOTS.firstHsm,
+  }).next(initialize);
   return kit.setPhysicalId('Keep the cluster id', EXISTING_ID)
-    .next(kit.step('Check the update', { step: 'CheckUpdate', input: { Request: REQUEST.ref }, result: SLOTS.checked }))
-    .next(kit.succeed('Answer: the cluster is unchanged', attributes(EXISTING_ID, SLOTS.checked)));
+    .next(kit.step('Check the update and change the backup retention', {
+      step: 'CheckUpdate',
+      input: { Request: REQUEST.ref },
+      result: SLOTS.created,
+    }))
+    .next(new sfn.Choice(scope, 'Are your certificates ready to initialize the cluster?')
+      .when(sfn.Condition.booleanEquals(SLOTS.created.at(OUTPUTS.ClusterUpdate.Initialize).path, true), firstHsm)
+      .otherwise(kit.succeed('Answer: the cluster is up to date', attributes(EXISTING_ID, SLOTS.created))));
 }
 
 function deleteFragment(scope: Construct, { kit, clientSecurityGroupId }: ClusterWorkflowProps): sfn.IChainable {
@@ -188,9 +225,11 @@ function deleteFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
     resultPath: sfn.JsonPath.DISCARD,
     taskTimeout: sfn.Timeout.duration(SDK_TASK_TIMEOUT),
   });
+  // The cluster DeleteHsms found: by the physical id, or by the stack's and the
+  // resource's tags when CloudFormation cancelled the create and made an id up.
   const deleteCluster = kit.waitUntil('Delete the cluster', {
     step: 'DeleteCluster',
-    input: { ClusterId: EXISTING_ID },
+    input: { ClusterId: SLOTS.emptied.at(STATUS.Cluster.ClusterId) },
     result: SLOTS.deleted,
     expect: EXPECTED.clusterDelete,
   }).next(kit.succeed('Answer: the cluster is deleted', {}));

@@ -21,7 +21,8 @@ const STATUS = OUTPUTS.ClusterStatus;
 
 /**
  * The `Custom::CloudHsmHsms` workflow: creates and deletes HSMs until each
- * subnet has `HsmsPerSubnet` (on create, the cluster's first HSM counts),
+ * subnet has `HsmsPerSubnet` (on create, the cluster's first HSM counts;
+ * HSMs added back ask for the addresses of those a resize deleted),
  * waits for them, points the management client at them, and answers with
  * their IP addresses. Delete removes them all: a cluster without HSMs
  * costs nothing and keeps its backups.
@@ -41,6 +42,7 @@ function resizeFragment(scope: Construct, { kit }: HsmsWorkflowProps): sfn.IChai
     [HSMS_ATTRIBUTES.ClusterId]: clusterId,
     [HSMS_ATTRIBUTES.HsmIpAddresses]: SLOTS.hsms.at(STATUS.HsmIpAddresses),
     [HSMS_ATTRIBUTES.HsmIds]: SLOTS.hsms.at(STATUS.HsmIds),
+    [HSMS_ATTRIBUTES.IpAddressesNotKept]: SLOTS.resized.at(OUTPUTS.Resized.IpAddressesNotKept),
   });
   // The client follows the HSMs, so that it never points at a deleted one.
   const reconfigure = kit.waitUntil('Point the management client at the HSMs', {

@@ -100,6 +100,26 @@ pub fn gone(cluster_id: &str) -> HandlerError {
 
 /// The live cluster a request created, if a previous attempt got that far.
 async fn created_by(client: &Client, request_id: &str) -> Result<Option<Cluster>, HandlerError> {
+    tagged(client, &[(REQUEST_TAG, request_id)]).await
+}
+
+/// The live cluster that the resource `logical_id` of the stack `stack_id`
+/// created, found by its tags: for a delete whose physical id is not the
+/// cluster's (CloudFormation generated it for a create it cancelled).
+pub async fn owned_by(
+    client: &Client,
+    stack_id: &str,
+    logical_id: &str,
+) -> Result<Option<Cluster>, HandlerError> {
+    tagged(
+        client,
+        &[(STACK_TAG, stack_id), (LOGICAL_ID_TAG, logical_id)],
+    )
+    .await
+}
+
+/// The first cluster not DELETED that carries every one of these tags.
+async fn tagged(client: &Client, tags: &[(&str, &str)]) -> Result<Option<Cluster>, HandlerError> {
     let mut pages = client.describe_clusters().into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| {
@@ -112,9 +132,11 @@ async fn created_by(client: &Client, request_id: &str) -> Result<Option<Cluster>
         })?;
         let found = page.clusters().iter().find(|c| {
             c.state().is_none_or(|s| s.as_str() != "DELETED")
-                && c.tag_list()
-                    .iter()
-                    .any(|t| t.key() == REQUEST_TAG && t.value() == request_id)
+                && tags.iter().all(|(key, value)| {
+                    c.tag_list()
+                        .iter()
+                        .any(|t| t.key() == *key && t.value() == *value)
+                })
         });
         if let Some(cluster) = found {
             return Ok(Some(cluster.clone()));
@@ -173,23 +195,48 @@ pub async fn create_hsm(
     cluster_id: &str,
     availability_zone: &str,
 ) -> Result<HsmView, HandlerError> {
+    create_hsm_at(client, cluster_id, availability_zone, None)
+        .await
+        .map_err(|(e, _)| e)
+}
+
+/// Creates an HSM in an Availability Zone of the cluster, at an IP address
+/// of its subnet if given. On failure: the error, and, when CloudHSM
+/// refused the request as invalid (an address taken or outside the
+/// subnet), its message.
+pub async fn create_hsm_at(
+    client: &Client,
+    cluster_id: &str,
+    availability_zone: &str,
+    ip_address: Option<&str>,
+) -> Result<HsmView, (HandlerError, Option<String>)> {
     let output = client
         .create_hsm()
         .cluster_id(cluster_id)
         .availability_zone(availability_zone)
+        .set_ip_address(ip_address.map(str::to_owned))
         .send()
         .await
         .map_err(|e| {
-            sdk_error(
+            use aws_sdk_cloudhsmv2::error::ProvideErrorMetadata;
+            let refused = e
+                .as_service_error()
+                .filter(|s| s.is_cloud_hsm_invalid_request_exception())
+                .map(|s| s.message().unwrap_or_default().to_owned());
+            let error = sdk_error(
                 "CreateHsm",
                 cluster_id,
                 "If the HSM quota is reached, delete unused HSMs or ask AWS for a higher quota",
                 &e,
-            )
+            );
+            (error, refused)
         })?;
-    let hsm = output
-        .hsm()
-        .ok_or_else(|| HandlerError::Internal("CreateHsm returned no HSM".into()))?;
+    let hsm = output.hsm().ok_or_else(|| {
+        (
+            HandlerError::Internal("CreateHsm returned no HSM".into()),
+            None,
+        )
+    })?;
     Ok(HsmView::from(hsm))
 }
 
@@ -228,6 +275,109 @@ pub async fn delete_cluster(client: &Client, cluster_id: &str) -> Result<(), Han
                 "DeleteCluster",
                 cluster_id,
                 "A cluster can be deleted only once it has no HSM left",
+                &e,
+            )
+        })?;
+    Ok(())
+}
+
+/// The prefix of the cluster tags that remember, per subnet, the IP
+/// addresses of HSMs a resize deleted: `cdk-cloudhsm:hsm-ips:<subnet>` =
+/// addresses separated by spaces (tag values allow no commas).
+pub const HSM_IPS_TAG_PREFIX: &str = "cdk-cloudhsm:hsm-ips:";
+
+/// The longest tag value AWS takes.
+const TAG_VALUE_MAX: usize = 256;
+
+/// The IP addresses remembered for each subnet, most recent first.
+#[must_use]
+pub fn remembered_ips(cluster: &Cluster) -> std::collections::BTreeMap<String, Vec<String>> {
+    cluster
+        .tag_list()
+        .iter()
+        .filter_map(|t| {
+            let subnet = t.key().strip_prefix(HSM_IPS_TAG_PREFIX)?;
+            let ips = t.value().split_whitespace().map(str::to_owned).collect();
+            Some((subnet.to_owned(), ips))
+        })
+        .collect()
+}
+
+/// Remembers `ips` for `subnet`, before those already remembered (the
+/// oldest are dropped when the tag would grow past AWS's limit).
+pub async fn remember_ips(
+    client: &Client,
+    cluster: &Cluster,
+    subnet: &str,
+    ips: &[String],
+) -> Result<(), HandlerError> {
+    let cluster_id = cluster.cluster_id().unwrap_or_default();
+    let known = remembered_ips(cluster).remove(subnet).unwrap_or_default();
+    let mut value = String::new();
+    for ip in ips.iter().chain(known.iter()) {
+        if value.split(' ').any(|v| v == ip) {
+            continue;
+        }
+        if value.len() + ip.len() + 1 > TAG_VALUE_MAX {
+            break;
+        }
+        if !value.is_empty() {
+            value.push(' ');
+        }
+        value.push_str(ip);
+    }
+    let tag = Tag::builder()
+        .key(format!("{HSM_IPS_TAG_PREFIX}{subnet}"))
+        .value(value)
+        .build()
+        .map_err(|e| HandlerError::Internal(format!("tag: {e}")))?;
+    client
+        .tag_resource()
+        .resource_id(cluster_id)
+        .tag_list(tag)
+        .send()
+        .await
+        .map_err(|e| {
+            sdk_error(
+                "TagResource",
+                cluster_id,
+                "Check the function's permissions",
+                &e,
+            )
+        })?;
+    Ok(())
+}
+
+/// The cluster's backup retention in days, when AWS says.
+#[must_use]
+pub fn retention_days_of(cluster: &Cluster) -> Option<u32> {
+    cluster
+        .backup_retention_policy()
+        .and_then(BackupRetentionPolicy::value)
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Changes how long AWS keeps the cluster's backups.
+pub async fn modify_backup_retention(
+    client: &Client,
+    cluster_id: &str,
+    days: u32,
+) -> Result<(), HandlerError> {
+    let retention = BackupRetentionPolicy::builder()
+        .r#type(BackupRetentionType::Days)
+        .value(days.to_string())
+        .build();
+    client
+        .modify_cluster()
+        .cluster_id(cluster_id)
+        .backup_retention_policy(retention)
+        .send()
+        .await
+        .map_err(|e| {
+            sdk_error(
+                "ModifyCluster",
+                cluster_id,
+                "Backup retention must be 7 to 379 days; check the function's permissions",
                 &e,
             )
         })?;

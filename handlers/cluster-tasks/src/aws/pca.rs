@@ -43,6 +43,43 @@ fn certificates_in(chain: &str) -> Vec<&str> {
         .collect()
 }
 
+/// Checks, before anything billable is made, that a CA given by ARN can
+/// issue: it exists and is ACTIVE.
+pub async fn check_active(pca: &Client, ca_arn: &str) -> Result<(), HandlerError> {
+    let resource = format!("private CA {ca_arn}");
+    let described = pca
+        .describe_certificate_authority()
+        .certificate_authority_arn(ca_arn)
+        .send()
+        .await
+        .map_err(|e| {
+            HandlerError::from_sdk(
+                "DescribeCertificateAuthority",
+                &resource,
+                "Check the CA's ARN (same account and region) and that the tasks function may describe it",
+                &e,
+            )
+        })?;
+    let status = described
+        .certificate_authority()
+        .and_then(|ca| ca.status())
+        .map(|s| s.as_str().to_owned())
+        .unwrap_or_default();
+    if status != "ACTIVE" {
+        let what_to_do = match status.as_str() {
+            "PENDING_CERTIFICATE" => "install its CA certificate to activate it",
+            "DISABLED" => "enable it again (UpdateCertificateAuthority, Status ACTIVE)",
+            "DELETED" => "restore it, or give another CA",
+            _ => "make it ACTIVE, or give another CA",
+        };
+        return Err(HandlerError::PreconditionFailed(format!(
+            "{resource} is {status}, not ACTIVE, so it cannot issue the cluster certificate; nothing was created. \
+             Before deploying again, {what_to_do}"
+        )));
+    }
+    Ok(())
+}
+
 /// Issues the cluster certificate with AWS Private CA and waits the few
 /// seconds it takes to be retrievable.
 pub async fn issue(

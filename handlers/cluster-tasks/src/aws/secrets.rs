@@ -27,6 +27,32 @@ pub async fn read(client: &Client, arn: &str, what: &str) -> Result<Option<Strin
         .map(str::to_owned))
 }
 
+/// The text of a secret as it is, trimmed; `None` when it has none.
+pub async fn read_text(
+    client: &Client,
+    arn: &str,
+    what: &str,
+) -> Result<Option<String>, HandlerError> {
+    let output = client
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| {
+            HandlerError::from_sdk(
+                "GetSecretValue",
+                format!("the {what} secret {arn}"),
+                "Check that the secret exists and that the function may read it",
+                &e,
+            )
+        })?;
+    Ok(output
+        .secret_string()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned))
+}
+
 /// Replaces the text of a secret.
 pub async fn write(
     client: &Client,

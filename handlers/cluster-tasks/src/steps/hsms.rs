@@ -1,5 +1,8 @@
 //! Steps on the HSMs: the first one, resizing, deleting them all.
 
+use std::collections::BTreeMap;
+
+use aws_sdk_cloudhsmv2::types::Cluster;
 use handler_core::HandlerError;
 use handler_core::cfn::CfnRequest;
 use handler_core::contract::Example;
@@ -80,6 +83,9 @@ pub struct Resized {
     /// Why no HSM was added although some are missing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting: Option<String>,
+    /// The remembered IP addresses that new HSMs could not get again (taken
+    /// meanwhile), joined by commas: those HSMs have new addresses.
+    pub ip_addresses_not_kept: String,
 }
 
 impl Example for ResizeHsms {
@@ -99,6 +105,7 @@ impl Example for Resized {
             created: 1,
             deleted: 0,
             waiting: Some("cluster initialization".into()),
+            ip_addresses_not_kept: "10.0.1.25".into(),
         }
     }
 }
@@ -113,13 +120,15 @@ impl Step for ResizeHsms {
             &self.request.display_name(),
         )?;
         let cluster_id = props.cluster_id.clone();
-        let found = ClusterView::from(&cloudhsm::describe(&ctx.clients.hsm, &cluster_id).await?);
+        let raw = cloudhsm::describe(&ctx.clients.hsm, &cluster_id).await?;
+        let found = ClusterView::from(&raw);
         let plan = plan_resize(&found, &props.subnet_ids, props.hsms_per_subnet)?;
         let mut resized = Resized {
             cluster_id,
             created: plan.create_in.len(),
             deleted: plan.delete.len(),
             waiting: None,
+            ip_addresses_not_kept: String::new(),
         };
         if !plan.create_in.is_empty() && found.state == "UNINITIALIZED" {
             // An external PKI has not answered yet: HSMs come once the
@@ -128,15 +137,76 @@ impl Step for ResizeHsms {
             resized.created = 0;
             resized.waiting = Some("cluster initialization".into());
         } else {
-            for zone in &plan.create_in {
-                cloudhsm::create_hsm(&ctx.clients.hsm, &resized.cluster_id, zone).await?;
+            let not_kept = create_at_remembered_ips(ctx, &raw, &found, &plan.create_in).await?;
+            resized.ip_addresses_not_kept = not_kept.join(",");
+        }
+        // Remembered before they go, so that growing again asks for the same addresses.
+        let mut leaving: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for hsm in found
+            .hsms
+            .iter()
+            .filter(|h| plan.delete.contains(&h.hsm_id))
+        {
+            if let Some(ip) = &hsm.eni_ip {
+                leaving.entry(&hsm.subnet_id).or_default().push(ip.clone());
             }
+        }
+        for (subnet, ips) in &leaving {
+            cloudhsm::remember_ips(&ctx.clients.hsm, &raw, subnet, ips).await?;
         }
         for hsm_id in &plan.delete {
             cloudhsm::delete_hsm(&ctx.clients.hsm, &resized.cluster_id, hsm_id).await?;
         }
         Ok(resized)
     }
+}
+
+/// Creates one HSM in each of `zones`, asking for an address its subnet
+/// remembers (of an HSM a resize deleted) that no HSM has now. When
+/// CloudHSM refuses that address (taken meanwhile), the HSM is created with
+/// a new one; the addresses not kept are answered.
+async fn create_at_remembered_ips(
+    ctx: &Ctx,
+    raw: &aws_sdk_cloudhsmv2::types::Cluster,
+    found: &ClusterView,
+    zones: &[String],
+) -> Result<Vec<String>, HandlerError> {
+    let cluster_id = &found.cluster_id;
+    let mut remembered = cloudhsm::remembered_ips(raw);
+    let in_use: Vec<&str> = found
+        .hsms
+        .iter()
+        .filter_map(|h| h.eni_ip.as_deref())
+        .collect();
+    let mut not_kept = Vec::new();
+    for zone in zones {
+        let subnet = found.subnet_mapping.get(zone).cloned().unwrap_or_default();
+        let wanted = remembered.get_mut(&subnet).and_then(|ips| {
+            let free = ips.iter().position(|ip| !in_use.contains(&ip.as_str()))?;
+            Some(ips.remove(free))
+        });
+        match cloudhsm::create_hsm_at(&ctx.clients.hsm, cluster_id, zone, wanted.as_deref()).await {
+            Ok(hsm) => {
+                tracing::info!(hsm_id = %hsm.hsm_id, zone, ip = ?wanted, "HSM requested");
+            }
+            Err((_, Some(reason))) if wanted.is_some() => {
+                let ip = wanted.unwrap_or_default();
+                tracing::warn!(
+                    cluster_id,
+                    subnet,
+                    ip,
+                    reason,
+                    "the HSM cannot have its former IP address again: it is created with a new one; \
+                     clients configured with the old address must be given the new one"
+                );
+                let hsm = cloudhsm::create_hsm(&ctx.clients.hsm, cluster_id, zone).await?;
+                tracing::info!(hsm_id = %hsm.hsm_id, zone, "HSM requested");
+                not_kept.push(ip);
+            }
+            Err((error, _)) => return Err(error),
+        }
+    }
+    Ok(not_kept)
 }
 
 /// Deletes every HSM of the cluster a request is about (a cluster's own,
@@ -157,15 +227,36 @@ impl Example for DeleteHsms {
     }
 }
 
+/// The prefix of every cluster id.
+const CLUSTER_ID_PREFIX: &str = "cluster-";
+
 impl DeleteHsms {
-    /// The cluster whose HSMs go.
-    fn cluster_id(&self) -> Result<String, HandlerError> {
+    /// The cluster whose HSMs go, if it exists. A cluster resource whose
+    /// physical id is not a cluster id never recorded one (CloudFormation
+    /// cancelled its create and made an id up): its cluster, if the create
+    /// got that far, carries the stack's and the resource's tags.
+    async fn cluster(&self, ctx: &Ctx) -> Result<Option<Cluster>, HandlerError> {
         let request = &self.request;
-        if request.resource_type == HSMS_RESOURCE_TYPE {
-            Ok(HsmsProps::parse(&request.resource_properties, &request.display_name())?.cluster_id)
+        let cluster_id = if request.resource_type == HSMS_RESOURCE_TYPE {
+            HsmsProps::parse(&request.resource_properties, &request.display_name())?.cluster_id
         } else {
-            Ok(request.physical_resource_id.clone().unwrap_or_default())
+            request.physical_resource_id.clone().unwrap_or_default()
+        };
+        if cluster_id.starts_with(CLUSTER_ID_PREFIX) {
+            return cloudhsm::find(&ctx.clients.hsm, &cluster_id).await;
         }
+        let found = cloudhsm::owned_by(
+            &ctx.clients.hsm,
+            &request.stack_id,
+            &request.logical_resource_id,
+        )
+        .await?;
+        tracing::info!(
+            physical_resource_id = cluster_id,
+            cluster_id = found.as_ref().and_then(Cluster::cluster_id),
+            "no cluster id recorded: looked the cluster up by its stack and resource tags"
+        );
+        Ok(found)
     }
 }
 
@@ -174,19 +265,17 @@ impl Step for DeleteHsms {
     const STARTS: Option<&'static str> = None;
 
     async fn run(self, ctx: &Ctx) -> Result<ClusterStatus, HandlerError> {
-        let cluster_id = self.cluster_id()?;
-        let Some(found) = cloudhsm::find(&ctx.clients.hsm, &cluster_id).await? else {
+        let Some(found) = self.cluster(ctx).await? else {
             if ctx.deadline_passed()? {
-                return Err(ctx
-                    .deadline
-                    .reached_late(&format!("cluster {cluster_id} is gone")));
+                return Err(ctx.deadline.reached_late("the cluster is gone"));
             }
             return Ok(ClusterStatus::gone());
         };
         let cluster = ClusterView::from(&found);
+        let cluster_id = cluster.cluster_id.as_str();
         for hsm in &cluster.hsms {
             if !matches!(hsm.state.as_str(), "DELETE_IN_PROGRESS" | "DELETED") {
-                cloudhsm::delete_hsm(&ctx.clients.hsm, &cluster_id, &hsm.hsm_id).await?;
+                cloudhsm::delete_hsm(&ctx.clients.hsm, cluster_id, &hsm.hsm_id).await?;
                 tracing::info!(hsm_id = %hsm.hsm_id, cluster_id, "HSM deleted");
             }
         }
@@ -365,5 +454,124 @@ mod tests {
         let status = step.run(&ctx).await.unwrap();
         assert!(!status.ready, "hsm-2 is still being deleted");
         assert_eq!(deleted.num_calls(), 1);
+    }
+
+    fn resize_request(per_subnet: &str) -> ResizeHsms {
+        let mut step = ResizeHsms::example();
+        step.request.resource_properties = serde_json::json!({
+            "ClusterId": "cluster-abc", "SubnetIds": ["subnet-a", "subnet-b"], "HsmsPerSubnet": per_subnet
+        })
+        .as_object()
+        .cloned()
+        .unwrap();
+        step
+    }
+
+    fn cluster_with(hsms: Vec<Hsm>, tags: &[(&str, &str)]) -> Cluster {
+        let mut cluster = Cluster::builder()
+            .cluster_id("cluster-abc")
+            .state(ClusterState::Active)
+            .subnet_mapping("az-a", "subnet-a")
+            .subnet_mapping("az-b", "subnet-b")
+            .set_hsms(Some(hsms));
+        for (key, value) in tags {
+            cluster = cluster.tag_list(
+                aws_sdk_cloudhsmv2::types::Tag::builder()
+                    .key(*key)
+                    .value(*value)
+                    .build()
+                    .unwrap(),
+            );
+        }
+        cluster.build()
+    }
+
+    #[tokio::test]
+    async fn hsms_added_back_ask_for_their_remembered_addresses_and_are_made_anyway_when_taken() {
+        use aws_sdk_cloudhsmv2::operation::create_hsm::{CreateHsmError, CreateHsmOutput};
+        use aws_sdk_cloudhsmv2::types::error::CloudHsmInvalidRequestException;
+        let found = mock!(Client::describe_clusters).then_output(|| {
+            DescribeClustersOutput::builder()
+                .clusters(cluster_with(
+                    vec![],
+                    &[
+                        ("cdk-cloudhsm:hsm-ips:subnet-a", "10.0.1.5"),
+                        ("cdk-cloudhsm:hsm-ips:subnet-b", "10.0.2.7"),
+                    ],
+                ))
+                .build()
+        });
+        let kept = mock!(Client::create_hsm)
+            .match_requests(|r| r.ip_address() == Some("10.0.1.5"))
+            .then_output(|| {
+                CreateHsmOutput::builder()
+                    .hsm(hsm("hsm-a", HsmState::CreateInProgress))
+                    .build()
+            });
+        let taken = mock!(Client::create_hsm)
+            .match_requests(|r| r.ip_address() == Some("10.0.2.7"))
+            .then_error(|| {
+                CreateHsmError::CloudHsmInvalidRequestException(
+                    CloudHsmInvalidRequestException::builder()
+                        .message("IpAddress 10.0.2.7 is already in use")
+                        .build(),
+                )
+            });
+        let anywhere = mock!(Client::create_hsm)
+            .match_requests(|r| r.ip_address().is_none())
+            .then_output(|| {
+                CreateHsmOutput::builder()
+                    .hsm(hsm("hsm-b", HsmState::CreateInProgress))
+                    .build()
+            });
+        let ctx = ctx(&[&found, &kept, &taken, &anywhere], &[], &[]);
+        let resized = resize_request("1").run(&ctx).await.unwrap();
+        assert_eq!(resized.created, 2);
+        assert_eq!(
+            (kept.num_calls(), taken.num_calls(), anywhere.num_calls()),
+            (1, 1, 1)
+        );
+        assert_eq!(resized.ip_addresses_not_kept, "10.0.2.7");
+    }
+
+    #[tokio::test]
+    async fn hsms_a_resize_deletes_are_remembered_by_subnet_first() {
+        use aws_sdk_cloudhsmv2::operation::tag_resource::TagResourceOutput;
+        let live = |id: &str, az: &str, subnet: &str, ip: &str| {
+            Hsm::builder()
+                .hsm_id(id)
+                .availability_zone(az)
+                .subnet_id(subnet)
+                .eni_ip(ip)
+                .state(HsmState::Active)
+                .build()
+                .unwrap()
+        };
+        let found = mock!(Client::describe_clusters).then_output(move || {
+            DescribeClustersOutput::builder()
+                .clusters(cluster_with(
+                    vec![
+                        live("hsm-a", "az-a", "subnet-a", "10.0.1.9"),
+                        live("hsm-b", "az-b", "subnet-b", "10.0.2.8"),
+                    ],
+                    &[("cdk-cloudhsm:hsm-ips:subnet-a", "10.0.1.5")],
+                ))
+                .build()
+        });
+        let tagged = mock!(Client::tag_resource)
+            .match_requests(|r| {
+                let tags = r.tag_list();
+                tags.len() == 1
+                    && ((tags[0].key() == "cdk-cloudhsm:hsm-ips:subnet-a"
+                        && tags[0].value() == "10.0.1.9 10.0.1.5")
+                        || (tags[0].key() == "cdk-cloudhsm:hsm-ips:subnet-b"
+                            && tags[0].value() == "10.0.2.8"))
+            })
+            .then_output(|| TagResourceOutput::builder().build());
+        let deleted = mock!(Client::delete_hsm).then_output(|| DeleteHsmOutput::builder().build());
+        let ctx = ctx(&[&found, &tagged, &deleted], &[], &[]);
+        let resized = resize_request("0").run(&ctx).await.unwrap();
+        assert_eq!(resized.deleted, 2);
+        assert_eq!((tagged.num_calls(), deleted.num_calls()), (2, 2));
     }
 }
