@@ -20,9 +20,10 @@ from . import handlers, provisioning, template
 from .report import Report, render
 
 DEFAULT_ROUNDS = 3
-DEFAULT_TIME_SCALE = 100.0
+DEFAULT_TIME_SCALE = 300.0
 DEFAULT_COLD_STARTS = 7
 DEFAULT_SYNTHS = 3
+DEFAULT_GROWTH_ROUNDS = 1
 
 
 def machine() -> dict[str, str]:
@@ -78,11 +79,20 @@ def run(args: argparse.Namespace) -> Report:
     log("handler sizes")
     report.sizes = handlers.sizes()
 
-    log("synthesizing the app variants for the lifecycle (1 s polls)")
+    log("synthesizing the app variants for the lifecycle and the growth rounds")
     templates = {name: provisioning.synth(work / f"app-{name}", context) for name, context in provisioning.APPS.items()}
+    growing = {
+        n: provisioning.synth(work / f"app-{n}-hsms", context) for n, context in provisioning.GROWTH_APPS.items()
+    }
     report.synth_commands = {
         name: provisioning.synth_command(Path(f"<out>/app-{name}"), context) for name, context in provisioning.APPS.items()
     }
+    report.synth_commands.update(
+        {
+            f"{n}-hsms": provisioning.synth_command(Path(f"<out>/app-{n}-hsms"), context)
+            for n, context in provisioning.GROWTH_APPS.items()
+        }
+    )
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
@@ -100,6 +110,11 @@ def run(args: argparse.Namespace) -> Report:
                 measured = provisioning.one_round(emulator, templates, lifecycle_log)
                 log(provisioning.summary_line(measured))
                 report.rounds_measured.append(measured)
+            for i in range(args.growth_rounds):
+                log(f"growth round {i + 1} of {args.growth_rounds}: {', '.join(map(str, growing))} HSMs")
+                measured = provisioning.growth_round(emulator, growing, lifecycle_log)
+                log(provisioning.summary_line(measured))
+                report.growth_measured.append(measured)
     finally:
         emulator.stop()
     return report
@@ -116,6 +131,12 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         default=DEFAULT_COLD_STARTS,
         help=f"cold starts per handler and peer (default {DEFAULT_COLD_STARTS})",
+    )
+    top.add_argument(
+        "--growth-rounds",
+        type=int,
+        default=DEFAULT_GROWTH_ROUNDS,
+        help=f"rounds of creates of 2, 6, 12 and 28 HSMs (default {DEFAULT_GROWTH_ROUNDS})",
     )
     top.add_argument("--synths", type=int, default=DEFAULT_SYNTHS, help=f"timed synths (default {DEFAULT_SYNTHS})")
     top.add_argument("--output", default=str(REPO_ROOT / "BENCHMARKS.md"), help="the report to write (default BENCHMARKS.md)")

@@ -95,9 +95,14 @@ def event_for(handler: str, fixture: Fixture) -> bytes:
                 "ResourceProperties": {"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:bench"},
             }
         ).encode()
-    since = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    start = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return json.dumps(
-        {"Step": "AwaitCluster", "ClusterId": fixture.cluster_id, "Expect": "UNINITIALIZED", "Since": since, "TimeoutMinutes": 30}
+        {
+            "Step": "AwaitCluster",
+            "Deadline": {"Start": start, "Minutes": 40},
+            "ClusterId": fixture.cluster_id,
+            "Expect": "UNINITIALIZED",
+        }
     ).encode()
 
 

@@ -36,11 +36,15 @@ class Emulator:
     def endpoint(self) -> str:
         return f"http://{self._server.host}:{self._server.port}"
 
-    def configure(self, time_scale: float | None = None, faults: dict[str, Any] | None = None) -> dict[str, Any]:
+    def configure(
+        self, time_scale: float | None = None, faults: dict[str, Any] | None = None, real_due: bool | None = None
+    ) -> dict[str, Any]:
         """Same as POST /_emulator/config; returns the resulting config."""
         raw: dict[str, Any] = {}
         if time_scale is not None:
             raw["time_scale"] = time_scale
+        if real_due is not None:
+            raw["real_due"] = real_due
         if faults is not None:
             raw["faults"] = faults
         RUNTIME.configure(raw)

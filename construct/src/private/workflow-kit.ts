@@ -8,7 +8,49 @@ import {
   REPORTED_FAILURE_ERROR, REQUEST_KEY, STEP_KEY, StepInputs, StepName,
 } from './contract.generated';
 
-const DEFAULT_POLL_SECONDS = 30;
+/**
+ * How often a wait polls once what it waits for is due: each change is
+ * noticed within this (and one check) of happening. The context value
+ * `@cdk-cloudhsm/poll-seconds` changes it (1 against the emulator).
+ */
+const DEFAULT_POLL_SECONDS = 10;
+
+/**
+ * The longest sleep between two checks while a wait sleeps through the
+ * latency AWS documents: the check after each sleep notices an early
+ * change and fails once the deadline has passed, so that a wait ends at
+ * most one sleep after the deadline, as a poll did (see
+ * test/deadlines.test.ts).
+ */
+export const MAX_SLEEP = Duration.minutes(2);
+
+/**
+ * How long AWS takes at least, as far as anyone documents it, for the
+ * changes the workflows wait for: a wait sleeps through this before it
+ * polls every poll interval. A cluster takes about 5 minutes and an HSM 10
+ * to 20 (the figures the design notes keep); the KMS API reference gives a
+ * key store "up to 20 minutes" to connect. With no documented figure
+ * (deletes, initialization, a restore), three quarters of the emulator's
+ * latency (`LATENCY` in integ-tests/emulator/core/runtime.py) is taken.
+ * A change earlier than this is noticed at the next check, at most
+ * `MAX_SLEEP` late.
+ */
+export const EXPECTED = {
+  /** CreateCluster to UNINITIALIZED: about 5 minutes. */
+  clusterCreate: Duration.minutes(4),
+  /** CreateHsm to ACTIVE (and the first HSM's CSR): 10 to 20 minutes. */
+  hsmCreate: Duration.minutes(10),
+  /** InitializeCluster to INITIALIZED. */
+  clusterInitialize: Duration.seconds(45),
+  /** CreateCluster from a backup to ACTIVE. */
+  clusterRestore: Duration.minutes(4),
+  /** DeleteHsm until the HSM is gone. */
+  hsmDelete: Duration.minutes(4),
+  /** DeleteCluster to DELETED. */
+  clusterDelete: Duration.seconds(90),
+  /** ConnectCustomKeyStore to CONNECTED. */
+  keyStoreConnect: Duration.minutes(5),
+} as const;
 
 /**
  * The time budget of every execution. Each step checks one deadline,
@@ -71,6 +113,9 @@ export const REQUEST = new Slot(`$.${REQUEST_KEY}`);
 
 /** Where a workflow keeps the resource's physical id, for success and failure alike. */
 const PHYSICAL = new Slot('$.Physical');
+
+/** How many sleeps the running wait has left before it polls every poll interval. */
+const SLEEPS = new Slot('$.Sleeps');
 
 /** Where a caught error goes, for the failure report. */
 const ERROR = new Slot('$.Error');
@@ -136,6 +181,33 @@ export interface WaitOptions<K extends PolledStep> {
   readonly result: Slot;
   /** What the slot holds before the first call, for steps that read their own last output. */
   readonly initial?: Record<string, unknown>;
+  /**
+   * How long AWS takes at least for what is waited for (`EXPECTED`): after
+   * the first check, the wait sleeps through it, checking after every
+   * `MAX_SLEEP` at most, then polls every poll interval. Without it, the
+   * wait polls every poll interval from the start.
+   */
+  readonly expect?: Duration;
+  /**
+   * Other expectations, for what the workflow knows when the wait starts
+   * (HSMs created, or only deleted): the first whose condition holds
+   * replaces `expect`. Each must sleep as long as `expect` each time.
+   */
+  readonly expectWhen?: ReadonlyArray<{ readonly condition: sfn.Condition; readonly expect: Duration; readonly label: string }>;
+}
+
+/** How a wait sleeps through an expected latency: `count` sleeps of `seconds`. */
+export interface Sleeps {
+  readonly count: number;
+  readonly seconds: number;
+}
+
+/** The sleeps of at most `MAX_SLEEP` each that add up to the expected latency. */
+export function sleepsThrough(expect: Duration): Sleeps {
+  const total = expect.toSeconds();
+  if (total <= 0) return { count: 0, seconds: 0 };
+  const count = Math.ceil(total / MAX_SLEEP.toSeconds());
+  return { count, seconds: Math.ceil(total / count) };
 }
 
 /**
@@ -203,27 +275,65 @@ export class WorkflowKit {
   }
 
   /**
-   * Polls a step until it answers `{"Ready": true}`. The step fails by
-   * itself once the execution's deadline has passed, so a stuck resource
-   * ends in a FAILED response naming it, not in a timeout.
+   * Polls a step until it answers `{"Ready": true}`: a first check at once,
+   * then, while an expected latency runs (`expect`), a check after each
+   * sleep of at most `MAX_SLEEP`, then a check every poll interval. The
+   * step fails by itself once the execution's deadline has passed, so a
+   * stuck resource ends in a FAILED response naming it, not in a timeout.
    */
   public waitUntil<K extends PolledStep>(name: string, options: WaitOptions<K>): sfn.Chain {
     const check = this.step(`Check: ${name}`, { step: options.step, input: options.input, result: options.result });
-    const wait = new sfn.Wait(this.scope, `Wait: ${name}`, {
+    const poll = new sfn.Wait(this.scope, `Wait: ${name}`, {
       time: sfn.WaitTime.duration(Duration.seconds(this.pollSeconds)),
     });
     const done = new sfn.Pass(this.scope, `Done: ${name}`);
     const ready = new sfn.Choice(this.scope, `${name}?`)
-      .when(sfn.Condition.booleanEquals(`${options.result.path}.Ready`, true), done)
-      .otherwise(wait.next(check));
-    check.next(ready);
+      .when(sfn.Condition.booleanEquals(`${options.result.path}.Ready`, true), done);
     let first: sfn.State = check;
+    const plans = [options.expect, ...(options.expectWhen ?? []).map((w) => w.expect)]
+      .map((expect) => (expect ? sleepsThrough(expect) : { count: 0, seconds: 0 }));
+    const most = Math.max(...plans.map((p) => p.count));
+    if (most > 0) {
+      const seconds = new Set(plans.filter((p) => p.count > 0).map((p) => p.seconds));
+      if (seconds.size > 1) {
+        throw new Error(`${name}: the expectations of one wait must sleep equally long each time, got ${[...seconds].join(' and ')} s: `
+          + `give them latencies that split into sleeps of ${MAX_SLEEP.toSeconds()} s`);
+      }
+      const sleep = new sfn.Wait(this.scope, `Sleep: ${name}`, {
+        time: sfn.WaitTime.duration(Duration.seconds([...seconds][0])),
+      });
+      sleep.next(check);
+      // The count of sleeps left, set by static results (the contract test reads no intrinsic function):
+      // "Count n" takes one of the n sleeps left.
+      for (let left = most; left > 0; left--) {
+        const count = new sfn.Pass(this.scope, `Count ${left}: ${name}`, {
+          result: sfn.Result.fromObject({ Left: left - 1 }),
+          resultPath: SLEEPS.path,
+        });
+        ready.when(sfn.Condition.numberEquals(`${SLEEPS.path}.Left`, left), count.next(sleep));
+      }
+      const expect = (label: string, count: number) => new sfn.Pass(this.scope, `Expect${label}: ${name}`, {
+        result: sfn.Result.fromObject({ Left: count }),
+        resultPath: SLEEPS.path,
+      }).next(check);
+      const otherwise = expect('', plans[0].count);
+      if (options.expectWhen?.length) {
+        const which = new sfn.Choice(this.scope, `Expect what: ${name}`);
+        options.expectWhen.forEach((w, i) => which.when(w.condition, expect(` ${w.label}`, plans[i + 1].count)));
+        first = which.otherwise(otherwise);
+      } else {
+        first = otherwise.startState;
+      }
+    }
+    ready.otherwise(poll.next(check));
+    check.next(ready);
     if (options.initial) {
-      first = new sfn.Pass(this.scope, `Prepare: ${name}`, {
+      const prepare = new sfn.Pass(this.scope, `Prepare: ${name}`, {
         result: sfn.Result.fromObject(options.initial),
         resultPath: options.result.path,
       });
-      (first as sfn.Pass).next(check);
+      prepare.next(first);
+      first = prepare;
     }
     return sfn.Chain.custom(first, [done], done);
   }

@@ -66,6 +66,7 @@ ROUTES: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("POST", "/_emulator/config"): _config,
     ("GET", "/_emulator/config"): lambda body: RUNTIME.config_json(),
     ("GET", "/_emulator/clock"): lambda body: RUNTIME.clock_json(),
+    ("GET", "/_emulator/changes"): lambda body: RUNTIME.changes_json(),
     ("POST", "/_emulator/reset"): _reset,
     ("GET", "/_emulator/state"): lambda body: state.snapshot(),
     ("POST", "/_emulator/hsm-cli"): hsm_cli.handle,

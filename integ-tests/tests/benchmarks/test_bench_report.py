@@ -3,6 +3,7 @@
 import pytest
 
 from bench import bound, provisioning
+from bench.detection import Noticed
 from bench.provisioning import Measured
 from bench.report import SCALE_BOTH, Report, provisioning_rows
 from bench.stats import megabytes, ratio, spread
@@ -26,21 +27,29 @@ def test_every_measured_operation_has_a_bound():
     assert set(provisioning.BOUND_OF.values()) <= set(bound.PATHS)
 
 
-def measured(label: str, seconds: float) -> Measured:
+def measured(label: str, seconds: float, noticed: list[Noticed] | None = None) -> Measured:
     return Measured(
-        label, seconds, requests=1, lambda_invocations=10, states_entered=20, step_seconds=seconds, hsms_seconds=seconds / 2
+        label,
+        seconds,
+        requests=1,
+        lambda_invocations=10,
+        states_entered=20,
+        real_seconds=seconds / 100,
+        hsms_seconds=seconds / 2,
+        noticed=noticed or [],
     )
 
 
 def test_rows_give_emulated_seconds_against_the_bound_and_add_up_the_scale_down_and_up():
     rounds = [
-        [measured(provisioning.DEFAULT, 30.0), measured(provisioning.SHRINK, 4.0), measured(provisioning.REGROW, 12.0)],
-        [measured(provisioning.DEFAULT, 20.0), measured(provisioning.SHRINK, 3.0), measured(provisioning.REGROW, 11.0)],
+        [measured(provisioning.DEFAULT, 3000.0), measured(provisioning.SHRINK, 400.0), measured(provisioning.REGROW, 1200.0)],
+        [measured(provisioning.DEFAULT, 2000.0), measured(provisioning.SHRINK, 300.0), measured(provisioning.REGROW, 1100.0)],
     ]
     report = Report(machine={}, time_scale=100, rounds=2, cold_starts=1, latency=dict(LATENCY), rounds_measured=rounds)
     rows = {row.label: row for row in provisioning_rows(report)}
     create = rows[provisioning.DEFAULT]
-    assert create.emulated == [3000.0, 2000.0]
+    assert create.emulated == [3000.0, 2000.0], "emulated seconds as measured on the emulator's clock, not scaled"
+    assert create.real == [30.0, 20.0]
     assert create.ratios == pytest.approx([3000 / 2164, 2000 / 2164])
     both = rows[SCALE_BOTH]
     assert both.bound == 300 + 902
@@ -67,13 +76,18 @@ def test_the_report_states_each_target_against_its_measurement():
         return ColdStart(ms, ms + 10, rss, False, b"")
 
     labels = [provisioning.DEFAULT, provisioning.LARGE]
+    waits = [
+        Noticed("Wait for every HSM to be ACTIVE", 9.5, True),
+        Noticed("Point the management client at the HSMs", 10.2, False),
+    ]
     report = Report(
         machine=dict(nproc="2", memory="8.0 GiB", cpu="cpu", kernel="6", load="1", python="3", node="v22", commit="c", date="d"),
         time_scale=100,
         rounds=1,
         cold_starts=1,
         latency=dict(LATENCY),
-        rounds_measured=[[measured(label, 30.0) for label in labels]],
+        rounds_measured=[[measured(label, 3000.0, waits) for label in labels]],
+        growth_measured=[[measured(provisioning.growth_label(n), 2000.0 + n * 10) for n in (2, 6, 12, 28)]],
         cold_starts_measured=[Comparison("custom-resource", [cold(20, 8192)], [cold(1000, 40000)])],
         sizes=[("custom-resource", "arm64", 5_000_000, 2_500_000)],
         synth_seconds=[4.0],
@@ -88,5 +102,10 @@ def test_the_report_states_each_target_against_its_measurement():
         in text
     )
     assert "| Peak RSS at most 16 MiB | 8.0 MiB at most | met |" in text
-    assert "1.39x at worst" in text  # 30 real s x 100 against 2164 AWS s
-    assert "2 -> 6 HSMs: 1500 -> 1500 emulated s (+0%)" in text
+    assert "1.39x at worst" in text  # 3000 emulated s against 2164 AWS s
+    # HSMs beyond the first: half of 2020 and of 2280 emulated s.
+    growth = "| Growth: time beyond the first HSM grows at most 20% from 2 to 28 HSMs | 2 -> 28 HSMs: 1010 -> 1140 emulated s"
+    assert f"{growth} (+13%)" in text
+    assert "| Each state change noticed within 15 s | 9.5 emulated s at worst over 2 waits" in text
+    assert "10.2 s at most between two checks over 2 waits for a command | met |" in text
+    assert "| 28 | 2280 | 1140 | +13% | 10 | 20 | - |" in text

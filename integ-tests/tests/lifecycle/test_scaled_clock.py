@@ -122,6 +122,40 @@ def test_a_scheduled_change_is_due_when_the_clock_passes_it(emulator):
     assert changed == [True]
 
 
+def test_a_wait_passes_at_real_speed_while_work_it_may_wait_for_runs(emulator):
+    emulator.configure(time_scale=6000)  # a minute is 10 ms
+    released = threading.Event()
+
+    def command() -> None:
+        with RUNTIME.busy():
+            released.wait(0.3)
+
+    worker = threading.Thread(target=command)
+    before, started = RUNTIME.now(), time.monotonic()
+    worker.start()
+    time.sleep(0.01)
+    assert RUNTIME.wait(60)
+    worker.join()
+    assert time.monotonic() - started >= 0.25, "the 0.3 s of work counted once, not 6000 times"
+    assert 60 <= RUNTIME.now() - before < 65
+
+
+def test_without_real_due_a_latency_is_due_on_the_emulated_clock_only_and_each_change_is_kept(emulator):
+    emulator.configure(time_scale=1000, real_due=False)  # its scaled real time is 0.9 s
+    changed: list[bool] = []
+    due = RUNTIME.schedule("hsm_create", lambda: changed.append(True))
+    time.sleep(1.0)
+    RUNTIME.advance()
+    assert changed == [], "with real_due off, scaled real time does not make a latency due"
+    RUNTIME.advance_to(due)
+    with urllib.request.urlopen(f"{emulator.endpoint}/_emulator/changes", timeout=10) as response:
+        changes = json.loads(response.read())["changes"]
+    assert changed == [True]
+    assert changes[-1] == {"latency": "hsm_create", "at": due}
+    emulator.reset()
+    assert RUNTIME.real_due and RUNTIME.changes == []
+
+
 def test_waits_take_aws_seconds_on_the_emulators_clock(emulator):
     emulator.configure(time_scale=6000)
     started = time.monotonic()

@@ -3,7 +3,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { CLUSTER_ATTRIBUTES } from '../attributes';
 import { ERRORS, EXPECT, NOT_CREATED_PREFIX, OUTPUTS, PKI_KINDS, REQUEST_FIELDS, REQUEST_TYPES } from '../contract.generated';
-import { EC2_ERROR, REQUEST, Slot, WorkflowKit, sdkParameters } from '../workflow-kit';
+import { EC2_ERROR, EXPECTED, REQUEST, Slot, WorkflowKit, sdkParameters } from '../workflow-kit';
 
 /** What the cluster workflow needs besides the request. */
 export interface ClusterWorkflowProps {
@@ -87,6 +87,7 @@ function createFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
       step: 'AwaitCluster',
       input: { ClusterId: CLUSTER_ID, Expect: EXPECT.Active },
       result: SLOTS.active,
+      expect: EXPECTED.clusterRestore,
     }))
     .next(kit.succeed('Answer: the restored cluster is ACTIVE', attributes(CLUSTER_ID, SLOTS.active)));
 
@@ -114,6 +115,7 @@ function createFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
     step: 'AwaitCluster',
     input: { ClusterId: CLUSTER_ID, Expect: EXPECT.Csr },
     result: SLOTS.firstHsm,
+    expect: EXPECTED.hsmCreate,
   });
   const reissue = { errors: [ERRORS.CsrChanged], next: csrReady };
 
@@ -129,6 +131,7 @@ function createFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
       step: 'AwaitCluster',
       input: { ClusterId: CLUSTER_ID, Expect: EXPECT.Initialized },
       result: SLOTS.initialized,
+      expect: EXPECTED.clusterInitialize,
     }))
     .next(kit.tolerate(openPorts, 'Was the client let in already?', DUPLICATE_RULE, openEgress));
   openPorts.next(openEgress);
@@ -161,6 +164,7 @@ function createFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
     step: 'AwaitCluster',
     input: { ClusterId: CLUSTER_ID, Expect: EXPECT.Uninitialized },
     result: SLOTS.uninitialized,
+    expect: EXPECTED.clusterCreate,
   })
     .next(kit.step('Create the first HSM', {
       step: 'CreateFirstHsm',
@@ -219,6 +223,7 @@ function deleteFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
     step: 'DeleteCluster',
     input: { ClusterId: SLOTS.emptied.at(STATUS.Cluster.ClusterId) },
     result: SLOTS.deleted,
+    expect: EXPECTED.clusterDelete,
   }).next(kit.succeed('Answer: the cluster is deleted', {}));
   // The rule exists only if the create got as far as activation.
   closeEgress.addCatch(deleteCluster, { errors: ['States.ALL'], resultPath: sfn.JsonPath.DISCARD });
@@ -227,6 +232,7 @@ function deleteFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
       step: 'DeleteHsms',
       input: { Request: REQUEST.ref },
       result: SLOTS.emptied,
+      expect: EXPECTED.hsmDelete,
     }))
     .next(new sfn.Choice(scope, 'Does the cluster still exist?')
       .when(sfn.Condition.isPresent(SLOTS.emptied.at(STATUS.Cluster.$).path), closeEgress.next(deleteCluster))

@@ -2,7 +2,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { HSMS_ATTRIBUTES } from '../attributes';
 import { EXPECT, HSMS_PROPERTY_FIELDS, OUTPUTS, REQUEST_FIELDS, REQUEST_TYPES } from '../contract.generated';
-import { REQUEST, Slot, WorkflowKit } from '../workflow-kit';
+import { EXPECTED, REQUEST, Slot, WorkflowKit } from '../workflow-kit';
 
 /** What the HSMs workflow needs besides the request. */
 export interface HsmsWorkflowProps {
@@ -59,6 +59,13 @@ function resizeFragment(scope: Construct, { kit }: HsmsWorkflowProps): sfn.IChai
       step: 'AwaitCluster',
       input: { ClusterId: clusterId, Expect: EXPECT.HsmsActive },
       result: SLOTS.hsms,
+      expect: EXPECTED.hsmCreate,
+      // A resize that only deletes waits for the deleted HSMs to go.
+      expectWhen: [{
+        condition: sfn.Condition.numberEquals(SLOTS.resized.at(OUTPUTS.Resized.Created).path, 0),
+        expect: EXPECTED.hsmDelete,
+        label: 'deletes',
+      }],
     }))
     .next(new sfn.Choice(scope, 'Any HSM to connect to?')
       .when(sfn.Condition.stringEquals(SLOTS.hsms.at(STATUS.HsmIpAddresses).path, ''), answer)
@@ -82,6 +89,7 @@ function deleteFragment({ kit }: HsmsWorkflowProps): sfn.IChainable {
       step: 'DeleteHsms',
       input: { Request: REQUEST.ref },
       result: SLOTS.emptied,
+      expect: EXPECTED.hsmDelete,
     }))
     .next(kit.succeed('Answer: the HSMs are deleted', {}));
 }

@@ -2,7 +2,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { KEY_STORE_ATTRIBUTES } from '../attributes';
 import { NOT_CREATED_PREFIX, OUTPUTS, REQUEST_FIELDS, REQUEST_TYPES } from '../contract.generated';
-import { REQUEST, Slot, WorkflowKit } from '../workflow-kit';
+import { EXPECTED, REQUEST, Slot, WorkflowKit } from '../workflow-kit';
 
 /** What the key store workflow needs besides the request. */
 export interface KeyStoreWorkflowProps {
@@ -54,6 +54,7 @@ function connect(kit: WorkflowKit, name: string, storeId: unknown): sfn.Chain {
     step: 'ConnectKeyStore',
     input: { CustomKeyStoreId: storeId as never },
     result: SLOTS.connected,
+    expect: EXPECTED.keyStoreConnect,
   });
 }
 
