@@ -75,9 +75,15 @@ async fn on_request<W: WorkflowStarter>(
         "request received"
     );
     let physical_id = request.physical_resource_id.clone().unwrap_or_default();
+    // A type found by its tags runs its delete, unless this function has no
+    // workflow for it: then no create of it can have run either.
+    let served = deps
+        .routes
+        .as_ref()
+        .is_ok_and(|routes| routes.get(&request.resource_type).is_some());
     if request.request_type == RequestType::Delete
         && physical_id.starts_with(NOT_CREATED_PREFIX)
-        && !FOUND_BY_TAGS.contains(&request.resource_type.as_str())
+        && !(served && FOUND_BY_TAGS.contains(&request.resource_type.as_str()))
     {
         info!("nothing was created: the delete succeeds at once");
         let response = response_for(&request, Status::Success, physical_id, None);

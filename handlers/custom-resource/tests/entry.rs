@@ -291,6 +291,21 @@ async fn deleting_what_was_never_created_succeeds_without_a_workflow() {
 }
 
 #[tokio::test]
+async fn deleting_a_never_created_cluster_without_its_workflow_succeeds_at_once() {
+    // No workflow serves the type, so no create of it can have run.
+    let h = Harness::with(
+        Behaviour::Start,
+        &[],
+        Ok(Routes::from_iter([(HSMS, CREATE_SM)])),
+    )
+    .await;
+    let marker = format!("{NOT_CREATED_PREFIX}create-request-id");
+    h.handle(h.request("Delete", Some(&marker))).await.unwrap();
+    assert!(h.started().is_empty());
+    assert_eq!(h.server.responses()[0]["Status"], "SUCCESS");
+}
+
+#[tokio::test]
 async fn deleting_a_cluster_whose_create_recorded_no_id_runs_the_delete_to_find_it_by_its_tags() {
     let h = Harness::new(Behaviour::Start).await;
     let marker = format!("{NOT_CREATED_PREFIX}create-request-id");
