@@ -4,11 +4,12 @@ import io
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from runner.assets import HANDLER_ASSETS, HOST_ARCH
+from runner.assets import HANDLER_ASSETS, HOST_ARCH, REPO_ROOT
 from runner.cli import open_stack
 from runner.contract import CONTRACT
 from runner.custom import emulated_now
@@ -59,3 +60,24 @@ def stack_for(template: Template, emulator, timeout: float | None = None) -> tup
     response is awaited CloudFormation's hour on the emulator's clock, unless `timeout` (real s)."""
     out = io.StringIO()
     return open_stack(template, emulator.endpoint, timeout, out), out
+
+
+def synth(out: Path, **context: str) -> Template:
+    """The example app synthesized with these context values."""
+    args = " ".join(f"-c {k}={v}" for k, v in context.items())
+    done = subprocess.run(
+        ["bash", "-c", f"source scripts/lib.sh && cd cdk-app && npx cdk synth --quiet {args} -o {out}"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    return Template.load(out / "CloudHsmExample.template.json")
+
+
+@pytest.fixture
+def app(tmp_path):
+    """Synthesizes the example app with context values into a fresh folder per call."""
+    count = iter(range(100))
+    return lambda **context: synth(tmp_path / f"out{next(count)}", **context)

@@ -6,44 +6,19 @@ cluster-tasks binaries run the synthesized workflows on moto's Step Functions, a
 the activation script runs on the emulated management client.
 """
 
-import subprocess
 import time
-from pathlib import Path
 
 import boto3
 import pytest
 from botocore.config import Config
 from cryptography import x509
 
-from runner.assets import REPO_ROOT
 from runner.stack import OperationFailed, Stack
-from runner.template import Template
 
 from .conftest import stack_for
 
 CLUSTER = "Hsm2CBA3DD8"
 HSMS = "HsmHsms20B6A642"
-
-
-def synth(out: Path, **context: str) -> Template:
-    """The example app synthesized with these context values."""
-    args = " ".join(f"-c {k}={v}" for k, v in context.items())
-    done = subprocess.run(
-        ["bash", "-c", f"source scripts/lib.sh && cd cdk-app && npx cdk synth --quiet {args} -o {out}"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stderr
-    return Template.load(out / "CloudHsmExample.template.json")
-
-
-@pytest.fixture
-def app(tmp_path):
-    """Synthesizes the app into a fresh folder per call."""
-    count = iter(range(100))
-    return lambda **context: synth(tmp_path / f"out{next(count)}", **context)
 
 
 def client(emulator, service: str):

@@ -20,14 +20,7 @@ from runner.template import Template
 
 from .conftest import stack_for
 from .test_cloudformation_semantics import answered_once
-from .test_cluster_lifecycle import CLUSTER, HSMS, outcome, secrets, synth
-
-
-@pytest.fixture
-def app(tmp_path):
-    """Synthesizes the example app with context values into a fresh folder per call."""
-    count = iter(range(100))
-    return lambda **context: synth(tmp_path / f"out{next(count)}", **context)
+from .test_cluster_lifecycle import CLUSTER, HSMS, outcome, secrets
 
 
 def inventory(emulator) -> dict[str, Any]:

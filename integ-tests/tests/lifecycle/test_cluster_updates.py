@@ -8,9 +8,7 @@ only the answers CloudFormation got.
 
 import datetime
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -20,27 +18,9 @@ from cryptography.x509.oid import NameOID
 from runner.stack import OperationFailed, Stack
 
 from .conftest import stack_for
-from .test_cluster_lifecycle import CLUSTER, HSMS, new_ca, only_cluster, outcome, synth
+from .test_cluster_lifecycle import CLUSTER, HSMS, client, new_ca, only_cluster, outcome
 
 HSM_IPS_TAG = "cdk-cloudhsm:hsm-ips:"
-
-
-@pytest.fixture
-def app(tmp_path):
-    """Synthesizes the example app into a fresh folder per call."""
-    count = iter(range(100))
-    return lambda **context: synth(tmp_path / f"out{next(count)}", **context)
-
-
-def client(emulator, service: str):
-    return boto3.client(
-        service,
-        endpoint_url=emulator.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"total_max_attempts": 1}),
-    )
 
 
 def secret_arn(emulator, description_part: str) -> str:

@@ -16,14 +16,7 @@ import pytest
 from runner.stack import OperationFailed, Stack
 
 from .conftest import stack_for
-from .test_cluster_lifecycle import CLUSTER, HSMS, client, only_cluster, outcome, synth
-
-
-@pytest.fixture
-def app(tmp_path):
-    """Synthesizes the example app into a fresh folder per call."""
-    count = iter(range(100))
-    return lambda **context: synth(tmp_path / f"out{next(count)}", **context)
+from .test_cluster_lifecycle import CLUSTER, HSMS, client, only_cluster, outcome
 
 
 def answered_once(stack: Stack) -> None:

@@ -14,7 +14,7 @@ from runner.stack import OperationFailed
 from runner.template import Template
 
 from .conftest import stack_for
-from .test_cluster_lifecycle import CLUSTER, app, outcome  # noqa: F401 - app is a fixture
+from .test_cluster_lifecycle import CLUSTER, outcome
 from .test_names_and_keys import client, encrypted, nothing_left, of_type
 
 TASKS_ROLE = "HsmTasksFunctionServiceRole"

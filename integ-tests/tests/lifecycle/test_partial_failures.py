@@ -4,24 +4,16 @@ The runner's own calls (CloudFormation's) are not throttled; the handlers' calls
 the workflows' EC2 calls through Step Functions are.
 """
 
-import boto3
 import pytest
 
 from runner.stack import Stack
 
 from .conftest import stack_for
-from .test_cluster_lifecycle import CLUSTER, HSMS, only_cluster, synth
+from .test_cluster_lifecycle import CLUSTER, HSMS, client, only_cluster
 
 # EC2 at half: the workflows make three EC2 calls (two rules added, one revoked) through
 # Step Functions, which the emulator's even spread of 30% would never reach.
 THROTTLED = {"cloudhsmv2": 0.3, "secretsmanager": 0.3, "ssm": 0.3, "ec2": 0.5}
-
-
-@pytest.fixture
-def app(tmp_path):
-    """Synthesizes the example app into a fresh folder per call."""
-    count = iter(range(100))
-    return lambda **context: synth(tmp_path / f"out{next(count)}", **context)
 
 
 def answers(stack: Stack) -> dict[tuple[str, str], list[str]]:
@@ -57,10 +49,7 @@ def test_a_create_and_delete_with_thirty_percent_of_calls_throttled_succeed(emul
 
 def failed_attempts(emulator, error: str) -> list[str]:
     """The state names of the Lambda tasks that failed with `error`, in every execution."""
-    sfn = boto3.client(
-        "stepfunctions", endpoint_url=emulator.endpoint, region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-    )
+    sfn = client(emulator, "stepfunctions")
     found = []
     for machine in sfn.list_state_machines()["stateMachines"]:
         for execution in sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]:
