@@ -11,7 +11,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    handler_core::logging::init();
     let sdk_config = handler_core::aws::load_config().await;
     // A missing variable fails every step with the reason, rather than
     // stopping the function before it can say why.

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    handler_core::logging::init();
     let config = handler_core::aws::load_config().await;
     // A broken WORKFLOWS variable must not stop the function from starting:
     // every request is then answered FAILED with the reason.
