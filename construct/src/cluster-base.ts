@@ -2,6 +2,7 @@ import { ArnFormat, IResource, Resource, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 
 /** The ports HSMs listen on, from clients and from each other. */
@@ -182,6 +183,14 @@ export interface CloudHsmClusterAttributes {
    * @default - none: a key store on the cluster needs `kmsUserPasswordSecret`
    */
   readonly adminPasswordSecret?: secretsmanager.ISecret;
+
+  /**
+   * The architecture the handler functions of a key store on the cluster
+   * run on, as `handlerArchitecture` of a cluster of this library; for such
+   * a cluster in another stack, give it the same value.
+   * @default lambda.Architecture.ARM_64
+   */
+  readonly handlerArchitecture?: lambda.Architecture;
 }
 
 /**

@@ -207,7 +207,7 @@ function importedSupport(cluster: ImportedCluster, problems: string[]): KeyStore
     ? { instanceId: attrs.clientInstanceId, grantee: attrs.clientRole, adminPassword: attrs.adminPasswordSecret, readsClusterSecrets: false }
     : undefined;
   return {
-    architecture: lambda.Architecture.ARM_64,
+    architecture: attrs.handlerArchitecture ?? lambda.Architecture.ARM_64,
     trustAnchor,
     client,
     kmsUserPassword: attrs.kmsUserPasswordSecret,

@@ -6,6 +6,7 @@ import { App, Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import {
@@ -234,6 +235,24 @@ describe('CloudHsmKeyStore', () => {
     const policies = JSON.stringify(Object.values(resources).filter((r) => r.Type === 'AWS::IAM::Policy'));
     assert.doesNotMatch(policies, /ssm:SendCommand/);
     assert.match(policies, new RegExp(secretArn('KmsUser')));
+  });
+
+  test('on an imported cluster the handlers run on handlerArchitecture, arm64 unless given, as on a cluster of ours', () => {
+    const architectures = (handlerArchitecture?: lambda.Architecture) => {
+      const { stack } = regional();
+      const cluster = CloudHsmCluster.fromClusterAttributes(stack, 'Imported', {
+        clusterId: 'cluster-abcdefghijk', securityGroupId: 'sg-0123456789abcdef0',
+        trustAnchorSecret: importedSecret(stack, 'Ca'), kmsUserPasswordSecret: importedSecret(stack, 'KmsUser'),
+        handlerArchitecture,
+      });
+      new CloudHsmKeyStore(stack, 'KeyStore', { cluster });
+      const functions = Object.values(resourcesOf(stack)).filter((r) => r.Type === 'AWS::Lambda::Function'
+        && (r.Properties.Handler === 'bootstrap'));
+      assert.equal(functions.length, 2, 'the entry and tasks functions');
+      return functions.map((f) => JSON.stringify(f.Properties.Architectures));
+    };
+    assert.deepEqual(architectures(), ['["arm64"]', '["arm64"]']);
+    assert.deepEqual(architectures(lambda.Architecture.X86_64), ['["x86_64"]', '["x86_64"]']);
   });
 
   test('fails on a key store name KMS refuses', () => {

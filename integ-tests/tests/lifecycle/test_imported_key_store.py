@@ -48,9 +48,9 @@ def client_attributes(cluster_stack: Stack) -> dict[str, str]:
     }
 
 
-def kmsuser_secret(emulator, password: str) -> str:
+def kmsuser_secret(emulator, password: str, name: str = "existing-kmsuser") -> str:
     """A secret made outside the stacks, holding kmsuser's password."""
-    return client(emulator, "secretsmanager").create_secret(Name="existing-kmsuser", SecretString=password)["ARN"]
+    return client(emulator, "secretsmanager").create_secret(Name=name, SecretString=password)["ARN"]
 
 
 def create_kmsuser(emulator, cluster_id: str, password: str) -> None:
@@ -174,3 +174,106 @@ def test_a_store_is_re_pointed_to_a_cluster_restored_from_a_backup_of_its_cluste
     restored_stack.delete()
     cluster_stack.delete()
     assert emulator.state()["clusters"] == []
+
+
+def live_hsms(emulator) -> list[tuple[str, str]]:
+    [cluster] = emulator.state()["clusters"]
+    return sorted((h["HsmId"], h["AvailabilityZone"]) for h in cluster["Hsms"] if h["State"] == "ACTIVE")
+
+
+def test_shrinking_a_cluster_under_a_connected_key_store_of_another_stack_fails_before_any_hsm_goes(
+    emulator, tmp_path, cluster_stack
+):
+    """The cluster's stack cannot see the key store (another stack's, on the imported cluster): the
+    resize reads KMS's key stores at run time and refuses to go below 2 HSMs in 2 zones."""
+    attributes = cluster_attributes(cluster_stack, emulator)
+    create_kmsuser(emulator, attributes["clusterId"], KMSUSER_PASSWORD)
+    attributes["kmsUserPasswordSecretArn"] = kmsuser_secret(emulator, KMSUSER_PASSWORD)
+    store_stack, _ = stack_for(key_store_app(tmp_path / "store", **attributes), emulator, timeout=180)
+    store_stack.create()
+    [store] = emulator.state()["key_stores"]
+    hsms = live_hsms(emulator)
+    assert len({zone for _, zone in hsms}) == 2
+
+    with pytest.raises(OperationFailed) as failed:
+        cluster_stack.update(synth_example(tmp_path / "emptied", hsmsPerSubnet="0"))
+    reason = str(failed.value)
+    assert (
+        f"the resize of cluster {attributes['clusterId']} would leave 0 HSM(s) in 0 Availability Zone(s), but KMS key "
+        f"store {store['CustomKeyStoreId']} ({store['CustomKeyStoreName']}) on it is CONNECTED: KMS needs at least two "
+        "ACTIVE HSMs in different Availability Zones for a connected key store. No HSM was deleted. Disconnect the key "
+        "store (DisconnectCustomKeyStore) or delete it first"
+    ) in reason, reason
+    assert "the rollback also failed" not in reason, reason
+    assert cluster_stack.status == "UPDATE_ROLLBACK_COMPLETE"
+    assert live_hsms(emulator) == hsms, "every HSM is still there"
+    assert not [b for b in emulator.state()["backups"] if b["BackupState"] == "READY"], "no last HSM went"
+    [kept] = emulator.state()["key_stores"]
+    assert kept["ConnectionState"] == "CONNECTED"
+
+    store_stack.delete()
+    cluster_stack.delete()
+    assert emulator.state()["clusters"] == []
+
+
+@pytest.mark.parametrize("through_client", [True, False], ids=["set-on-its-client", "without-a-client"])
+def test_a_new_kmsuser_password_secret_is_given_to_kms_and_a_wrong_one_fails_saying_why(
+    emulator, tmp_path, cluster_stack, through_client
+):
+    """The imported cluster's kmsUserPasswordSecret swapped for another secret: the store is
+    disconnected, given the new password (set on the HSMs first where there is a client) and
+    reconnected. A password KMS refuses fails before anything changes; a password that does not work
+    on the HSMs (no client to set it) fails the connection with INVALID_CREDENTIALS."""
+    attributes = cluster_attributes(cluster_stack, emulator)
+    cluster_id = attributes["clusterId"]
+    create_kmsuser(emulator, cluster_id, KMSUSER_PASSWORD)
+    attributes["kmsUserPasswordSecretArn"] = kmsuser_secret(emulator, KMSUSER_PASSWORD)
+    if through_client:
+        attributes.update(client_attributes(cluster_stack))
+    store_stack, _ = stack_for(key_store_app(tmp_path / "store", **attributes), emulator, timeout=180)
+    store_stack.create()
+    [store] = emulator.state()["key_stores"]
+
+    # The new password: set on the cluster by its owner where there is no client to set it.
+    new_password = "NewKmsUserPassword0123456789abc"
+    if not through_client:
+        changed = admin_cli(emulator, cluster_id, "user change-password", {
+            "username": "kmsuser", "role": "crypto-user", "password": new_password,
+        })
+        assert changed["error_code"] == 0, changed
+    swapped = {**attributes, "kmsUserPasswordSecretArn": kmsuser_secret(emulator, new_password, "new-kmsuser")}
+    store_stack.update(key_store_app(tmp_path / "new", **swapped))
+    [updated] = emulator.state()["key_stores"]
+    assert (updated["CustomKeyStoreId"], updated["ConnectionState"]) == (store["CustomKeyStoreId"], "CONNECTED")
+
+    # A password KMS does not take (7 to 32 characters): refused before the store is touched. The
+    # rollback gives KMS nothing: what it holds since it connected still works.
+    too_short = {**attributes, "kmsUserPasswordSecretArn": kmsuser_secret(emulator, "short", "short-kmsuser")}
+    with pytest.raises(OperationFailed) as failed:
+        store_stack.update(key_store_app(tmp_path / "short", **too_short))
+    reason = str(failed.value)
+    assert (
+        f"the kmsuser password in secret {too_short['kmsUserPasswordSecretArn']} is 5 characters long, and KMS "
+        "takes 7 to 32 (KeyStorePassword): put kmsuser's password into the secret, then deploy again. The key "
+        "store was not changed"
+    ) in reason, reason
+    assert "the rollback also failed" not in reason, reason
+    assert store_stack.status == "UPDATE_ROLLBACK_COMPLETE"
+    [kept] = emulator.state()["key_stores"]
+    assert kept["ConnectionState"] == "CONNECTED"
+
+    if not through_client:
+        # No client to set it: a password that does not work on the HSMs fails the connection, and KMS
+        # says why. (What KMS held before is gone: it rotated kmsuser's password when it connected.)
+        wrong = {**attributes, "kmsUserPasswordSecretArn": kmsuser_secret(emulator, "WrongPassword0123", "wrong-kmsuser")}
+        with pytest.raises(OperationFailed) as failed:
+            store_stack.update(key_store_app(tmp_path / "wrong", **wrong))
+        reason = str(failed.value)
+        assert (
+            f"key store {store['CustomKeyStoreId']} on cluster {cluster_id} failed to connect with ConnectionErrorCode "
+            "INVALID_CREDENTIALS: the kmsuser password KMS holds does not work on the HSMs"
+        ) in reason, reason
+        return
+    store_stack.delete()
+    assert emulator.state()["key_stores"] == []
+    cluster_stack.delete()

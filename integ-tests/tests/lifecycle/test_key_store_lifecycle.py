@@ -7,7 +7,6 @@ cluster's trust anchor and connected, the key is made once the store is CONNECTE
 
 import base64
 import json
-import subprocess
 import urllib.request
 from pathlib import Path
 
@@ -15,28 +14,19 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from runner.assets import REPO_ROOT
 from runner.contract import CONTRACT
 from runner.stack import OperationFailed, Stack
 from runner.template import Template
 
 from .conftest import stack_for
-from .test_cluster_lifecycle import CLUSTER, HSMS, outcome, secret
+from .conftest import synth as synth_app
+from .test_cluster_lifecycle import CLUSTER, HSMS, client, outcome, secret
 
 
 def synth(out: Path, **context: str) -> Template:
     """The example app with these context values (1 s polling), without CDK's metadata resource, whose
     properties change when a construct type is added (the runner updates custom resources only)."""
-    args = " ".join(f"-c {k}={v}" for k, v in {CONTRACT.poll_seconds_context: "1", **context}.items())
-    done = subprocess.run(
-        ["bash", "-c", f"source scripts/lib.sh && cd cdk-app && npx cdk synth --quiet --no-version-reporting {args} -o {out}"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stderr
-    return Template.load(out / "CloudHsmExample.template.json")
+    return synth_app(out, "--no-version-reporting", **{CONTRACT.poll_seconds_context: "1", **context})
 
 
 @pytest.fixture
@@ -68,11 +58,21 @@ def kms(emulator):
 
 
 def admin_cli(emulator, cluster_id: str, operation: str, args: dict) -> dict:
-    """A cloudhsm-cli operation as the cluster's admin, through the emulator's CLI endpoint."""
+    """A cloudhsm-cli operation as the cluster's admin on the management client (the running
+    instance in the cluster's VPC, with the CA certificate tagged with the cluster as its
+    customerCA.crt), through the emulator's CLI endpoint."""
     password = secret(emulator, "initial password")
+    ec2, secrets = client(emulator, "ec2"), client(emulator, "secretsmanager")
+    [cluster] = client(emulator, "cloudhsmv2").describe_clusters(Filters={"clusterIds": [cluster_id]})["Clusters"]
+    running = [{"Name": "instance-state-name", "Values": ["running"]}, {"Name": "vpc-id", "Values": [cluster["VpcId"]]}]
+    [instance] = [i for r in ec2.describe_instances(Filters=running)["Reservations"] for i in r["Instances"]]
+    tagged = [{"Key": "tag-key", "Values": ["cdk-cloudhsm:cluster-id"]}, {"Key": "tag-value", "Values": [cluster_id]}]
+    [ca] = secrets.list_secrets(Filters=tagged)["SecretList"]
     request = {
         "account_id": "123456789012",
         "region": "us-east-1",
+        "instance_id": instance["InstanceId"],
+        "ca_certificate": secrets.get_secret_value(SecretId=ca["ARN"])["SecretString"],
         "cluster_id": cluster_id,
         "operation": operation,
         "args": args,

@@ -1,6 +1,7 @@
 //! KMS custom key stores of type `AWS_CLOUDHSM` and the keys in them.
 
 use aws_sdk_kms::Client;
+use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::types::{ConnectionStateType, CustomKeyStoresListEntry, KeySpec, OriginType, Tag};
 use handler_core::HandlerError;
 
@@ -54,6 +55,43 @@ pub async fn find_by_name(client: &Client, name: &str) -> Result<Option<KeyStore
     .await
 }
 
+/// Every key store on the cluster `cluster_id`: all of the account's key
+/// stores are read, every page, and those on other clusters left out
+/// (`DescribeCustomKeyStores` has no cluster filter).
+pub async fn stores_on_cluster(
+    client: &Client,
+    cluster_id: &str,
+) -> Result<Vec<KeyStore>, HandlerError> {
+    let mut found = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = client
+            .describe_custom_key_stores()
+            .set_marker(marker.clone())
+            .send()
+            .await
+            .map_err(|e| {
+                HandlerError::from_sdk(
+                    "DescribeCustomKeyStores",
+                    format!("the key stores on cluster {cluster_id}"),
+                    "Check that the function may describe key stores (kms:DescribeCustomKeyStores)",
+                    &e,
+                )
+            })?;
+        found.extend(
+            page.custom_key_stores()
+                .iter()
+                .map(KeyStore::from_entry)
+                .filter(|store| store.cluster_id == cluster_id),
+        );
+        marker = page.next_marker().map(str::to_owned);
+        if !page.truncated() || marker.is_none() {
+            break;
+        }
+    }
+    Ok(found)
+}
+
 /// The one key store a filtered `DescribeCustomKeyStores` answers, or `None`
 /// when KMS says there is none.
 async fn first_store(
@@ -95,11 +133,11 @@ pub async fn create(
         .send()
         .await
         .map_err(|e| {
+            let code = e.as_service_error().and_then(ProvideErrorMetadata::code);
             HandlerError::from_sdk(
                 "CreateCustomKeyStore",
                 format!("key store {name} on cluster {cluster_id}"),
-                "KMS needs an ACTIVE cluster with at least two ACTIVE HSMs in different Availability Zones, the \
-                 cluster's own trust anchor, and no other key store on the cluster or a cluster sharing its backups",
+                create_advice(code),
                 &e,
             )
         })?;
@@ -107,6 +145,37 @@ pub async fn create(
         .custom_key_store_id()
         .map(str::to_owned)
         .ok_or_else(|| HandlerError::Internal("CreateCustomKeyStore returned no id".into()))
+}
+
+/// What to do about a refused `CreateCustomKeyStore`, by its error code.
+#[must_use]
+pub fn create_advice(code: Option<&str>) -> &'static str {
+    match code.unwrap_or_default() {
+        "AccessDeniedException" | "AccessDenied" => {
+            "The caller of CreateCustomKeyStore needs kms:CreateCustomKeyStore, cloudhsm:DescribeClusters (KMS \
+             reads the cluster as the caller) and, in an account that has no key store service-linked role yet, \
+             iam:CreateServiceLinkedRole on \
+             arn:aws:iam::<account>:role/aws-service-role/cks.kms.amazonaws.com/AWSServiceRoleForKeyManagementServiceCustomKeyStores \
+             with iam:AWSServiceName cks.kms.amazonaws.com (KMS creates that role with the account's first CloudHSM key \
+             store). The construct grants these to the key store's tasks function: look for a permissions boundary, a \
+             service control policy or an explicit deny that takes one of them away"
+        }
+        "CustomKeyStoreNameInUseException" => {
+            "Key store names are unique in the account and Region: choose another keyStoreName"
+        }
+        "IncorrectTrustAnchorException" => {
+            "The trust anchor secret must hold the PEM certificate of the CA that issued the cluster's certificate \
+             (the customerCA.crt the cluster was initialized with)"
+        }
+        "CloudHsmClusterInUseException" => {
+            "A cluster, and every cluster sharing its backup history, can have one key store only: re-point the \
+             existing key store to this cluster, or delete it first"
+        }
+        _ => {
+            "KMS needs an ACTIVE cluster with at least two ACTIVE HSMs in different Availability Zones, the \
+             cluster's own trust anchor, and no other key store on the cluster or a cluster sharing its backups"
+        }
+    }
 }
 
 /// Starts connecting the key store.
@@ -590,6 +659,53 @@ mod tests {
         assert_eq!(
             keys_in_store(&client, "cks-1").await.unwrap(),
             vec!["k1", "k3"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_denied_create_names_what_aws_requires_of_the_caller() {
+        use aws_sdk_kms::error::ErrorMetadata;
+        use aws_sdk_kms::operation::create_custom_key_store::CreateCustomKeyStoreError;
+        use aws_sdk_kms::types::error::CloudHsmClusterInvalidConfigurationException;
+        let denied = mock!(Client::create_custom_key_store).then_error(|| {
+            CreateCustomKeyStoreError::generic(
+                ErrorMetadata::builder()
+                    .code("AccessDeniedException")
+                    .message("User: arn:aws:sts::123456789012:assumed-role/tasks is not authorized to perform kms:CreateCustomKeyStore")
+                    .build(),
+            )
+        });
+        let client = mock_client!(aws_sdk_kms, RuleMode::MatchAny, [&denied]);
+        let err = create(&client, "store", "cluster-abc", "PEM", "password")
+            .await
+            .unwrap_err()
+            .to_string();
+        for needed in [
+            "kms:CreateCustomKeyStore",
+            "cloudhsm:DescribeClusters (KMS reads the cluster as the caller)",
+            "iam:CreateServiceLinkedRole on arn:aws:iam::<account>:role/aws-service-role/cks.kms.amazonaws.com/\
+             AWSServiceRoleForKeyManagementServiceCustomKeyStores with iam:AWSServiceName cks.kms.amazonaws.com",
+            "look for a permissions boundary, a service control policy or an explicit deny",
+        ] {
+            assert!(err.contains(needed), "{needed} in: {err}");
+        }
+        assert!(!err.contains("two ACTIVE HSMs"), "{err}");
+
+        let two_zones = mock!(Client::create_custom_key_store).then_error(|| {
+            CreateCustomKeyStoreError::CloudHsmClusterInvalidConfigurationException(
+                CloudHsmClusterInvalidConfigurationException::builder()
+                    .message("needs two HSMs")
+                    .build(),
+            )
+        });
+        let client = mock_client!(aws_sdk_kms, RuleMode::MatchAny, [&two_zones]);
+        let err = create(&client, "store", "cluster-abc", "PEM", "password")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("at least two ACTIVE HSMs in different Availability Zones"),
+            "{err}"
         );
     }
 

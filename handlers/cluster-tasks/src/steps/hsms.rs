@@ -1,6 +1,6 @@
 //! Steps on the HSMs: the first one, resizing, deleting them all.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_cloudhsmv2::types::Cluster;
 use handler_core::HandlerError;
@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cluster::ClusterStatus;
 use super::{Ctx, Done, Step};
-use crate::aws::cloudhsm;
+use crate::aws::{cloudhsm, kms};
 use crate::contract::HSMS_RESOURCE_TYPE;
 use crate::props::HsmsProps;
 use crate::view::{self, ClusterView, Expect};
@@ -123,6 +123,7 @@ impl Step for ResizeHsms {
         let raw = cloudhsm::describe(&ctx.clients.hsm, &cluster_id).await?;
         let found = ClusterView::from(&raw);
         let plan = plan_resize(&found, &props.subnet_ids, props.hsms_per_subnet)?;
+        keep_key_stores_usable(ctx, &found, &plan).await?;
         let mut resized = Resized {
             cluster_id,
             created: plan.create_in.len(),
@@ -159,6 +160,65 @@ impl Step for ResizeHsms {
         }
         Ok(resized)
     }
+}
+
+/// The HSMs a resize leaves (those it does not delete and that are not
+/// going already) and the Availability Zones they are in. HSMs the resize
+/// creates do not count: they are not ACTIVE when the others go.
+#[must_use]
+pub fn remaining_after(cluster: &ClusterView, plan: &ResizePlan) -> (usize, BTreeSet<String>) {
+    let staying: Vec<_> = cluster
+        .hsms
+        .iter()
+        .filter(|h| {
+            !plan.delete.contains(&h.hsm_id)
+                && !matches!(h.state.as_str(), "DELETE_IN_PROGRESS" | "DELETED")
+        })
+        .collect();
+    let zones = staying
+        .iter()
+        .map(|h| h.availability_zone.clone())
+        .collect();
+    (staying.len(), zones)
+}
+
+/// Refuses, before any HSM is deleted, a resize that would leave fewer
+/// than two HSMs, or HSMs in fewer than two Availability Zones, while a KMS
+/// key store on the cluster is CONNECTED or CONNECTING: KMS needs two
+/// ACTIVE HSMs in different zones. The synth-time check covers key stores
+/// of the same app; this one covers a key store of another stack (on an
+/// imported cluster) or made outside CDK.
+async fn keep_key_stores_usable(
+    ctx: &Ctx,
+    cluster: &ClusterView,
+    plan: &ResizePlan,
+) -> Result<(), HandlerError> {
+    if plan.delete.is_empty() {
+        return Ok(());
+    }
+    let (left, zones) = remaining_after(cluster, plan);
+    if left >= 2 && zones.len() >= 2 {
+        return Ok(());
+    }
+    let cluster_id = &cluster.cluster_id;
+    let connected: Vec<_> = kms::stores_on_cluster(&ctx.clients.kms, cluster_id)
+        .await?
+        .into_iter()
+        .filter(|store| matches!(store.state.as_str(), "CONNECTED" | "CONNECTING"))
+        .collect();
+    let Some(store) = connected.first() else {
+        return Ok(());
+    };
+    Err(HandlerError::PreconditionFailed(format!(
+        "the resize of cluster {cluster_id} would leave {left} HSM(s) in {} Availability Zone(s), but KMS key \
+         store {} ({}) on it is {}: KMS needs at least two ACTIVE HSMs in different Availability Zones for a \
+         connected key store. No HSM was deleted. Disconnect the key store (DisconnectCustomKeyStore) or delete it \
+         first, then deploy again; or keep hsmsPerSubnet at 1 or more on subnets in two zones",
+        zones.len(),
+        store.id,
+        store.name,
+        store.state
+    )))
 }
 
 /// Creates one HSM in each of `zones`, asking for an address its subnet
@@ -569,9 +629,139 @@ mod tests {
             })
             .then_output(|| TagResourceOutput::builder().build());
         let deleted = mock!(Client::delete_hsm).then_output(|| DeleteHsmOutput::builder().build());
-        let ctx = ctx(&[&found, &tagged, &deleted], &[], &[]);
+        let no_store = mock!(aws_sdk_kms::Client::describe_custom_key_stores)
+            .then_output(|| stores_page(&[], None));
+        let mut ctx = ctx(&[&found, &tagged, &deleted], &[], &[]);
+        ctx.clients.kms = aws_smithy_mocks::mock_client!(
+            aws_sdk_kms,
+            aws_smithy_mocks::RuleMode::MatchAny,
+            [&no_store]
+        );
         let resized = resize_request("0").run(&ctx).await.unwrap();
         assert_eq!(resized.deleted, 2);
         assert_eq!((tagged.num_calls(), deleted.num_calls()), (2, 2));
+    }
+
+    fn two_zones_of_two() -> Cluster {
+        let live = |id: &str, az: &str| {
+            Hsm::builder()
+                .hsm_id(id)
+                .availability_zone(az)
+                .state(HsmState::Active)
+                .build()
+                .unwrap()
+        };
+        cluster_with(vec![live("hsm-a", "az-a"), live("hsm-b", "az-b")], &[])
+    }
+
+    fn stores_page(
+        stores: &[(&str, &str, aws_sdk_kms::types::ConnectionStateType)],
+        next: Option<&str>,
+    ) -> aws_sdk_kms::operation::describe_custom_key_stores::DescribeCustomKeyStoresOutput {
+        let mut page =
+            aws_sdk_kms::operation::describe_custom_key_stores::DescribeCustomKeyStoresOutput::builder()
+                .truncated(next.is_some())
+                .set_next_marker(next.map(str::to_owned));
+        for (id, cluster, state) in stores {
+            page = page.custom_key_stores(
+                aws_sdk_kms::types::CustomKeyStoresListEntry::builder()
+                    .custom_key_store_id(*id)
+                    .custom_key_store_name(format!("{id}-name"))
+                    .cloud_hsm_cluster_id(*cluster)
+                    .connection_state(state.clone())
+                    .build(),
+            );
+        }
+        page.build()
+    }
+
+    #[tokio::test]
+    async fn fails_to_shrink_below_two_zones_while_a_key_store_on_the_cluster_is_connected() {
+        use aws_sdk_kms::types::ConnectionStateType as State;
+        use aws_smithy_mocks::{RuleMode, mock_client};
+        let found = mock!(Client::describe_clusters).then_output(|| {
+            DescribeClustersOutput::builder()
+                .clusters(two_zones_of_two())
+                .build()
+        });
+        let deleted = mock!(Client::delete_hsm).then_output(|| DeleteHsmOutput::builder().build());
+        let tagged = mock!(Client::tag_resource).then_output(|| {
+            aws_sdk_cloudhsmv2::operation::tag_resource::TagResourceOutput::builder().build()
+        });
+        // Every page is read: the store on this cluster is on the second one.
+        let first = mock!(aws_sdk_kms::Client::describe_custom_key_stores)
+            .match_requests(|r| r.marker().is_none())
+            .then_output(|| {
+                stores_page(
+                    &[("cks-other", "cluster-other", State::Connected)],
+                    Some("page-2"),
+                )
+            });
+        let second = mock!(aws_sdk_kms::Client::describe_custom_key_stores)
+            .match_requests(|r| r.marker() == Some("page-2"))
+            .then_output(|| stores_page(&[("cks-1", "cluster-abc", State::Connected)], None));
+        let mut ctx = ctx(&[&found, &deleted, &tagged], &[], &[]);
+        ctx.clients.kms = mock_client!(aws_sdk_kms, RuleMode::MatchAny, [&first, &second]);
+
+        let err = resize_request("0").run(&ctx).await.unwrap_err();
+        assert_eq!(
+            (deleted.num_calls(), tagged.num_calls()),
+            (0, 0),
+            "no HSM deleted"
+        );
+        assert!(matches!(err, HandlerError::PreconditionFailed(_)));
+        assert!(
+            err.to_string().starts_with(
+                "the resize of cluster cluster-abc would leave 0 HSM(s) in 0 Availability Zone(s), but KMS key \
+                 store cks-1 (cks-1-name) on it is CONNECTED: KMS needs at least two ACTIVE HSMs in different \
+                 Availability Zones for a connected key store. No HSM was deleted. Disconnect the key store"
+            ),
+            "{err}"
+        );
+        assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn shrinking_goes_on_when_the_cluster_s_key_store_is_disconnected() {
+        use aws_sdk_kms::types::ConnectionStateType as State;
+        use aws_smithy_mocks::{RuleMode, mock_client};
+        let found = mock!(Client::describe_clusters).then_output(|| {
+            DescribeClustersOutput::builder()
+                .clusters(two_zones_of_two())
+                .build()
+        });
+        let deleted = mock!(Client::delete_hsm).then_output(|| DeleteHsmOutput::builder().build());
+        let stores = mock!(aws_sdk_kms::Client::describe_custom_key_stores).then_output(|| {
+            stores_page(
+                &[
+                    ("cks-1", "cluster-abc", State::Disconnected),
+                    ("cks-2", "cluster-other", State::Connected),
+                ],
+                None,
+            )
+        });
+        let mut ctx = ctx(&[&found, &deleted], &[], &[]);
+        ctx.clients.kms = mock_client!(aws_sdk_kms, RuleMode::MatchAny, [&stores]);
+        let resized = resize_request("0").run(&ctx).await.unwrap();
+        assert_eq!((resized.deleted, deleted.num_calls()), (2, 2));
+    }
+
+    #[test]
+    fn what_a_resize_leaves_counts_neither_deleted_nor_going_hsms() {
+        let v = view(&[
+            ("hsm-1", "az-a", "ACTIVE"),
+            ("hsm-2", "az-a", "ACTIVE"),
+            ("hsm-3", "az-b", "ACTIVE"),
+            ("hsm-4", "az-b", "DELETE_IN_PROGRESS"),
+        ]);
+        let plan = plan_resize(&v, &subnets(), 1).unwrap();
+        let (left, zones) = remaining_after(&v, &plan);
+        assert_eq!(
+            (left, zones.len()),
+            (2, 2),
+            "a shrink that keeps the key store's rule needs no KMS call"
+        );
+        let (left, zones) = remaining_after(&v, &plan_resize(&v, &subnets(), 0).unwrap());
+        assert_eq!((left, zones.len()), (0, 0));
     }
 }

@@ -138,6 +138,63 @@ async fn kms_user_password(ctx: &Ctx, arn: &str) -> Result<String, HandlerError>
         })
 }
 
+/// KMS takes a kmsuser password of 7 to 32 characters (`KeyStorePassword`);
+/// the length is told, never the password.
+fn check_kms_password(password: &str, arn: &str) -> Result<(), HandlerError> {
+    let length = password.chars().count();
+    if (7..=32).contains(&length) {
+        return Ok(());
+    }
+    Err(HandlerError::PreconditionFailed(format!(
+        "the kmsuser password in secret {arn} is {length} characters long, and KMS takes 7 to 32 \
+         (KeyStorePassword): put kmsuser's password into the secret, then deploy again. The key store was not \
+         changed"
+    )))
+}
+
+/// The kmsuser password an update gives KMS: the new secret's, checked,
+/// when the secret changed. A previous secret whose password KMS would
+/// refuse was never given to KMS (the update that brought it stopped at
+/// that check, and this is its rollback): the store still holds what it
+/// had, which KMS rotated when it connected, so nothing is given.
+async fn password_to_give(
+    ctx: &Ctx,
+    old: &KeyStoreProps,
+    new: &KeyStoreProps,
+) -> Result<Option<String>, HandlerError> {
+    let (old_arn, arn) = (
+        &old.kms_user_password_secret_arn,
+        &new.kms_user_password_secret_arn,
+    );
+    if old_arn == arn {
+        return Ok(None);
+    }
+    // The previous secret first: a rollback may run before the function's
+    // policy lets it read the new one (the store's own) again.
+    let never_given = match secrets::read_text(
+        &ctx.clients.secrets,
+        old_arn,
+        "previous kmsuser password",
+    )
+    .await
+    {
+        Ok(Some(previous)) => check_kms_password(&previous, old_arn).is_err(),
+        Ok(None) => true,
+        // Unreadable (the policy grants the new secret only): it may have been given.
+        Err(_) => false,
+    };
+    if never_given {
+        tracing::info!(
+            old_arn,
+            "the previous kmsuser password secret was never given to KMS: the key store keeps its password"
+        );
+        return Ok(None);
+    }
+    let password = kms_user_password(ctx, arn).await?;
+    check_kms_password(&password, arn)?;
+    Ok(Some(password))
+}
+
 /// Makes sure the crypto user `kmsuser` exists on every HSM of the cluster
 /// with the password of the key store's secret, on the management client:
 /// creates it when missing, reuses it when the stored password works, and
@@ -468,7 +525,7 @@ impl Step for PlanKeyStoreUpdate {
     type Output = KeyStorePlan;
     const STARTS: Option<&'static str> = Some("planning the key store update");
 
-    async fn run(self, _ctx: &Ctx) -> Result<KeyStorePlan, HandlerError> {
+    async fn run(self, ctx: &Ctx) -> Result<KeyStorePlan, HandlerError> {
         let new = KeyStoreProps::parse(&self.request)?;
         let Some(old) = KeyStoreProps::parse_old(&self.request)? else {
             return Ok(KeyStorePlan {
@@ -476,7 +533,9 @@ impl Step for PlanKeyStoreUpdate {
                 reset_password: false,
             });
         };
-        let reset_password = old.kms_user_password_secret_arn != new.kms_user_password_secret_arn;
+        // Checked before the store is disconnected: a password KMS would
+        // refuse leaves the store as it was.
+        let reset_password = password_to_give(ctx, &old, &new).await?.is_some();
         let change = reset_password
             || old.key_store_name != new.key_store_name
             || old.cluster_id != new.cluster_id;
@@ -517,11 +576,7 @@ impl Step for UpdateKeyStore {
             .clone()
             .unwrap_or_default();
         let changed = |a: &String, b: &String| (a != b).then(|| b.clone());
-        let password = if old.kms_user_password_secret_arn == new.kms_user_password_secret_arn {
-            None
-        } else {
-            Some(kms_user_password(ctx, &new.kms_user_password_secret_arn).await?)
-        };
+        let password = password_to_give(ctx, &old, &new).await?;
         let update = StoreUpdate {
             name: changed(&old.key_store_name, &new.key_store_name),
             cluster_id: changed(&old.cluster_id, &new.cluster_id),
@@ -649,6 +704,30 @@ mod tests {
 
     use super::*;
     use crate::steps::testing::ctx_with_kms;
+
+    /// Secrets Manager holding the store's own kmsuser password (a valid one)
+    /// and, in the secret whose ARN contains `marker`, `value`.
+    fn secrets_holding(
+        marker: &'static str,
+        value: &'static str,
+    ) -> aws_sdk_secretsmanager::Client {
+        use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
+        let other = mock!(aws_sdk_secretsmanager::Client::get_secret_value)
+            .match_requests(move |r| r.secret_id().is_some_and(|id| id.contains(marker)))
+            .then_output(move || GetSecretValueOutput::builder().secret_string(value).build());
+        let own = mock!(aws_sdk_secretsmanager::Client::get_secret_value)
+            .match_requests(|r| r.secret_id().is_some_and(|id| id.contains(":kmsuser-")))
+            .then_output(|| {
+                GetSecretValueOutput::builder()
+                    .secret_string("KmsUserPassword0123456789abcdef")
+                    .build()
+            });
+        aws_smithy_mocks::mock_client!(
+            aws_sdk_secretsmanager,
+            aws_smithy_mocks::RuleMode::MatchAny,
+            [&other, &own]
+        )
+    }
 
     fn store(
         state: ConnectionStateType,
@@ -791,6 +870,53 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    #[tokio::test]
+    async fn fails_to_plan_a_new_kmsuser_password_kms_would_refuse_before_anything_changes() {
+        // No KMS rule: the plan calls nothing of KMS (no disconnect).
+        let mut ctx = ctx_with_kms(&[]);
+        ctx.clients.secrets = secrets_holding(":other-", "short");
+        let mut step = PlanKeyStoreUpdate::example();
+        step.request.resource_properties.insert(
+            "KmsUserPasswordSecretArn".into(),
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:other-AbCdEf".into(),
+        );
+        let err = step.run(&ctx).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the kmsuser password in secret arn:aws:secretsmanager:us-east-1:123456789012:secret:other-AbCdEf is 5 \
+             characters long, and KMS takes 7 to 32 (KeyStorePassword): put kmsuser's password into the secret, \
+             then deploy again. The key store was not changed"
+        );
+        assert!(check_kms_password("KmsUserPassword0123456789abcdef", "arn").is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_rollback_of_an_update_refused_for_its_password_leaves_the_store_as_it_is() {
+        let mut ctx = ctx_with_kms(&[]);
+        ctx.clients.secrets = secrets_holding(":short-", "short");
+        // CloudFormation's rollback: the refused secret is the old one, the store's own the new one.
+        let mut step = PlanKeyStoreUpdate::example();
+        step.request
+            .old_resource_properties
+            .as_mut()
+            .unwrap()
+            .insert(
+                "KmsUserPasswordSecretArn".into(),
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:short-AbCdEf".into(),
+            );
+        let plan = step.clone().run(&ctx).await.unwrap();
+        assert!(!plan.change && !plan.reset_password, "{plan:?}");
+        // The update itself: the previous password was given to KMS, so the new one is.
+        let (old, new) = (
+            step.request.resource_properties.clone(),
+            step.request.old_resource_properties.clone().unwrap(),
+        );
+        step.request.resource_properties = new;
+        step.request.old_resource_properties = Some(old);
+        let err = step.run(&ctx).await.unwrap_err();
+        assert!(err.to_string().contains("is 5 characters long"), "{err}");
     }
 
     #[tokio::test]
