@@ -19,8 +19,11 @@ export interface CloudHsmClusterFromBackupProps extends CloudHsmClusterCommonPro
  * and active, with the users and keys the backup holds, and is then grown
  * to `hsmsPerSubnet` HSMs in each of its subnets. No certificate is issued:
  * the CA certificate of the backed-up cluster, kept in its stack's CA
- * certificate secret, is carried over to this cluster's secret when it can
- * be found.
+ * certificate secret (tagged `cdk-cloudhsm:cluster-id` with that cluster's
+ * id), is carried over to this cluster's secret, and the management client
+ * trusts it. When no such secret holds it, the create fails, saying which
+ * cluster's CA certificate to put in a secret with that tag. The management
+ * client is let in to the new cluster's security group as for a new cluster.
  *
  * @resource Custom::CloudHsmCluster
  * @stateful

@@ -85,7 +85,11 @@ export interface CloudHsmClusterCommonProps {
 
   /**
    * Where the management client runs. It needs HTTPS to the AWS APIs (a NAT
-   * gateway or VPC endpoints) and must reach the HSMs' subnets.
+   * gateway or VPC endpoints) and must reach the HSMs' subnets. It installs
+   * cloudhsm-cli from the CloudHSM download site at first boot (the command
+   * scripts retry the install), so it needs a route to the internet (NAT
+   * gateway); without one, Systems Manager also needs interface endpoints for
+   * ssm, ssmmessages and ec2messages, and synth warns when CDK sees neither.
    * @default - the first of the HSMs' subnets
    */
   readonly clientVpcSubnets?: ec2.SubnetSelection;
@@ -117,9 +121,10 @@ export interface CloudHsmClusterCommonProps {
    * deleted or an update drops them, not when the stack's create fails: a
    * failed create's rollback deletes what it made (CloudFormation's
    * `RetainExceptOnCreate`), so nothing billable is left behind by a stack
-   * that never existed. The policy does not cover the
-   * management client, the functions and the workflows: they are deleted
-   * with the stack.
+   * that never existed. The management client's security group is kept
+   * too, since the kept cluster's group has a rule naming it, which EC2
+   * would not let go. The policy does not cover the management client
+   * itself, the functions and the workflows: they are deleted with the stack.
    *
    * @default RemovalPolicy.DESTROY
    */
@@ -236,6 +241,10 @@ export abstract class CloudHsmClusterNew extends CloudHsmClusterBase {
       encryptionKey: props.encryptionKey,
     });
     this.clientInstance = client.instance;
+    // A kept cluster's security group keeps the rule that lets the client's
+    // group in, and EC2 refuses to delete a group another group's rule names
+    // (DependencyViolation): the client's group is kept with the cluster.
+    if (removalPolicy !== RemovalPolicy.DESTROY) client.securityGroup.applyRemovalPolicy(removalPolicy);
     // The client's commands read the admin password and the trust anchor.
     ClusterSecrets.grantValues(client.instance, 'ClusterSecretsForCommands',
       [secrets.adminPassword, secrets.caCertificate], ['secretsmanager:GetSecretValue'], props.encryptionKey);

@@ -191,9 +191,9 @@ describe('CloudHsmCluster resource', () => {
     });
   });
 
-  test('RETAIN keeps the cluster, its HSMs and every secret, except after a failed create', () => {
+  test('RETAIN keeps the cluster, its HSMs, every secret and the client\'s security group, except after a failed create', () => {
     const template = cluster({ removalPolicy: RemovalPolicy.RETAIN });
-    for (const type of ['Custom::CloudHsmCluster', 'Custom::CloudHsmHsms', 'AWS::SecretsManager::Secret']) {
+    for (const type of ['Custom::CloudHsmCluster', 'Custom::CloudHsmHsms', 'AWS::SecretsManager::Secret', 'AWS::EC2::SecurityGroup']) {
       const resources = Object.entries(template.findResources(type));
       assert.ok(resources.length > 0, type);
       for (const [id, resource] of resources) {
@@ -203,6 +203,12 @@ describe('CloudHsmCluster resource', () => {
         assert.equal(resource.UpdateReplacePolicy, 'Retain', `${id}'s old copy is kept when replaced`);
       }
     }
+  });
+
+  test('DESTROY keeps nothing but the CA certificate secret: the client\'s security group goes too', () => {
+    const groups = cluster({ removalPolicy: RemovalPolicy.DESTROY }).findResources('AWS::EC2::SecurityGroup');
+    assert.ok(Object.keys(groups).length > 0);
+    for (const [id, group] of Object.entries(groups)) assert.equal(group.DeletionPolicy, undefined, id);
   });
 
   test('DESTROY deletes every secret but the CA certificate', () => {

@@ -174,6 +174,22 @@ describe('time budgets', () => {
     assert.throws(() => budget(loop), /the loop through "\w+" is not bounded by the deadline/);
   });
 
+  test('the deadline is what bounds each real poll: without it in a check, the budget finds that wait unbounded', () => {
+    let broken = 0;
+    for (const [id, definition] of Object.entries(machines)) {
+      for (const [name, state] of Object.entries(definition.States)) {
+        if (!name.startsWith('Check: ') || deadlineOf(state) === undefined) continue;
+        // The same workflow with this one check no longer carrying the deadline.
+        const copy: Definition = structuredClone(definition);
+        delete copy.States[name].Parameters![DEADLINE_KEY];
+        assert.throws(() => budget(copy), /is not bounded by the deadline/, `${id}: "${name}" without the deadline`);
+        broken++;
+      }
+    }
+    // Every wait of both workflows: create, restore, activation, resize and delete.
+    assert.ok(broken >= 6, `${broken} polls checked`);
+  });
+
   test('a wait that sleeps through an expected latency still ends at the deadline: one sleep past it at most', () => {
     for (const [id, definition] of Object.entries(machines)) {
       const { deadline, latest } = budget(definition);

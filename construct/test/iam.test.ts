@@ -109,10 +109,17 @@ describe('IAM policies', () => {
       'ec2:CreateSecurityGroup', 'ec2:DeleteNetworkInterface', 'ec2:DeleteSecurityGroup', 'ec2:DescribeNetworkInterfaces',
       'ec2:DescribeSecurityGroups', 'ec2:DescribeSubnets', 'ec2:RevokeSecurityGroupEgress',
       'iam:CreateServiceLinkedRole',
+      'kms:DescribeCustomKeyStores',
       'secretsmanager:GetSecretValue', 'secretsmanager:ListSecrets', 'secretsmanager:PutSecretValue',
       'secretsmanager:TagResource',
       'ssm:GetCommandInvocation', 'ssm:SendCommand',
     ]);
+  });
+
+  test('the tasks function only reads key stores, to keep a connected one\'s two HSMs in two zones on a resize', () => {
+    const tasks = role(all, 'HsmTasksFunctionServiceRole');
+    const keyStores = tasks.statements.filter((s) => asList(s.Action).some((a) => a.startsWith('kms:')));
+    assert.deepEqual(keyStores.map((s) => [s.Sid, s.Action, s.Resource]), [['FindKeyStoresOnClusters', 'kms:DescribeCustomKeyStores', '*']]);
   });
 
   test('the tasks function changes only clusters tagged with its stack', () => {
@@ -144,6 +151,15 @@ describe('IAM policies', () => {
     }
   });
 
+  test('the cluster workflow adds and revokes the HSM port rules in both directions', () => {
+    const workflow = role(all, 'HsmClusterWorkflowStateMachineRole');
+    // As Step Functions' SDK integrations name them (IAM actions are case-insensitive).
+    assert.deepEqual([...actionsOf(workflow)].filter((a) => a.startsWith('ec2:')).sort(), [
+      'ec2:authorizeSecurityGroupEgress', 'ec2:authorizeSecurityGroupIngress',
+      'ec2:revokeSecurityGroupEgress', 'ec2:revokeSecurityGroupIngress',
+    ]);
+  });
+
   test('the management client reads only the admin password and the CA certificate', () => {
     const client = role(all, 'HsmClientRole');
     assert.deepEqual([...actionsOf(client)].sort(), ['secretsmanager:GetSecretValue']);
@@ -169,7 +185,7 @@ describe('IAM policies', () => {
     const encryptionKey = new kms.Key(stack, 'Key');
     new CloudHsmCluster(stack, 'Hsm', { vpc, vpcSubnets: ISOLATED, encryptionKey });
     const tasks = role(roles(stack), 'HsmTasksFunctionServiceRole');
-    const kmsStatements = tasks.statements.filter((s) => asList(s.Action).some((a) => a.startsWith('kms:')));
+    const kmsStatements = tasks.statements.filter((s) => s.Sid !== 'FindKeyStoresOnClusters' && asList(s.Action).some((a) => a.startsWith('kms:')));
     assert.ok(kmsStatements.length > 0);
     for (const statement of kmsStatements) {
       assert.match(JSON.stringify(statement.Condition), /kms:ViaService/, JSON.stringify(statement));

@@ -3,7 +3,8 @@
 `install_handlers()` swaps the url handlers moto reads for acm-pca, cloudhsmv2, kms, logs,
 ssm and stepfunctions for ours (`<service>/urls.py`; moto reads `moto.<service>.urls.url_paths` lazily when
 it builds a service app) and installs Lambda forwarding (awslambda/forwarding.py), the
-SendCommand targeting fix (ssm/models.py), Step Functions' scaled clock and status change
+SendCommand targeting fix (ssm/models.py), DeleteSecurityGroup's DependencyViolation
+(ec2/security_groups.py), Step Functions' scaled clock and status change
 events (stepfunctions/timing.py) and AWS's names of the errors of Lambda and SDK
 integrations (stepfunctions/lambda_errors.py, stepfunctions/errors.py).
 `EmulatorApp` applies due state changes before every request, answers `/_emulator/*`
@@ -29,6 +30,7 @@ from .authz.enforce import AUTHORIZER
 from .awslambda import forwarding
 from .cloudhsmv2 import urls as cloudhsmv2_urls
 from .core.runtime import RUNTIME
+from .ec2 import security_groups as ec2_security_groups
 from .emulator_api import responses as emulator_api
 from .kms import urls as kms_urls
 from .logs import urls as logs_urls
@@ -49,6 +51,7 @@ def install_handlers() -> None:
     moto.ssm.urls.url_paths = ssm_urls.url_paths
     moto.stepfunctions.urls.url_paths = stepfunctions_urls.url_paths
     ssm_models.install()
+    ec2_security_groups.install()
     stepfunctions_errors.install()
     forwarding.install()
     stepfunctions_timing.install()

@@ -9,6 +9,7 @@ function that takes the change (`update`), and replaced where CloudFormation
 replaces it (`REPLACED_ON_CHANGE`); any other change is refused.
 """
 
+import base64
 import io
 import json
 import time
@@ -417,9 +418,12 @@ def _instance(req: Request) -> Provisioned:
         "MaxCount": 1,
         "TagSpecifications": _tag_specs("instance", props),
     }
-    for name in ("SubnetId", "KeyName", "UserData", "PrivateIpAddress"):
+    for name in ("SubnetId", "KeyName", "PrivateIpAddress"):
         if name in props:
             args[name] = props[name]
+    if "UserData" in props:
+        # CloudFormation's UserData is base64 already; boto3 encodes it again, so give it the text.
+        args["UserData"] = base64.b64decode(props["UserData"]).decode("utf-8", errors="replace")
     if "SecurityGroupIds" in props:
         args["SecurityGroupIds"] = props["SecurityGroupIds"]
     if "NetworkInterfaces" in props:

@@ -166,6 +166,7 @@ export const TASKS_ENV = {
   adminPasswordSecretArn: 'ADMIN_PASSWORD_SECRET_ARN',
   caCertificateSecretArn: 'CA_CERTIFICATE_SECRET_ARN',
   clientInstanceId: 'CLIENT_INSTANCE_ID',
+  clientNetwork: 'CLIENT_NETWORK',
   clusterCertificateSecretArn: 'CLUSTER_CERTIFICATE_SECRET_ARN',
   configureDocument: 'CONFIGURE_DOCUMENT',
   csrSecretArn: 'CSR_SECRET_ARN',

@@ -48,6 +48,7 @@ export class TasksFunction extends Construct {
         [TASKS_ENV.clientInstanceId]: props.client.instance.instanceId,
         [TASKS_ENV.activateDocument]: props.client.activateDocument.ref,
         [TASKS_ENV.configureDocument]: props.client.configureDocument.ref,
+        [TASKS_ENV.clientNetwork]: props.client.networkSummary,
       },
     });
     const fn = this.function;
@@ -75,6 +76,13 @@ export class TasksFunction extends Construct {
     fn.addToRolePolicy(new iam.PolicyStatement({
       sid: 'ReadClustersAndDeleteHsms',
       actions: ['cloudhsm:DescribeClusters', 'cloudhsm:DescribeBackups', 'cloudhsm:DeleteHsm'],
+      resources: ['*'],
+    }));
+    // A resize that would leave fewer than two HSMs, or one zone, first looks for
+    // a connected KMS key store on the cluster (made in another stack or outside CDK).
+    fn.addToRolePolicy(new iam.PolicyStatement({
+      sid: 'FindKeyStoresOnClusters',
+      actions: ['kms:DescribeCustomKeyStores'],
       resources: ['*'],
     }));
     // What CloudHSM does in EC2 on the caller's behalf (its dependent actions:

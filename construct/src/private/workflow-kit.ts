@@ -349,10 +349,13 @@ export class WorkflowKit {
    * exception types), throttling (`RequestLimitExceeded`) included, and a
    * Retry cannot tell them apart: each is retried with backoff, then caught
    * by the caller (`guard`, `tolerate` or its own catch), which must add it.
+   * `attemptTimeout` (default SDK_TASK_TIMEOUT) bounds each attempt: calls
+   * made after a deadline, on the way to the answer, take a shorter one.
    */
-  public ec2Task(name: string, props: Omit<tasks.CallAwsServiceProps, 'taskTimeout' | 'timeout' | 'service'>): tasks.CallAwsService {
+  public ec2Task(name: string, props: Omit<tasks.CallAwsServiceProps, 'taskTimeout' | 'timeout' | 'service'>,
+    attemptTimeout: Duration = SDK_TASK_TIMEOUT): tasks.CallAwsService {
     const task = new tasks.CallAwsService(this.scope, name, {
-      ...props, service: 'ec2', taskTimeout: sfn.Timeout.duration(SDK_TASK_TIMEOUT),
+      ...props, service: 'ec2', taskTimeout: sfn.Timeout.duration(attemptTimeout),
     });
     task.addRetry({ errors: [EC2_ERROR], interval: Duration.seconds(1), maxAttempts: 3, backoffRate: 2 });
     return task;

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 /// The environment variables the construct sets on the tasks function,
 /// by field of [`Config`].
-pub const ENV: [(&str, &str); 7] = [
+pub const ENV: [(&str, &str); 8] = [
     ("csrSecretArn", "CSR_SECRET_ARN"),
     ("caCertificateSecretArn", "CA_CERTIFICATE_SECRET_ARN"),
     (
@@ -17,7 +17,11 @@ pub const ENV: [(&str, &str); 7] = [
     ("clientInstanceId", "CLIENT_INSTANCE_ID"),
     ("activateDocument", "ACTIVATE_DOCUMENT"),
     ("configureDocument", "CONFIGURE_DOCUMENT"),
+    ("clientNetwork", "CLIENT_NETWORK"),
 ];
+
+/// The variables a stack made by an earlier version may lack (read as empty).
+const OPTIONAL: [&str; 1] = ["CLIENT_NETWORK"];
 
 /// The cluster's fixed resources.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -36,6 +40,10 @@ pub struct Config {
     pub activate_document: String,
     /// The SSM document that points the client at the HSMs.
     pub configure_document: String,
+    /// What the template shows of the client's way to Systems Manager (its
+    /// role, its subnet's route, the VPC's endpoints), for the error when it
+    /// never registers; empty when unknown.
+    pub client_network: String,
 }
 
 impl Config {
@@ -46,7 +54,9 @@ impl Config {
         let mut get = |index: usize| {
             let name = ENV[index].1;
             var(name).filter(|v| !v.is_empty()).unwrap_or_else(|| {
-                missing.push(name);
+                if !OPTIONAL.contains(&name) {
+                    missing.push(name);
+                }
                 String::new()
             })
         };
@@ -58,6 +68,7 @@ impl Config {
             client_instance_id: get(4),
             activate_document: get(5),
             configure_document: get(6),
+            client_network: get(7),
         };
         if missing.is_empty() {
             Ok(config)
@@ -84,6 +95,7 @@ impl Config {
             client_instance_id: "i-0123456789abcdef0".into(),
             activate_document: "Activate-Doc".into(),
             configure_document: "Configure-Doc".into(),
+            client_network: String::new(),
         }
     }
 }
@@ -123,6 +135,14 @@ mod tests {
         .unwrap();
         assert_eq!(read.csr_secret_arn, "value-0");
         assert_eq!(read.configure_document, "value-6");
+        assert_eq!(read.client_network, "value-7");
+    }
+
+    #[test]
+    fn the_client_network_may_be_missing() {
+        let read =
+            Config::from_vars(|name| (name != "CLIENT_NETWORK").then(|| "x".into())).unwrap();
+        assert_eq!(read.client_network, "");
     }
 
     #[test]

@@ -29,6 +29,8 @@ struct Lab {
     subnets: Vec<String>,
     zones: Vec<String>,
     instance: String,
+    /// The client instance's security group.
+    client_group: String,
     endpoint: String,
 }
 
@@ -85,6 +87,7 @@ impl Lab {
             subnets: list("CONFORMANCE_SUBNETS"),
             zones: list("CONFORMANCE_ZONES"),
             instance: env("CONFORMANCE_INSTANCE"),
+            client_group: env("CONFORMANCE_CLIENT_GROUP"),
             endpoint: env("EMULATOR_ENDPOINT"),
         }
     }
@@ -239,11 +242,50 @@ impl Lab {
         .await
     }
 
+    /// Lets the client's security group in to `cluster_group` on TCP 2223-2225,
+    /// with the AWS CLI (this crate has no EC2 client of its own).
+    fn let_client_in(&self, cluster_group: &str) {
+        let permissions = format!(
+            r#"[{{"IpProtocol":"tcp","FromPort":2223,"ToPort":2225,"UserIdGroupPairs":[{{"GroupId":"{}"}}]}}]"#,
+            self.client_group
+        );
+        let done = std::process::Command::new("aws")
+            .args([
+                "ec2",
+                "authorize-security-group-ingress",
+                "--group-id",
+                cluster_group,
+            ])
+            .args([
+                "--ip-permissions",
+                &permissions,
+                "--endpoint-url",
+                &self.endpoint,
+                "--region",
+                "us-east-1",
+            ])
+            .output()
+            .expect("the AWS CLI runs");
+        assert!(
+            done.status.success(),
+            "authorize-security-group-ingress: {}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+    }
+
     /// An activated ACTIVE cluster with `hsms` HSMs in distinct zones.
     async fn active(&self, hsms: usize) -> (String, String, String) {
         let (id, ip, anchor) = self.initialized().await;
+        // What a customer does before the CLI can reach an HSM: let the
+        // client's group in to the cluster's on the HSM ports (the client's
+        // group already allows all egress), and give the client the trust anchor.
+        let cluster = self.wait_state(&id, "INITIALIZED").await;
+        self.let_client_in(cluster.security_group().unwrap());
         let (status, _, stderr) = self
             .run(&[
+                format!(
+                    "printf '%s' '{anchor}' | sudo tee /opt/cloudhsm/etc/customerCA.crt > /dev/null"
+                ),
                 format!("sudo /opt/cloudhsm/bin/configure-cli -a {ip}"),
                 format!(
                     "/opt/cloudhsm/bin/cloudhsm-cli cluster activate --password {ADMIN_PASSWORD}"

@@ -12,8 +12,12 @@ Credentials come from CLOUDHSM_ROLE and CLOUDHSM_PIN=<username>:<password>, or f
 previous `login` in the same sandbox. The cluster comes from --cluster-id or from the
 configuration written by `configure-cli -a <HSM IP>`.
 
+Each request carries the instance it runs on and the content of the HSM CA certificate
+file (`etc/customerCA.crt`, or configure-cli's `--hsm-ca-cert`): the emulator connects
+only through the security groups and with the cluster's trust anchor, as the client does.
+
 Environment set by the emulator: EMULATOR_ENDPOINT, EMULATOR_ACCOUNT_ID,
-EMULATOR_REGION, EMULATOR_CLOUDHSM_ROOT (the sandbox's /opt/cloudhsm).
+EMULATOR_REGION, EMULATOR_INSTANCE_ID, EMULATOR_CLOUDHSM_ROOT (the sandbox's /opt/cloudhsm).
 """
 
 import argparse
@@ -73,11 +77,19 @@ def credentials() -> dict | None:
     return None
 
 
+def ca_certificate(config: dict) -> str | None:
+    """The content of the HSM CA certificate file the TLS connection checks HSMs against."""
+    path = Path(config.get("hsm_ca_cert") or ROOT / "etc" / "customerCA.crt")
+    return path.read_text() if path.is_file() else None
+
+
 def call(operation: str, args: dict, cluster_id: str | None) -> dict:
     config = json.loads(CONFIG.read_text()) if CONFIG.exists() else {}
     request = {
         "account_id": os.environ["EMULATOR_ACCOUNT_ID"],
         "region": os.environ["EMULATOR_REGION"],
+        "instance_id": os.environ.get("EMULATOR_INSTANCE_ID"),
+        "ca_certificate": ca_certificate(config),
         "cluster_id": cluster_id or config.get("cluster_id"),
         "hsm_ip": config.get("hsm_ip"),
         "operation": operation,

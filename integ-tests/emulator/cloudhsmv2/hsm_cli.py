@@ -1,14 +1,17 @@
 """Server side of the stand-in `cloudhsm-cli`: the HSM user database operations.
 
 The CLI script (../cli/cloudhsm_cli.py) parses arguments like AWS CloudHSM CLI (SDK 5)
-and POSTs one operation to `/_emulator/hsm-cli`; this module answers it with the
-CLI's JSON shape `{"error_code": 0, "data": ...}` (non-zero error_code on failure).
+and POSTs one operation to `/_emulator/hsm-cli`, with the instance it runs on and the
+content of its `customerCA.crt`; this module connects as the client would (network.py:
+security group rules both ways, the trust anchor) and answers with the CLI's JSON
+shape `{"error_code": 0, "data": ...}` (non-zero error_code on failure).
 """
 
 import re
 from typing import Any
 
 from ..core.runtime import RUNTIME
+from . import network
 from .exceptions import CloudHsmClientError
 from .models import Cluster, HsmUser, cloudhsmv2_backends
 
@@ -52,8 +55,16 @@ def _connect(request: dict[str, Any]) -> Cluster:
         cluster = found[0]
     else:
         raise CliError("No cluster configured: run configure-cli -a <HSM IP> or pass --cluster-id")
-    if not cluster.active_hsms():
+    active = cluster.active_hsms()
+    if not active:
         raise CliError(f"Failed to connect to cluster {cluster.cluster_id}: it has no ACTIVE HSM")
+    # The client connects to the HSM it was configured with (any one of the cluster's otherwise).
+    hsm = next((h for h in active if h.eni_ip == hsm_ip), active[0])
+    try:
+        network.check_path(account_id, region, request.get("instance_id"), cluster, hsm)
+        network.check_trust_anchor(cluster, hsm, request.get("ca_certificate"))
+    except network.Unreachable as err:
+        raise CliError(str(err)) from err
     return cluster
 
 

@@ -68,6 +68,7 @@ class Faults:
     cluster_stuck_deleting: bool = False
     command_hangs: list[str] = field(default_factory=list)
     instances_unregistered: bool = False
+    package_source_down: bool | int = False
     lost_responses: list[LostResponse] = field(default_factory=list)
 
     @classmethod
@@ -113,6 +114,7 @@ class Faults:
             cluster_stuck_deleting=_flag(raw, "cluster_stuck_deleting"),
             command_hangs=list(hangs),
             instances_unregistered=_flag(raw, "instances_unregistered"),
+            package_source_down=_down(raw),
             lambda_fails=lambda_fails,
             throttle={_service_alias(k): float(v) for k, v in throttle.items()},
             hsm_degraded=_positive_int(raw, "hsm_degraded"),
@@ -135,7 +137,18 @@ class Faults:
             "cluster_stuck_deleting": self.cluster_stuck_deleting,
             "command_hangs": list(self.command_hangs),
             "instances_unregistered": self.instances_unregistered,
+            "package_source_down": self.package_source_down,
         }
+
+
+def _down(raw: dict[str, Any]) -> bool | int:
+    """package_source_down: true (every download fails), false, or N >= 1 (the next N downloads fail)."""
+    value = raw.get("package_source_down", False)
+    if isinstance(value, bool):
+        return value
+    if not isinstance(value, int) or value < 1:
+        raise ConfigError(f"package_source_down must be true, false or an integer >= 1, got {value!r}")
+    return value
 
 
 def _positive_int(raw: dict[str, Any], name: str, minimum: int = 1) -> int | None:

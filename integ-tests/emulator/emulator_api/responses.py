@@ -12,6 +12,7 @@ from ..cloudhsmv2 import hsm_cli
 from ..cloudhsmv2.models import cloudhsmv2_backends
 from ..core.faults import ConfigError
 from ..core.runtime import RUNTIME
+from ..ssm import packages
 from . import state
 
 
@@ -70,6 +71,7 @@ ROUTES: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("POST", "/_emulator/reset"): _reset,
     ("GET", "/_emulator/state"): lambda body: state.snapshot(),
     ("POST", "/_emulator/hsm-cli"): hsm_cli.handle,
+    ("POST", "/_emulator/package-source"): packages.handle,
     ("POST", "/_emulator/hsm-user"): hsm_user_knob,
     ("POST", "/_emulator/lambda/register"): lambda_models.register,
     ("POST", "/_emulator/iam"): iam_knobs,

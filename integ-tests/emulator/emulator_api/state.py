@@ -4,11 +4,13 @@ from collections.abc import Iterator
 from typing import Any, TypeVar
 
 from moto.core.base_backend import BackendDict, BaseBackend
+from moto.ec2.models import ec2_backends
 
 from ..cloudhsmv2.models import cloudhsmv2_backends
 from ..core.runtime import RUNTIME
 from ..kms.models import key_store_backends
 from ..ssm.models import run_command_backends
+from ..ssm.registration import instances_json
 
 B = TypeVar("B", bound=BaseBackend)
 
@@ -20,7 +22,8 @@ def _all(backends: BackendDict[B]) -> Iterator[B]:
 
 
 def snapshot() -> dict[str, Any]:
-    """Clusters (with HSMs and users, without passwords), backups, key stores, commands, throttled calls."""
+    """Clusters (with HSMs and users, without passwords), backups, key stores, commands, EC2 instances
+    (with what keeps each from registering with Systems Manager), throttled calls."""
     with RUNTIME.lock:
         RUNTIME.advance()
         clusters, backups = [], []
@@ -49,5 +52,6 @@ def snapshot() -> dict[str, Any]:
             "backups": backups,
             "key_stores": stores,
             "commands": commands,
+            "instances": instances_json(ec2_backends),
             "throttled": RUNTIME.throttled(),
         }

@@ -18,7 +18,7 @@ from moto.core.base_backend import BackendDict, BaseBackend
 from moto.ssm.models import Command
 
 from ..core.runtime import RUNTIME
-from . import sandbox
+from . import packages, sandbox, user_data
 from .exceptions import InvalidParameters
 
 DOCUMENT = "AWS-RunShellScript"
@@ -211,5 +211,8 @@ def _instance_ids_from_targets(self: Command) -> list[str]:
 
 
 def install() -> None:
-    """Patch moto's Command: a SendCommand with InstanceIds runs on those instances only, as in AWS."""
+    """Patch moto's Command: a SendCommand with InstanceIds runs on those instances only, as in AWS;
+    run user data at launch (user_data.py); keep the package source's state (packages.py)."""
     Command._get_instance_ids_from_targets = _instance_ids_from_targets  # type: ignore[method-assign]
+    user_data.install()
+    packages.install()

@@ -3,8 +3,10 @@ GetCommandInvocation, ListCommandInvocations and DescribeInstanceInformation.
 
 SendCommand on instances that exist in moto's EC2 runs the script (see models.py and
 sandbox.py); other documents keep moto's behaviour (reported as Success at once,
-nothing runs). DescribeInstanceInformation shows running instances as Online managed
-instances.
+nothing runs). An instance is a managed instance only while it runs and can register
+(registration.py: its role allows the SSM Agent, its subnet reaches Systems Manager):
+DescribeInstanceInformation lists only those, and SendCommand to any other instance
+answers InvalidInstanceId, as AWS does.
 """
 
 import datetime
@@ -18,6 +20,7 @@ from ..authz.principals import assume_role
 from ..core.runtime import RUNTIME
 from .exceptions import InvalidInstanceId, InvalidParameters, InvocationDoesNotExist
 from .models import DOCUMENT, PLUGIN, RunCommandBackend, document_commands, run_command_backends, shell_document
+from .registration import online
 
 
 def _instance_credentials(ec2: Any, instance_id: str) -> dict[str, str]:
@@ -27,6 +30,22 @@ def _instance_credentials(ec2: Any, instance_id: str) -> dict[str, str]:
     if profile is None or not profile.roles:
         return {}
     return assume_role(profile.roles[0].arn, instance_id).environment()
+
+
+def instance_environment(ec2: Any, instance: Any, account: str, region: str) -> dict[str, str]:
+    """The environment a script on the instance runs with (commands and user data alike)."""
+    return {
+        # The AWS CLI on the instance talks to the emulator.
+        "AWS_ENDPOINT_URL": RUNTIME.endpoint,
+        "AWS_DEFAULT_REGION": region,
+        **_instance_credentials(ec2, instance.id),
+        "EMULATOR_ENDPOINT": RUNTIME.endpoint,
+        "EMULATOR_ACCOUNT_ID": account,
+        "EMULATOR_REGION": region,
+        "EMULATOR_INSTANCE_ID": instance.id,
+        "EMULATOR_VPC_ID": instance.vpc_id or "",
+        "EMULATOR_TIME_SCALE": str(RUNTIME.time_scale),
+    }
 
 
 class SsmWithRunCommandResponse(SimpleSystemManagerResponse):
@@ -60,29 +79,25 @@ class SsmWithRunCommandResponse(SimpleSystemManagerResponse):
                 instances[instance_id] = ec2.get_instance(instance_id)
             except Exception as err:  # moto raises InvalidInstanceIdError
                 raise InvalidInstanceId(f"Instance {instance_id} does not exist") from err
+        unmanaged = [i for i, instance in instances.items() if not online(ec2, instance)]
+        if unmanaged:
+            # AWS's answer for an instance whose agent never registered (or is not Online).
+            raise InvalidInstanceId(
+                f"Instances {unmanaged} not in a valid state for account {self.current_account}"
+            )
         timeout = float((parameters.get("executionTimeout") or ["3600"])[0])
         result = super().send_command()
         command = self.ssm_backend.get_command_by_id(result.result["Command"]["CommandId"])  # type: ignore[index]
         envs = {}
         for instance_id in command.instance_ids:
             instance = instances.get(instance_id) or ec2.get_instance(instance_id)
-            envs[instance_id] = {
-                # The AWS CLI on the instance talks to the emulator.
-                "AWS_ENDPOINT_URL": RUNTIME.endpoint,
-                "AWS_DEFAULT_REGION": self.region,
-                **_instance_credentials(ec2, instance_id),
-                "EMULATOR_ENDPOINT": RUNTIME.endpoint,
-                "EMULATOR_ACCOUNT_ID": self.current_account,
-                "EMULATOR_REGION": self.region,
-                "EMULATOR_INSTANCE_ID": instance_id,
-                "EMULATOR_VPC_ID": instance.vpc_id or "",
-            }
+            envs[instance_id] = instance_environment(ec2, instance, self.current_account, self.region)
         self.run_command.start(command, commands, envs, timeout)
         return ActionResult({"Command": command.response_object()})
 
     def describe_instance_information(self) -> ActionResult:
-        """Every running moto EC2 instance is an Online managed instance (Amazon Linux 2023), unless the
-        `instances_unregistered` fault says none is registered."""
+        """The running instances that can register (registration.py) are Online managed instances (Amazon
+        Linux 2023), unless the `instances_unregistered` fault says none is registered."""
         wanted: set[str] = set()
         for entry in self._get_param("Filters", []):
             if entry.get("Key") == "InstanceIds":
@@ -107,8 +122,9 @@ class SsmWithRunCommandResponse(SimpleSystemManagerResponse):
                 "ComputerName": instance.private_dns_name,
             }
             for instance in ec2.all_instances()
-            if instance.state == "running" and (not wanted or instance.id in wanted)
+            if (not wanted or instance.id in wanted)
             and not RUNTIME.faults.instances_unregistered
+            and online(ec2, instance)
         ]
         return ActionResult({"InstanceInformationList": instances})
 

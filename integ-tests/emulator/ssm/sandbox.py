@@ -1,9 +1,11 @@
 """Per-instance sandboxes in which SSM AWS-RunShellScript commands really run.
 
-Each EC2 instance gets a directory under the emulator's sandbox root holding a fake
-`/opt/cloudhsm` (bin/cloudhsm-cli, bin/configure-cli, etc/) and a `sudo` shim that
-just runs its command. Paths starting with `/opt/cloudhsm/` in a script are rewritten
-into the sandbox, so `sudo /opt/cloudhsm/bin/configure-cli -a 10.0.0.5` works.
+Each EC2 instance gets a directory under the emulator's sandbox root with shims for
+`sudo` (just runs its command), `dnf` (installs from the stand-in package source,
+packages.py) and `sleep` (sleeps at the emulator's time scale). A fake `/opt/cloudhsm`
+(bin/cloudhsm-cli, bin/configure-cli, etc/) appears only once `dnf install` of the
+cloudhsm-cli rpm worked (install_cli). Paths starting with `/opt/cloudhsm/` in a script
+are rewritten into the sandbox, so `sudo /opt/cloudhsm/bin/configure-cli -a 10.0.0.5` works.
 """
 
 import os
@@ -20,6 +22,13 @@ while [[ $# -gt 0 && $1 == -* ]]; do
   case $1 in -u|-g|-C|-h|-p) shift 2 ;; --) shift; break ;; *) shift ;; esac
 done
 exec "$@"
+"""
+SLEEP_SHIM = """#!/bin/bash
+# Stand-in sleep: N seconds of AWS time pass at the emulator's time scale.
+if [[ $# -eq 1 && $1 =~ ^[0-9]+(\\.[0-9]+)?$ && -n ${EMULATOR_TIME_SCALE:-} ]]; then
+  exec /bin/sleep "$(awk -v s="$1" -v k="$EMULATOR_TIME_SCALE" 'BEGIN { printf "%.3f", s / k }')"
+fi
+exec /bin/sleep "$@"
 """
 
 
@@ -38,20 +47,30 @@ def _tool(path: Path, script: str) -> None:
     path.chmod(0o755)
 
 
+def _shim(path: Path, text: str) -> None:
+    path.write_text(text)
+    path.chmod(0o755)
+
+
 def prepare(root: str, instance_id: str) -> Path:
-    """Create (once) and return the sandbox directory of an instance."""
+    """Create (once) and return the sandbox directory of an instance (without the CLI)."""
     home = Path(root) / instance_id
-    bin_dir = home / "opt" / "cloudhsm" / "bin"
-    if not bin_dir.exists():
-        bin_dir.mkdir(parents=True)
-        (home / "opt" / "cloudhsm" / "etc").mkdir()
-        (home / "shims").mkdir()
-        _tool(bin_dir / "cloudhsm-cli", "cloudhsm_cli.py")
-        _tool(bin_dir / "configure-cli", "configure_cli.py")
-        sudo = home / "shims" / "sudo"
-        sudo.write_text(SUDO_SHIM)
-        sudo.chmod(0o755)
+    shims = home / "shims"
+    if not shims.exists():
+        shims.mkdir(parents=True, exist_ok=True)
+        _shim(shims / "sudo", SUDO_SHIM)
+        _shim(shims / "dnf", f'#!/bin/bash\nexec "{sys.executable}" "{Path(__file__).with_name("dnf.py")}" "$@"\n')
+        _shim(shims / "sleep", SLEEP_SHIM)
     return home
+
+
+def install_cli(home: Path) -> None:
+    """What installing the cloudhsm-cli rpm does: /opt/cloudhsm with the CLI and configure-cli."""
+    bin_dir = home / "opt" / "cloudhsm" / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    (home / "opt" / "cloudhsm" / "etc").mkdir(exist_ok=True)
+    _tool(bin_dir / "cloudhsm-cli", "cloudhsm_cli.py")
+    _tool(bin_dir / "configure-cli", "configure_cli.py")
 
 
 def run(home: Path, commands: list[str], env: dict[str, str], timeout: float) -> Outcome:

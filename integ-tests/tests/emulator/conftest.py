@@ -1,13 +1,16 @@
 """Fixtures: the session's emulator (tests/conftest.py) reset before each test, boto3 clients.
 
 Helpers drive the CloudHSM lifecycle the way a customer does: create the cluster and
-its first HSM, sign the CSR with our own CA (cryptography), InitializeCluster, and
-activate through SSM + the stand-in cloudhsm-cli on an EC2 instance.
+let the client instance into its security group, create its first HSM, sign the CSR
+with our own CA (cryptography), InitializeCluster, put the CA certificate in the
+client's customerCA.crt, and activate through SSM + the stand-in cloudhsm-cli on an
+EC2 instance.
 """
 
 import datetime
 import json
 import time
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +26,7 @@ TIME_SCALE = 10000  # the time scale the session's emulator starts with (tests/c
 REGION = "us-east-1"
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 ADMIN_PASSWORD = "admin-pass-1"
+HSM_PORTS = {"IpProtocol": "tcp", "FromPort": 2223, "ToPort": 2225}
 
 
 @pytest.fixture(autouse=True)
@@ -141,6 +145,10 @@ class IntermediateCa(CustomerCa):
         )
 
 
+CLI_RPM = "https://s3.amazonaws.com/cloudhsmv2-software/CloudHsmClient/Amzn2023/cloudhsm-cli-latest.amzn2023.x86_64.rpm"
+CLI_USER_DATA = f"#!/bin/bash\nset -euo pipefail\ndnf install -y {CLI_RPM}\n"
+
+
 class Lab:
     """A VPC with one subnet per zone, a client instance, and lifecycle helpers."""
 
@@ -166,16 +174,54 @@ class Lab:
                 }
             ),
         )
+        # What the SSM Agent needs to register: the core permissions, and a way out (a NAT route).
+        iam.attach_role_policy(
+            RoleName="lab-client", PolicyArn="arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+        )
+        self.nat_route()
         iam.create_instance_profile(InstanceProfileName="lab-client")
         iam.add_role_to_instance_profile(InstanceProfileName="lab-client", RoleName="lab-client")
+        # The VPC's default group, as AWS gives an instance launched without one: all egress.
+        self.client_group = ec2.describe_security_groups(
+            Filters=[{"Name": "vpc-id", "Values": [self.vpc_id]}, {"Name": "group-name", "Values": ["default"]}]
+        )["SecurityGroups"][0]["GroupId"]
         self.instance_id = ec2.run_instances(
             ImageId="ami-12c6146b",
             MinCount=1,
             MaxCount=1,
             SubnetId=self.subnets[0],
+            SecurityGroupIds=[self.client_group],
             IamInstanceProfile={"Name": "lab-client"},
+            UserData=CLI_USER_DATA,
         )["Instances"][0]["InstanceId"]
         self.ca = CustomerCa()
+        # The first boot installs the CLI (its user data runs in the sandbox).
+        wait_for(lambda: self.first_boot() == "Success", what="the first boot to install cloudhsm-cli")
+
+    def first_boot(self) -> str | None:
+        """How the client's user data run stands (InProgress, Success, Failed), from the emulator's state."""
+        with urllib.request.urlopen(self.ec2.meta.endpoint_url + "/_emulator/state") as answer:
+            state = json.loads(answer.read())
+        found = [i["UserData"] for i in state["instances"] if i["InstanceId"] == self.instance_id]
+        return found[0]["Status"] if found and found[0] else None
+
+    def nat_route(self, vpc_id: str | None = None, public_cidr: str = "10.0.200.0/24") -> str:
+        """A NAT gateway (in a public subnet of its own) and the route 0.0.0.0/0 to it in the main table
+        of the lab's VPC, or of `vpc_id`."""
+        ec2 = self.ec2
+        vpc_id = vpc_id or self.vpc_id
+        public = ec2.create_subnet(VpcId=vpc_id, CidrBlock=public_cidr, AvailabilityZone=ZONES[0])
+        igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+        ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc_id)
+        allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+        nat = ec2.create_nat_gateway(SubnetId=public["Subnet"]["SubnetId"], AllocationId=allocation)["NatGateway"]
+        [main] = ec2.describe_route_tables(
+            Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "association.main", "Values": ["true"]}]
+        )["RouteTables"]
+        ec2.create_route(
+            RouteTableId=main["RouteTableId"], DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat["NatGatewayId"]
+        )
+        return str(main["RouteTableId"])
 
     def cluster(self, cluster_id: str) -> dict[str, Any]:
         return self.hsm.describe_clusters(Filters={"clusterIds": [cluster_id]})["Clusters"][0]
@@ -191,9 +237,25 @@ class Lab:
         return wait_for(probe, what=f"{count} ACTIVE HSMs")
 
     def create_cluster(self, zones: int = 3) -> str:
+        """An UNINITIALIZED cluster whose security group lets the client instance in."""
         cluster = self.hsm.create_cluster(HsmType="hsm2m.medium", SubnetIds=self.subnets[:zones])["Cluster"]
+        self.let_in(cluster["ClusterId"])
         self.wait_cluster(cluster["ClusterId"], "UNINITIALIZED")
         return cluster["ClusterId"]
+
+    def let_in(self, cluster_id: str) -> None:
+        """Let the client instance's groups in to the cluster's group on the HSM ports, as a customer does."""
+        self.ec2.authorize_security_group_ingress(
+            GroupId=self.cluster(cluster_id)["SecurityGroup"],
+            IpPermissions=[
+                {**HSM_PORTS, "UserIdGroupPairs": [{"GroupId": self.client_group}]}
+            ],
+        )
+
+    def trust(self, pem: str) -> None:
+        """Write `pem` to the client's /opt/cloudhsm/etc/customerCA.crt."""
+        result = self.run("mkdir -p /opt/cloudhsm/etc", f"cat > /opt/cloudhsm/etc/customerCA.crt <<'PEM'\n{pem}PEM")
+        assert result["Status"] == "Success", result["StandardErrorContent"]
 
     def csr(self, cluster_id: str) -> str:
         return wait_for(lambda: self.cluster(cluster_id)["Certificates"].get("ClusterCsr"), what="cluster CSR")
@@ -204,6 +266,7 @@ class Lab:
         self.hsm.create_hsm(ClusterId=cluster_id, AvailabilityZone=ZONES[0])
         signed = self.ca.sign(self.csr(cluster_id))
         self.hsm.initialize_cluster(ClusterId=cluster_id, SignedCert=signed, TrustAnchor=self.ca.pem)
+        self.trust(self.ca.pem)
         cluster = self.wait_cluster(cluster_id, "INITIALIZED")
         return cluster_id, cluster["Hsms"][0]["EniIp"]
 

@@ -259,6 +259,11 @@ def test_cluster_from_backup_comes_back_active_with_users(lab):
     assert active["Certificates"]["ClusterCertificate"] == lab.cluster(cluster_id)["Certificates"]["ClusterCertificate"]
     hsm = lab.hsm.create_hsm(ClusterId=restored["ClusterId"], AvailabilityZone=ZONES[2])["Hsm"]
     lab.wait_hsms_active(restored["ClusterId"], 1)
+    # A restored cluster has a new security group: the client is not let in yet.
+    refused = lab.run(f"/opt/cloudhsm/bin/configure-cli -a {hsm['EniIp']}", "cloudhsm-cli user list")
+    assert refused["Status"] == "Failed" and "allows no ingress" in refused["StandardOutputContent"]
+    lab.let_in(restored["ClusterId"])
+    # customerCA.crt still holds the backed-up cluster's trust anchor, which the restored cluster keeps.
     result = lab.run(
         f"/opt/cloudhsm/bin/configure-cli -a {hsm['EniIp']}",
         "cloudhsm-cli login --username kmsuser --role crypto-user --password kms-pass-1",

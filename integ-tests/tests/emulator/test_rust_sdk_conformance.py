@@ -35,14 +35,9 @@ def rust_tests() -> list[str]:
 
 
 @pytest.mark.parametrize("name", rust_tests())
-def test_rust_sdk_conformance(name, emulator, ec2):
-    vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.1.{i}.0/24", AvailabilityZone=zone)["Subnet"]["SubnetId"]
-        for i, zone in enumerate(ZONES)
-    ]
-    launched = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=subnets[0])
-    instance = launched["Instances"][0]["InstanceId"]
+def test_rust_sdk_conformance(name, emulator, lab):
+    # The lab's client is a managed instance (core role, NAT route) whose first boot installed the CLI.
+    subnets, instance = lab.subnets, lab.instance_id
     env = {
         **os.environ,
         "EMULATOR_ENDPOINT": emulator.endpoint,
@@ -55,6 +50,9 @@ def test_rust_sdk_conformance(name, emulator, ec2):
         "CONFORMANCE_SUBNETS": ",".join(subnets),
         "CONFORMANCE_ZONES": ",".join(ZONES),
         "CONFORMANCE_INSTANCE": instance,
+        "CONFORMANCE_CLIENT_GROUP": lab.client_group,
+        # A failure's message, not a backtrace that would push it out of the assertion.
+        "RUST_BACKTRACE": "0",
     }
     done = cargo("--", "--exact", name, env=env)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]

@@ -62,9 +62,9 @@ def stack_for(template: Template, emulator, timeout: float | None = None) -> tup
     return open_stack(template, emulator.endpoint, timeout, out), out
 
 
-def synth(out: Path, **context: str) -> Template:
-    """The example app synthesized with these context values."""
-    args = " ".join(f"-c {k}={v}" for k, v in context.items())
+def synth(out: Path, *flags: str, **context: str) -> Template:
+    """The example app synthesized with these context values (and these other `cdk synth` flags)."""
+    args = " ".join([*flags, *(f"-c {k}={v}" for k, v in context.items())])
     done = subprocess.run(
         ["bash", "-c", f"source scripts/lib.sh && cd cdk-app && npx cdk synth --quiet {args} -o {out}"],
         cwd=REPO_ROOT,

@@ -36,7 +36,7 @@ def secrets(emulator) -> list[tuple[str, str]]:
     """Every secret in the emulator, as (description, value)."""
     client_ = client(emulator, "secretsmanager")
     return [
-        (entry["Description"], client_.get_secret_value(SecretId=entry["ARN"])["SecretString"])
+        (entry.get("Description", ""), client_.get_secret_value(SecretId=entry["ARN"])["SecretString"])
         for entry in client_.list_secrets()["SecretList"]
     ]
 

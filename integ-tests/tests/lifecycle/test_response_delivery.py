@@ -10,6 +10,7 @@ import datetime
 import ipaddress
 import json
 import ssl
+import time
 from pathlib import Path
 
 from cryptography import x509
@@ -78,6 +79,17 @@ def entry_log(stack) -> str:
     return Path(stack.resources["Entry"].attributes["LogFile"]).read_text()
 
 
+def entry_log_once_it_says(stack, line: str) -> str:
+    """The entry function's log once `line` is in it. The response reaches CloudFormation
+    before the function logs that it was delivered, so on a busy machine the line may come
+    a moment after the outcome."""
+    for _ in range(300):
+        if line in (log := entry_log(stack)):
+            return log
+        time.sleep(0.1)
+    return entry_log(stack)
+
+
 def test_a_response_is_delivered_over_https_to_a_url_a_local_ca_signed(emulator, workflow_template, tmp_path):
     ca_file, tls = local_tls(tmp_path)
     template = with_entry_environment(workflow_template, SSL_CERT_FILE=str(ca_file))
@@ -89,8 +101,9 @@ def test_a_response_is_delivered_over_https_to_a_url_a_local_ca_signed(emulator,
     # execution's status at that moment, is what CloudFormation saw.
     create, _ = stack.progress.operations[0]
     assert (create.request_type, create.outcome.status, create.outcome.physical_id) == ("Create", "SUCCESS", "x")
-    assert "response delivered to CloudFormation" in entry_log(stack)
-    assert "https://127.0.0.1:" in entry_log(stack), "the URL it answered was the TLS one"
+    log = entry_log_once_it_says(stack, "response delivered to CloudFormation")
+    assert "response delivered to CloudFormation" in log
+    assert "https://127.0.0.1:" in log, "the URL it answered was the TLS one"
     stack.delete()
     assert stack.progress.operations[1][0].outcome.status == "SUCCESS"
 

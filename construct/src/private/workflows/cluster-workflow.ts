@@ -1,4 +1,4 @@
-import { Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { CLUSTER_ATTRIBUTES } from '../attributes';
@@ -70,6 +70,40 @@ function attributes(clusterId: unknown, slot: Slot): Record<string, unknown> {
   };
 }
 
+const hsmPortsTo = (groupId: unknown) => [{ ...HSM_PORTS, UserIdGroupPairs: [{ GroupId: groupId }] }];
+
+/**
+ * Opens the HSM ports between the management client and the cluster's
+ * security group `clusterGroup` (a run-time path), both ways: the cluster's
+ * group lets the client's in, the client's group lets it out to the
+ * cluster's. A rule a re-run adds again is taken as done. Then `next`.
+ * The delete path revokes both rules.
+ */
+function letClientIn(scope: Construct, kit: WorkflowKit, clientSecurityGroupId: string, clusterGroup: unknown, restored: boolean,
+  next: sfn.IChainable): sfn.IChainable {
+  const what = restored ? 'the restored HSMs' : 'the HSMs';
+  const openPorts = kit.ec2Task(`Let the management client reach ${what}`, {
+    action: 'authorizeSecurityGroupIngress',
+    // The cluster's group is made by CloudHSM, so its id is known only at run time.
+    iamResources: [Stack.of(scope).formatArn({ service: 'ec2', resource: 'security-group', resourceName: '*' })],
+    parameters: sdkParameters({ GroupId: clusterGroup, IpPermissions: hsmPortsTo(clientSecurityGroupId) }),
+    resultPath: sfn.JsonPath.DISCARD,
+  });
+  const openEgress = kit.ec2Task(`Let the management client talk to ${what}`, {
+    action: 'authorizeSecurityGroupEgress',
+    iamResources: [securityGroupArn(scope, clientSecurityGroupId)],
+    parameters: sdkParameters({ GroupId: clientSecurityGroupId, IpPermissions: hsmPortsTo(clusterGroup) }),
+    resultPath: sfn.JsonPath.DISCARD,
+  });
+  kit.tolerate(openPorts, restored ? 'Was the client let in to the restored cluster already?' : 'Was the client let in already?',
+    DUPLICATE_RULE, openEgress);
+  kit.tolerate(openEgress, restored ? 'Was the egress to the restored cluster open already?' : 'Was the egress open already?',
+    DUPLICATE_RULE, next);
+  openPorts.next(openEgress);
+  openEgress.next(next);
+  return openPorts;
+}
+
 /** The create path, and its initialization, which an update joins. */
 interface CreateFragment {
   readonly start: sfn.IChainable;
@@ -89,25 +123,11 @@ function createFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
       result: SLOTS.active,
       expect: EXPECTED.clusterRestore,
     }))
-    .next(kit.succeed('Answer: the restored cluster is ACTIVE', attributes(CLUSTER_ID, SLOTS.active)));
+    // The restored cluster has a security group of its own: the client is let in as to a new one.
+    .next(letClientIn(scope, kit, clientSecurityGroupId, SLOTS.active.at(STATUS.SecurityGroupId), true,
+      kit.succeed('Answer: the restored cluster is ACTIVE', attributes(CLUSTER_ID, SLOTS.active))));
 
   const external = kit.succeed('Answer: waiting for your certificate', attributes(CLUSTER_ID, SLOTS.firstHsm));
-
-  const hsmPortsTo = (groupId: unknown) => [{ ...HSM_PORTS, UserIdGroupPairs: [{ GroupId: groupId }] }];
-  const clusterGroup = SLOTS.initialized.at(STATUS.SecurityGroupId);
-  const openPorts = kit.ec2Task('Let the management client reach the HSMs', {
-    action: 'authorizeSecurityGroupIngress',
-    // The cluster's group is made by CloudHSM, so its id is known only at run time.
-    iamResources: [Stack.of(scope).formatArn({ service: 'ec2', resource: 'security-group', resourceName: '*' })],
-    parameters: sdkParameters({ GroupId: clusterGroup, IpPermissions: hsmPortsTo(clientSecurityGroupId) }),
-    resultPath: sfn.JsonPath.DISCARD,
-  });
-  const openEgress = kit.ec2Task('Let the management client talk to the HSMs', {
-    action: 'authorizeSecurityGroupEgress',
-    iamResources: [securityGroupArn(scope, clientSecurityGroupId)],
-    parameters: sdkParameters({ GroupId: clientSecurityGroupId, IpPermissions: hsmPortsTo(clusterGroup) }),
-    resultPath: sfn.JsonPath.DISCARD,
-  });
 
   // AWS may replace the first HSM before initialization, with a new CSR:
   // then the certificate is issued again for the new one.
@@ -126,15 +146,6 @@ function createFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
   });
   const initialize = kit.step('Initialize the cluster', { step: 'InitializeCluster', input: { ClusterId: CLUSTER_ID }, recover: reissue });
   certified.next(initialize);
-  initialize
-    .next(kit.waitUntil('Wait for the cluster to be INITIALIZED', {
-      step: 'AwaitCluster',
-      input: { ClusterId: CLUSTER_ID, Expect: EXPECT.Initialized },
-      result: SLOTS.initialized,
-      expect: EXPECTED.clusterInitialize,
-    }))
-    .next(kit.tolerate(openPorts, 'Was the client let in already?', DUPLICATE_RULE, openEgress));
-  openPorts.next(openEgress);
   const activate = kit.waitUntil('Activate the cluster on the management client', {
     step: 'ActivateCluster',
     input: {
@@ -144,8 +155,14 @@ function createFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
     result: SLOTS.activation,
     initial: { [OUTPUTS.CommandProgress.CommandId]: '' },
   });
-  kit.tolerate(openEgress, 'Was the egress open already?', DUPLICATE_RULE, activate);
-  openEgress.next(activate);
+  initialize
+    .next(kit.waitUntil('Wait for the cluster to be INITIALIZED', {
+      step: 'AwaitCluster',
+      input: { ClusterId: CLUSTER_ID, Expect: EXPECT.Initialized },
+      result: SLOTS.initialized,
+      expect: EXPECTED.clusterInitialize,
+    }))
+    .next(letClientIn(scope, kit, clientSecurityGroupId, SLOTS.initialized.at(STATUS.SecurityGroupId), false, activate));
   activate
     .next(kit.waitUntil('Wait for the cluster to be ACTIVE', {
       step: 'AwaitCluster',
@@ -207,16 +224,34 @@ function updateFragment(scope: Construct, { kit }: ClusterWorkflowProps, initial
       .otherwise(kit.succeed('Answer: the cluster is up to date', attributes(EXISTING_ID, SLOTS.created))));
 }
 
+/**
+ * A rule that is not there: the create did not get as far as adding it, or a
+ * re-run revoked it already. EC2 answers InvalidPermission.NotFound ("does not
+ * exist"), or InvalidGroup.NotFound when the group itself is gone.
+ */
+const ABSENT_RULE = { errors: [EC2_ERROR], cause: '*does not exist*' };
+
 function deleteFragment(scope: Construct, { kit, clientSecurityGroupId }: ClusterWorkflowProps): sfn.IChainable {
+  const clusterGroup = SLOTS.emptied.at(STATUS.SecurityGroupId);
+  // Both rules the create added go, so that neither group is left referenced by
+  // the other: EC2 refuses to delete a group another group's rules name
+  // (DependencyViolation), the client's when the stack goes, the cluster's
+  // when CloudHSM deletes the cluster. They run after every HSM is gone, which
+  // may be at the deadline: short attempts keep the cluster's delete check
+  // within one sleep of it.
+  const revokeTimeout = Duration.seconds(10);
+  const closeIngress = kit.ec2Task('Stop letting the management client in to the HSMs', {
+    action: 'revokeSecurityGroupIngress',
+    iamResources: [Stack.of(scope).formatArn({ service: 'ec2', resource: 'security-group', resourceName: '*' })],
+    parameters: sdkParameters({ GroupId: clusterGroup, IpPermissions: hsmPortsTo(clientSecurityGroupId) }),
+    resultPath: sfn.JsonPath.DISCARD,
+  }, revokeTimeout);
   const closeEgress = kit.ec2Task('Close the client egress to the HSMs', {
     action: 'revokeSecurityGroupEgress',
     iamResources: [securityGroupArn(scope, clientSecurityGroupId)],
-    parameters: sdkParameters({
-      GroupId: clientSecurityGroupId,
-      IpPermissions: [{ ...HSM_PORTS, UserIdGroupPairs: [{ GroupId: SLOTS.emptied.at(STATUS.SecurityGroupId) }] }],
-    }),
+    parameters: sdkParameters({ GroupId: clientSecurityGroupId, IpPermissions: hsmPortsTo(clusterGroup) }),
     resultPath: sfn.JsonPath.DISCARD,
-  });
+  }, revokeTimeout);
   // The cluster DeleteHsms found: by the physical id, or by the stack's and the
   // resource's tags when CloudFormation cancelled the create and made an id up.
   const deleteCluster = kit.waitUntil('Delete the cluster', {
@@ -225,8 +260,11 @@ function deleteFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
     result: SLOTS.deleted,
     expect: EXPECTED.clusterDelete,
   }).next(kit.succeed('Answer: the cluster is deleted', {}));
-  // The rule exists only if the create got as far as activation.
-  closeEgress.addCatch(deleteCluster, { errors: ['States.ALL'], resultPath: sfn.JsonPath.DISCARD });
+  // The rules exist only if the create got as far as initialization.
+  kit.tolerate(closeIngress, 'Was the client let in at all?', ABSENT_RULE, closeEgress);
+  kit.tolerate(closeEgress, 'Was the egress open at all?', ABSENT_RULE, deleteCluster);
+  closeIngress.next(closeEgress);
+  closeEgress.next(deleteCluster);
   return kit.setPhysicalId('Keep the id of the cluster to delete', EXISTING_ID)
     .next(kit.waitUntil('Delete every HSM', {
       step: 'DeleteHsms',
@@ -235,6 +273,6 @@ function deleteFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
       expect: EXPECTED.hsmDelete,
     }))
     .next(new sfn.Choice(scope, 'Does the cluster still exist?')
-      .when(sfn.Condition.isPresent(SLOTS.emptied.at(STATUS.Cluster.$).path), closeEgress.next(deleteCluster))
+      .when(sfn.Condition.isPresent(SLOTS.emptied.at(STATUS.Cluster.$).path), closeIngress)
       .otherwise(kit.succeed('Answer: the cluster was already gone', {})));
 }

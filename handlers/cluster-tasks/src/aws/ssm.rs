@@ -38,12 +38,7 @@ pub fn timed_out(
     minutes: u64,
 ) -> HandlerError {
     if progress.command_id.is_empty() {
-        HandlerError::PreconditionFailed(format!(
-            "the management client {instance_id} is still not registered with Systems Manager {minutes} minutes \
-             after the operation began, so {what} could not start. Check that its subnet reaches Systems Manager \
-             (NAT or VPC endpoints for ssm, ssmmessages, ec2messages) and that its role allows it, look at its \
-             system log, then retry"
-        ))
+        not_registered(instance_id, what, minutes, "")
     } else {
         HandlerError::PreconditionFailed(format!(
             "{what} on the management client {instance_id} is still running {minutes} minutes after the operation \
@@ -51,6 +46,26 @@ pub fn timed_out(
             progress.command_id
         ))
     }
+}
+
+/// The error for a client that never registered with Systems Manager.
+/// `network` is what the template shows of its way there (see
+/// `Config::client_network`): which of the role, the route and the
+/// endpoints is missing.
+#[must_use]
+pub fn not_registered(instance_id: &str, what: &str, minutes: u64, network: &str) -> HandlerError {
+    let network = network.trim().trim_end_matches('.');
+    HandlerError::PreconditionFailed(format!(
+        "the management client {instance_id} is still not registered with Systems Manager {minutes} minutes \
+         after the operation began, so {what} could not start. {}Check that its subnet reaches Systems Manager \
+         (NAT or VPC endpoints for ssm, ssmmessages, ec2messages) and that its role allows it, look at its \
+         system log, then retry",
+        if network.is_empty() {
+            String::new()
+        } else {
+            format!("{network}. ")
+        }
+    ))
 }
 
 /// Sends the command, or reports that the instance is not yet managed by
@@ -205,6 +220,23 @@ mod tests {
                 command_id: String::new(),
                 ready: false
             }
+        );
+    }
+
+    #[test]
+    fn a_client_that_never_registered_is_told_what_its_template_lacks() {
+        let err = not_registered(
+            "i-1",
+            "activating the cluster",
+            40,
+            "Missing in the template: a route 0.0.0.0/0 to a NAT gateway from the client's subnet subnet-1. ",
+        );
+        assert_eq!(
+            err.to_string(),
+            "the management client i-1 is still not registered with Systems Manager 40 minutes after the operation \
+             began, so activating the cluster could not start. Missing in the template: a route 0.0.0.0/0 to a NAT \
+             gateway from the client's subnet subnet-1. Check that its subnet reaches Systems Manager (NAT or VPC \
+             endpoints for ssm, ssmmessages, ec2messages) and that its role allows it, look at its system log, then retry"
         );
     }
 

@@ -232,16 +232,7 @@ impl Step for CarryCaCertificate {
             secrets::find_for_cluster(&ctx.clients.secrets, &source).await?
         };
         let Some((from, certificate)) = found else {
-            tracing::warn!(
-                backup_id,
-                source,
-                "no CA certificate secret of the source cluster was found"
-            );
-            return Ok(CaCarried {
-                carried: false,
-                source_cluster_id: source,
-                from: None,
-            });
+            return Err(ca_not_found(backup_id, &source));
         };
         let ca_secret = &ctx.config.ca_certificate_secret_arn;
         secrets::write(
@@ -260,6 +251,27 @@ impl Step for CarryCaCertificate {
     }
 }
 
+/// Why a restore cannot go on without the CA certificate, and what to provide.
+/// The management client checks the HSMs against it (its `customerCA.crt`):
+/// without it no command reaches the restored cluster.
+fn ca_not_found(backup_id: &str, source: &str) -> HandlerError {
+    let tag = secrets::CLUSTER_TAG;
+    if source.is_empty() {
+        return HandlerError::PreconditionFailed(format!(
+            "backup {backup_id} names no source cluster, so the CA certificate that issued its cluster \
+             certificate cannot be found; the management client needs it to reach the restored HSMs. \
+             Restore a backup that DescribeBackups lists with its cluster id"
+        ));
+    }
+    HandlerError::PreconditionFailed(format!(
+        "the CA certificate of cluster {source} (the cluster backup {backup_id} was taken of) was not \
+         found: no secret tagged {tag}={source} holds a PEM certificate. The management client needs \
+         it in /opt/cloudhsm/etc/customerCA.crt to reach the restored HSMs. Put the CA certificate \
+         (PEM) that issued cluster {source}'s certificate in a secret tagged {tag}={source}, then \
+         create the cluster again"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use aws_sdk_cloudhsmv2::Client;
@@ -269,6 +281,76 @@ mod tests {
 
     use super::*;
     use crate::steps::testing::ctx;
+
+    fn backup_of(cluster_id: &'static str) -> aws_smithy_mocks::Rule {
+        use aws_sdk_cloudhsmv2::operation::describe_backups::DescribeBackupsOutput;
+        use aws_sdk_cloudhsmv2::types::Backup;
+        mock!(Client::describe_backups).then_output(move || {
+            DescribeBackupsOutput::builder()
+                .backups(
+                    Backup::builder()
+                        .backup_id("backup-abcdefghijk")
+                        .cluster_id(cluster_id)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        })
+    }
+
+    #[tokio::test]
+    async fn a_restore_whose_ca_certificate_is_not_found_fails_naming_what_to_provide() {
+        use aws_sdk_secretsmanager::operation::list_secrets::ListSecretsOutput;
+        let backup = backup_of("cluster-source12345");
+        let none = mock!(aws_sdk_secretsmanager::Client::list_secrets)
+            .then_output(|| ListSecretsOutput::builder().build());
+        let write = mock!(aws_sdk_secretsmanager::Client::put_secret_value)
+            .then_output(|| unreachable!("a placeholder was written"));
+        let ctx = ctx(&[&backup], &[&none, &write], &[]);
+        let err = CarryCaCertificate::example().run(&ctx).await.unwrap_err();
+        assert!(
+            matches!(err, HandlerError::PreconditionFailed(_)),
+            "{err:?}"
+        );
+        let reason = err.to_string();
+        for part in [
+            "the CA certificate of cluster cluster-source12345 (the cluster backup backup-abcdefghijk was taken of) was not found",
+            "no secret tagged cdk-cloudhsm:cluster-id=cluster-source12345 holds a PEM certificate",
+            "customerCA.crt",
+            "Put the CA certificate (PEM) that issued cluster cluster-source12345's certificate in a secret tagged cdk-cloudhsm:cluster-id=cluster-source12345",
+        ] {
+            assert!(reason.contains(part), "{reason}");
+        }
+        assert_eq!(write.num_calls(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_found_ca_certificate_is_carried_to_the_restored_cluster() {
+        use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
+        use aws_sdk_secretsmanager::operation::list_secrets::ListSecretsOutput;
+        use aws_sdk_secretsmanager::operation::put_secret_value::PutSecretValueOutput;
+        use aws_sdk_secretsmanager::operation::tag_resource::TagResourceOutput;
+        use aws_sdk_secretsmanager::types::SecretListEntry;
+        const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
+        let backup = backup_of("cluster-source12345");
+        let listed = mock!(aws_sdk_secretsmanager::Client::list_secrets).then_output(|| {
+            ListSecretsOutput::builder()
+                .secret_list(SecretListEntry::builder().arn("arn:old-ca").build())
+                .build()
+        });
+        let read = mock!(aws_sdk_secretsmanager::Client::get_secret_value)
+            .then_output(|| GetSecretValueOutput::builder().secret_string(PEM).build());
+        let write = mock!(aws_sdk_secretsmanager::Client::put_secret_value)
+            .match_requests(|r| r.secret_string() == Some(PEM))
+            .then_output(|| PutSecretValueOutput::builder().build());
+        let tag = mock!(aws_sdk_secretsmanager::Client::tag_resource)
+            .then_output(|| TagResourceOutput::builder().build());
+        let ctx = ctx(&[&backup], &[&listed, &read, &write, &tag], &[]);
+        let carried = CarryCaCertificate::example().run(&ctx).await.unwrap();
+        assert!(carried.carried);
+        assert_eq!(carried.from.as_deref(), Some("arn:old-ca"));
+        assert_eq!(write.num_calls(), 1);
+    }
 
     #[tokio::test]
     async fn an_initialized_cluster_is_not_initialized_again() {

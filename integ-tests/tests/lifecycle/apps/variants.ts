@@ -2,6 +2,8 @@
 // with the context value `variant` (cdk synth --app "node variants.ts" -c variant=...):
 //   two-clusters  two CloudHsmClusters in one stack and one VPC
 //   encrypted     one cluster with `encryptionKey`, a KMS key made in the same stack
+//   isolated-client  one cluster whose management client runs in an isolated subnet (no
+//                 route out, no VPC endpoints): it never registers with Systems Manager
 //   imported-key-store  a stack of its own with a key store (DESTROY) on a cluster made
 //                 elsewhere, imported with fromClusterAttributes from the context values
 //                 clusterId, securityGroupId, trustAnchorSecretArn, and clientInstanceId,
@@ -37,23 +39,30 @@ if (variant === 'imported-key-store') {
   });
   new CloudHsmKeyStore(stack, 'KeyStore', { cluster, removalPolicy: RemovalPolicy.DESTROY });
 } else {
-  const stack = new Stack(app, variant === 'two-clusters' ? 'TwoClusters' : 'Encrypted');
+  const names: Record<string, string> = { 'two-clusters': 'TwoClusters', 'encrypted': 'Encrypted', 'isolated-client': 'IsolatedClient' };
+  const stack = new Stack(app, names[variant] ?? 'Unknown');
   const vpc = new ec2.Vpc(stack, 'Vpc', {
     availabilityZones: [0, 1].map((i) => Fn.select(i, Fn.getAzs())),
     natGateways: 1,
     subnetConfiguration: [
       { name: 'public', subnetType: ec2.SubnetType.PUBLIC },
       { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      ...(variant === 'isolated-client' ? [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] : []),
     ],
   });
-  if (variant === 'two-clusters') {
+  if (variant === 'isolated-client') {
+    new CloudHsmCluster(stack, 'Hsm', {
+      vpc, hsmsPerSubnet, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      clientVpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+    });
+  } else if (variant === 'two-clusters') {
     new CloudHsmCluster(stack, 'First', { vpc, hsmsPerSubnet });
     new CloudHsmCluster(stack, 'Second', { vpc, hsmsPerSubnet });
   } else if (variant === 'encrypted') {
     const encryptionKey = new kms.Key(stack, 'Key', { enableKeyRotation: true });
     new CloudHsmCluster(stack, 'Hsm', { vpc, hsmsPerSubnet, encryptionKey });
   } else {
-    throw new Error(`context variant must be two-clusters, encrypted or imported-key-store, got '${variant}'`);
+    throw new Error(`context variant must be two-clusters, encrypted, isolated-client or imported-key-store, got '${variant}'`);
   }
 }
 app.synth();
