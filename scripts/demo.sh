@@ -3,11 +3,18 @@
 # then run its whole lifecycle against the local AWS emulator: create (2 AZs x
 # 1 HSM), update (2 HSMs per subnet), delete. Arguments go to every synth of
 # the example app: `npm run demo -- -c keyStore=destroy` adds a KMS key store
-# and a key to the lifecycle.
+# and a key to the lifecycle. The example's functions run on the host's
+# architecture here (its default, arm64, elsewhere).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 app_context=("$@")
 
-bash "$ROOT/scripts/build.sh"
+# Only what the demo runs: the handlers for this machine's architecture (the
+# emulator runs no other) and the library, not the packages.
+arch="$(host_arch)"
+bash "$ROOT/scripts/setup.sh"
+HANDLER_ARCHES="$arch" bash "$ROOT/scripts/build-handlers.sh"
+(cd "$ROOT/construct" && timed "jsii compile" npx jsii --silence-warnings=reserved-word)
+app_context=(-c "handlerArchitecture=$arch" "${app_context[@]}")
 cd "$ROOT/cdk-app"
 rm -rf cdk.out cdk.out.emulator
 timed "cdk synth of the example app" npx cdk synth --quiet "${app_context[@]}"

@@ -7,6 +7,7 @@
 //   node scripts/handlers.mjs path HANDLER ARCH         the bootstrap's path under construct/assets
 //   node scripts/handlers.mjs hash HANDLER ARCH         the hash the manifest records, or nothing
 //   node scripts/handlers.mjs manifest ARCH=HASH ...    writes the manifest from the installed binaries
+//                                                       (other architectures keep their entries)
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,14 +45,21 @@ switch (command) {
     process.stdout.write(readManifest().handlers[args[0]]?.[args[1]]?.hash ?? '');
     break;
   case 'manifest': {
+    // An architecture not built this time keeps its entry while its binary
+    // is there (built earlier from the inputs its hash names).
     const hashes = Object.fromEntries(args.map((a) => a.split('=')));
+    const previous = readManifest();
     const manifest = { handlers: {} };
     for (const handler of handlers) {
       manifest.handlers[handler] = {};
       for (const architecture of contract.architectures) {
-        if (!hashes[architecture]) throw new Error(`no hash given for ${architecture}`);
+        const hash = hashes[architecture] ?? previous.handlers[handler]?.[architecture]?.hash;
+        if (!hash || !fs.existsSync(binary(handler, architecture))) {
+          if (hashes[architecture]) throw new Error(`${binary(handler, architecture)} is missing`);
+          continue;
+        }
         const { size } = fs.statSync(binary(handler, architecture));
-        manifest.handlers[handler][architecture] = { hash: hashes[architecture], bytes: size };
+        manifest.handlers[handler][architecture] = { hash, bytes: size };
       }
     }
     fs.writeFileSync(`${manifestFile}.tmp`, `${JSON.stringify(manifest, null, 2)}\n`);

@@ -23,6 +23,16 @@ export AWS_EC2_METADATA_DISABLED=true
 # The handlers and architectures, as the Rust contract lists them.
 mapfile -t HANDLERS < <(node "$ROOT/scripts/handlers.mjs" list 2>/dev/null || true)
 mapfile -t ARCHES < <(node "$ROOT/scripts/handlers.mjs" architectures 2>/dev/null || true)
+# HANDLER_ARCHES (space-separated) builds only those: the demo builds the
+# host's alone, since the emulator runs nothing else; a package needs both.
+if [ -n "${HANDLER_ARCHES:-}" ]; then
+  for arch in $HANDLER_ARCHES; do
+    [[ " ${ARCHES[*]} " == *" $arch "* ]] || { echo "HANDLER_ARCHES: '$arch' is not one of: ${ARCHES[*]}" >&2; exit 2; }
+  done
+  read -r -a ARCHES <<<"$HANDLER_ARCHES"
+fi
+# The architecture of this machine, as the handlers' folders name it.
+host_arch() { case "$(uname -m)" in aarch64 | arm64) echo arm64 ;; *) echo x86_64 ;; esac; }
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

@@ -22,11 +22,16 @@
 //   keyStoreName   the key store's name (default: derived from the construct path)
 //   key            retain | destroy | none: a KMS key in the key store (default: as keyStore)
 //   keyPurpose     the value of the key's tag `purpose` (default example)
+//   handlerArchitecture  arm64 | x86_64: what the cluster's Lambda functions run on
+//                  (default arm64); `npm run demo` builds and uses only the host's
 import { App, Duration, Fn, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import * as acmpca from 'aws-cdk-lib/aws-acmpca';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { CloudHsmCluster, CloudHsmClusterFromBackup, CloudHsmKey, CloudHsmKeyStore, ClusterPki } from 'cdk-cloudhsm';
 import type { Construct } from 'constructs';
+
+const ARCHITECTURES: Record<string, lambda.Architecture> = { arm64: lambda.Architecture.ARM_64, x86_64: lambda.Architecture.X86_64 };
 
 const PKIS: Record<string, (scope: Construct, caArn?: string) => ClusterPki> = {
   'ephemeral': () => ClusterPki.ephemeralCa(),
@@ -71,6 +76,11 @@ export class CloudHsmExampleStack extends Stack {
     const clientVpcSubnets = context('clientSubnet') === undefined ? undefined : { subnets: [vpc.privateSubnets[clientSubnetIndex]] };
     const retentionDays = context('backupRetentionDays');
     const backupRetention = retentionDays === undefined ? undefined : Duration.days(Number(retentionDays));
+    const architectureName = context('handlerArchitecture') ?? 'arm64';
+    if (!Object.hasOwn(ARCHITECTURES, architectureName)) {
+      throw new Error(`context handlerArchitecture must be arm64 or x86_64, got '${architectureName}'`);
+    }
+    const handlerArchitecture = ARCHITECTURES[architectureName];
     const backupId = context('sourceBackupId');
     const pki = context('pki');
     if (backupId !== undefined) {
@@ -78,14 +88,14 @@ export class CloudHsmExampleStack extends Stack {
         throw new Error('context pki cannot be combined with sourceBackupId: a restored cluster is already initialized; drop pki');
       }
       // The same construct id as a new cluster: both make the same resources.
-      this.addKeyStore(new CloudHsmClusterFromBackup(this, 'Hsm', { vpc, hsmsPerSubnet, backupId, backupRetention, removalPolicy, clientVpcSubnets }));
+      this.addKeyStore(new CloudHsmClusterFromBackup(this, 'Hsm', { vpc, hsmsPerSubnet, backupId, backupRetention, removalPolicy, clientVpcSubnets, handlerArchitecture }));
       return;
     }
     if (pki !== undefined && !Object.hasOwn(PKIS, pki)) {
       throw new Error(`context pki must be one of ${Object.keys(PKIS).join(', ')}, got '${pki}'`);
     }
     const chosen = PKIS[pki ?? 'ephemeral'](this, context('certificateAuthorityArn'));
-    this.addKeyStore(new CloudHsmCluster(this, 'Hsm', { vpc, hsmsPerSubnet, pki: chosen, backupRetention, removalPolicy, clientVpcSubnets }));
+    this.addKeyStore(new CloudHsmCluster(this, 'Hsm', { vpc, hsmsPerSubnet, pki: chosen, backupRetention, removalPolicy, clientVpcSubnets, handlerArchitecture }));
   }
 
   /** The key store and key the context asks for. */

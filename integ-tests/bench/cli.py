@@ -17,7 +17,7 @@ from pathlib import Path
 from runner.assets import REPO_ROOT
 
 from . import handlers, provisioning, template
-from .report import Report, render
+from .report import Report, read_fresh_clone, render
 
 DEFAULT_ROUNDS = 3
 DEFAULT_TIME_SCALE = 300.0
@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> Report:
     report = Report(machine=machine(), time_scale=args.time_scale, rounds=args.rounds, cold_starts=args.cold_starts)
     work = Path(tempfile.mkdtemp(prefix="cdk-cloudhsm-bench-"))
     report.log_dir = str(work)
+    report.fresh_clone = read_fresh_clone()
 
     log(f"template economy: {args.synths} synths of the example app")
     for i in range(args.synths):

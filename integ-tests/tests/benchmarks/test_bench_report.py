@@ -5,7 +5,7 @@ import pytest
 from bench import bound, provisioning
 from bench.detection import Noticed
 from bench.provisioning import Measured
-from bench.report import SCALE_BOTH, Report, provisioning_rows
+from bench.report import SCALE_BOTH, Report, fresh_clone_target, provisioning_rows
 from bench.stats import megabytes, ratio, spread
 from emulator.core.runtime import LATENCY
 
@@ -109,3 +109,22 @@ def test_the_report_states_each_target_against_its_measurement():
     assert "| Each state change noticed within 15 s | 9.5 emulated s at worst over 2 waits" in text
     assert "10.2 s at most between two checks over 2 waits for a command | met |" in text
     assert "| 28 | 2280 | 1140 | +13% | 10 | 20 | - |" in text
+
+
+def fresh_record(**seconds: int) -> dict:
+    runs = [{"run": name.replace("_", "-"), "seconds": s, "stages": []} for name, s in seconds.items()]
+    record = {"commit": "c" * 40, "date": "2026-12-01 00:00 UTC", "machine": {}, "runs": [r for r in runs if r["run"] != "test"]}
+    test = next((r for r in runs if r["run"] == "test"), None)
+    if test:
+        record["test"] = {"commit": "c" * 40, "date": "2026-12-01 00:00 UTC", **test}
+    return record
+
+
+def test_the_fresh_clone_target_is_met_only_when_every_run_is_within_its_limit():
+    assert fresh_clone_target(None) == ("not measured (section 5)", "not measured")
+    measured, verdict = fresh_clone_target(fresh_record(demo=540, demo_again=90, test=1150))
+    assert verdict == "met"
+    assert measured == "demo 9.0 min; demo-again 1.5 min; test 19.2 min (section 5)"
+    assert fresh_clone_target(fresh_record(demo=540, demo_again=90))[1] == "met where measured"
+    assert fresh_clone_target(fresh_record(demo=660, demo_again=90, test=1100))[1] == "**missed**"
+    assert fresh_clone_target(fresh_record(demo=540, demo_again=130))[1] == "**missed**"
