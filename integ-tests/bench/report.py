@@ -423,6 +423,10 @@ def _targets(report: Report, rows: list[Row]) -> list[str]:
         ratio(Comparison.median(c.python, "first_poll_ms"), Comparison.median(c.rust, "first_poll_ms"))
         for c in report.cold_starts_measured
     ]
+    event_ratios = [
+        ratio(Comparison.median(c.python, "handled_ms"), Comparison.median(c.rust, "handled_ms"))
+        for c in report.cold_starts_measured
+    ]
     rss = max(Comparison.median(c.rust, "peak_rss_kib") for c in report.cold_starts_measured)
     largest = max(report.sizes, key=lambda s: s[3])
     met = {True: "met", False: "**missed**"}
@@ -460,9 +464,11 @@ def _targets(report: Report, rows: list[Row]) -> list[str]:
         ["Growth: time beyond the first HSM grows at most 20% from 2 to 28 HSMs", *growth_line],
         [
             "Cold start at least 40x faster than the Python peer, both handlers",
-            ", ".join(f"{c.handler} {r:.1f}x" for c, r in zip(report.cold_starts_measured, poll_ratios, strict=True))
-            + " (first poll)",
-            met[min(poll_ratios) >= 40],
+            "first poll: "
+            + ", ".join(f"{c.handler} {r:.1f}x" for c, r in zip(report.cold_starts_measured, poll_ratios, strict=True))
+            + "; first event handled: "
+            + ", ".join(f"{c.handler} {r:.1f}x" for c, r in zip(report.cold_starts_measured, event_ratios, strict=True)),
+            met[min(poll_ratios + event_ratios) >= 40],
         ],
         ["Peak RSS at most 16 MiB", f"{mebibytes(rss)} at most", met[rss <= 16 * 1024]],
         [

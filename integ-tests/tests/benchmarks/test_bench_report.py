@@ -97,10 +97,11 @@ def test_the_report_states_each_target_against_its_measurement():
         total_seconds=600,
     )
     text = render(report)
+    # 1000 ms against 20 to the first poll, 1010 against 30 to the first event handled: both must be 40x.
     assert (
-        "| Cold start at least 40x faster than the Python peer, both handlers | custom-resource 50.0x (first poll) | met |"
-        in text
-    )
+        "| Cold start at least 40x faster than the Python peer, both handlers"
+        " | first poll: custom-resource 50.0x; first event handled: custom-resource 33.7x | **missed** |"
+    ) in text
     assert "| Peak RSS at most 16 MiB | 8.0 MiB at most | met |" in text
     assert "1.39x at worst" in text  # 3000 emulated s against 2164 AWS s
     # HSMs beyond the first: half of 2020 and of 2280 emulated s.
