@@ -62,17 +62,22 @@ def stack_for(template: Template, emulator, timeout: float | None = None) -> tup
     return open_stack(template, emulator.endpoint, timeout, out), out
 
 
-def synth(out: Path, *flags: str, **context: str) -> Template:
-    """The example app synthesized with these context values (and these other `cdk synth` flags)."""
+def run_synth(out: Path, *flags: str, **context: str) -> subprocess.CompletedProcess[str]:
+    """`cdk synth` of the example app into `out`, with these context values and other flags, as it ended."""
     args = " ".join([*flags, *(f"-c {k}={v}" for k, v in context.items())])
-    done = subprocess.run(
+    return subprocess.run(
         ["bash", "-c", f"source scripts/lib.sh && cd cdk-app && npx cdk synth --quiet {args} -o {out}"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=180,
     )
-    assert done.returncode == 0, done.stderr
+
+
+def synth(out: Path, *flags: str, **context: str) -> Template:
+    """The example app synthesized with these context values (and these other `cdk synth` flags)."""
+    done = run_synth(out, *flags, **context)
+    assert done.returncode == 0, f"the example app does not synthesize:\n{done.stderr}"
     return Template.load(out / "CloudHsmExample.template.json")
 
 

@@ -8,18 +8,16 @@ succeed.
 """
 
 import json
-import subprocess
 import time
 
 import pytest
 
-from runner.assets import REPO_ROOT
 from runner.cli import main
 from runner.contract import CONTRACT
 from runner.stack import OperationFailed
 from runner.template import Template
 
-from .conftest import stack_for, synth
+from .conftest import run_synth, stack_for, synth
 
 REASON = "this function starts no workflow for Custom::CloudHsmCluster (it serves: none)"
 
@@ -28,15 +26,7 @@ REASON = "this function starts no workflow for Custom::CloudHsmCluster (it serve
 def example_template(tmp_path_factory) -> Template:
     """The example app synthesized now, into a temporary cdk.out (never an earlier synth)."""
     out = tmp_path_factory.mktemp("synth") / "cdk.out"
-    synth = subprocess.run(
-        ["bash", "-c", f"source scripts/lib.sh && cd cdk-app && npx cdk synth --quiet -o {out}"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert synth.returncode == 0, f"the example app does not synthesize:\n{synth.stderr}"
-    path = out / "CloudHsmExample.template.json"
+    path = synth(out).path
     body = json.loads(path.read_text())
     body["Resources"]["HsmEntryFunctionC837398F"]["Properties"]["Environment"]["Variables"]["WORKFLOWS"] = "{}"
     path.write_text(json.dumps(body))
@@ -105,12 +95,6 @@ def test_the_example_s_functions_run_on_the_architecture_the_context_names(tmp_p
 
 
 def test_an_unknown_architecture_is_refused_naming_the_context_value(tmp_path):
-    done = subprocess.run(
-        ["bash", "-c", f"source scripts/lib.sh && cd cdk-app && npx cdk synth --quiet -c handlerArchitecture=x86 -o {tmp_path}"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_synth(tmp_path, handlerArchitecture="x86")
     assert done.returncode != 0
     assert "context handlerArchitecture must be arm64 or x86_64, got 'x86'" in done.stderr
