@@ -34,34 +34,37 @@ pub async fn load_config() -> SdkConfig {
 
 /// The client the SDK makes when none is given (`default-https-client`).
 fn default_https_client() -> SharedHttpClient {
-    aws_smithy_http_client::Builder::new().build_with_connector_fn(
-        |settings, components: Option<&RuntimeComponents>| {
-            let mut connector = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(
-                tls::rustls_provider::CryptoMode::AwsLc,
-            ));
-            connector.set_connector_settings(settings.cloned());
-            if let Some(components) = components {
-                connector.set_sleep_impl(components.sleep_impl());
-            }
-            connector.set_proxy_config(Some(ProxyConfig::from_env()));
-            connector.build()
-        },
-    )
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
+        let tls = tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc);
+        configured(
+            ConnectorBuilder::default().tls_provider(tls),
+            settings,
+            components,
+        )
+        .build()
+    })
 }
 
 /// The same client without TLS, for an `http` endpoint.
 fn http_client() -> SharedHttpClient {
-    aws_smithy_http_client::Builder::new().build_with_connector_fn(
-        |settings, components: Option<&RuntimeComponents>| {
-            let mut connector = ConnectorBuilder::default();
-            connector.set_connector_settings(settings.cloned());
-            if let Some(components) = components {
-                connector.set_sleep_impl(components.sleep_impl());
-            }
-            connector.set_proxy_config(Some(ProxyConfig::from_env()));
-            connector.build_http()
-        },
-    )
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
+        configured(ConnectorBuilder::default(), settings, components).build_http()
+    })
+}
+
+/// `connector` with the operation's timeouts, the runtime's sleep and the
+/// proxies of the environment, as the SDK's default client sets them.
+fn configured<Tls>(
+    mut connector: ConnectorBuilder<Tls>,
+    settings: Option<&HttpConnectorSettings>,
+    components: Option<&RuntimeComponents>,
+) -> ConnectorBuilder<Tls> {
+    connector.set_connector_settings(settings.cloned());
+    if let Some(components) = components {
+        connector.set_sleep_impl(components.sleep_impl());
+    }
+    connector.set_proxy_config(Some(ProxyConfig::from_env()));
+    connector
 }
 
 /// An HTTP client that sends each request through one of two clients by

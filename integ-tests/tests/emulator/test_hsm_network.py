@@ -28,15 +28,21 @@ def refused(result, *needles):
     return out
 
 
+def without_client_ingress(lab, cluster_id):
+    """Revokes the cluster group's rule that lets the client in on the HSM ports; the cluster group."""
+    cluster_group = lab.cluster(cluster_id)["SecurityGroup"]
+    rule = {**HSM_PORTS, "UserIdGroupPairs": [{"GroupId": lab.client_group}]}
+    lab.ec2.revoke_security_group_ingress(GroupId=cluster_group, IpPermissions=[rule])
+    return cluster_group
+
+
 def default_egress(lab):
     return lab.client_group, [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
 
 
 def test_no_ingress_from_the_client_group_times_out(lab, connected):
     cluster_id, ip = connected
-    cluster_group = lab.cluster(cluster_id)["SecurityGroup"]
-    rule = {**HSM_PORTS, "UserIdGroupPairs": [{"GroupId": lab.client_group}]}
-    lab.ec2.revoke_security_group_ingress(GroupId=cluster_group, IpPermissions=[rule])
+    cluster_group = without_client_ingress(lab, cluster_id)
     refused(user_list(lab, ip), f"Failed to connect to HSM {ip}:2223: connection timed out", cluster_group, "allows no ingress")
     # CloudHSM's own self-referencing rule is still there: it lets HSMs talk, not the client.
     perms = lab.ec2.describe_security_groups(GroupIds=[cluster_group])["SecurityGroups"][0]["IpPermissions"]
@@ -45,9 +51,8 @@ def test_no_ingress_from_the_client_group_times_out(lab, connected):
 
 def test_ingress_on_part_of_the_ports_is_not_enough(lab, connected):
     cluster_id, ip = connected
-    cluster_group = lab.cluster(cluster_id)["SecurityGroup"]
+    cluster_group = without_client_ingress(lab, cluster_id)
     pairs = [{"GroupId": lab.client_group}]
-    lab.ec2.revoke_security_group_ingress(GroupId=cluster_group, IpPermissions=[{**HSM_PORTS, "UserIdGroupPairs": pairs}])
     lab.ec2.authorize_security_group_ingress(
         GroupId=cluster_group, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 2223, "ToPort": 2224, "UserIdGroupPairs": pairs}]
     )
@@ -56,9 +61,7 @@ def test_ingress_on_part_of_the_ports_is_not_enough(lab, connected):
 
 def test_ingress_from_a_cidr_holding_the_client_works(lab, connected):
     cluster_id, ip = connected
-    cluster_group = lab.cluster(cluster_id)["SecurityGroup"]
-    pairs = [{"GroupId": lab.client_group}]
-    lab.ec2.revoke_security_group_ingress(GroupId=cluster_group, IpPermissions=[{**HSM_PORTS, "UserIdGroupPairs": pairs}])
+    cluster_group = without_client_ingress(lab, cluster_id)
     lab.ec2.authorize_security_group_ingress(
         GroupId=cluster_group, IpPermissions=[{**HSM_PORTS, "IpRanges": [{"CidrIp": "10.0.0.0/24"}]}]
     )

@@ -63,31 +63,22 @@ pub async fn stores_on_cluster(
     cluster_id: &str,
 ) -> Result<Vec<KeyStore>, HandlerError> {
     let mut found = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let page = client
-            .describe_custom_key_stores()
-            .set_marker(marker.clone())
-            .send()
-            .await
-            .map_err(|e| {
-                HandlerError::from_sdk(
-                    "DescribeCustomKeyStores",
-                    format!("the key stores on cluster {cluster_id}"),
-                    "Check that the function may describe key stores (kms:DescribeCustomKeyStores)",
-                    &e,
-                )
-            })?;
+    let mut pages = client.describe_custom_key_stores().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            HandlerError::from_sdk(
+                "DescribeCustomKeyStores",
+                format!("the key stores on cluster {cluster_id}"),
+                "Check that the function may describe key stores (kms:DescribeCustomKeyStores)",
+                &e,
+            )
+        })?;
         found.extend(
             page.custom_key_stores()
                 .iter()
                 .map(KeyStore::from_entry)
                 .filter(|store| store.cluster_id == cluster_id),
         );
-        marker = page.next_marker().map(str::to_owned);
-        if !page.truncated() || marker.is_none() {
-            break;
-        }
     }
     Ok(found)
 }

@@ -29,16 +29,18 @@ impl Example for CommandProgress {
     }
 }
 
-/// The error for a command that did not finish in time.
+/// The error for a command that did not finish in time, or could not start
+/// because the client never registered (`network` as for [`not_registered`]).
 #[must_use]
 pub fn timed_out(
     progress: &CommandProgress,
     instance_id: &str,
     what: &str,
     minutes: u64,
+    network: &str,
 ) -> HandlerError {
     if progress.command_id.is_empty() {
-        not_registered(instance_id, what, minutes, "")
+        not_registered(instance_id, what, minutes, network)
     } else {
         HandlerError::PreconditionFailed(format!(
             "{what} on the management client {instance_id} is still running {minutes} minutes after the operation \

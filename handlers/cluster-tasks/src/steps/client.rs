@@ -37,15 +37,14 @@ impl ClientJob<'_> {
                     "{} on the management client {instance_id} finished (command {})",
                     self.what, progress.command_id
                 ))
-            } else if progress.command_id.is_empty() {
-                ssm::not_registered(
+            } else {
+                ssm::timed_out(
+                    &progress,
                     instance_id,
                     self.what,
                     ctx.deadline.minutes,
                     &ctx.config.client_network,
                 )
-            } else {
-                ssm::timed_out(&progress, instance_id, self.what, ctx.deadline.minutes)
             });
         }
         Ok(progress)

@@ -265,11 +265,13 @@ impl Step for EnsureKmsUser {
             ssm::poll(&ctx.clients.ssm, instance_id, &self.command_id, what).await?
         };
         if !progress.ready && ctx.deadline_passed()? {
+            // The client is the cluster's: what its template lacks is not known here.
             return Err(ssm::timed_out(
                 &progress,
                 instance_id,
                 what,
                 ctx.deadline.minutes,
+                "",
             ));
         }
         Ok(progress)
