@@ -124,6 +124,12 @@ function hasEgressRoute(subnet: ec2.ISubnet): boolean {
     && child.destinationCidrBlock === '0.0.0.0/0' && child.gatewayId === undefined);
 }
 
+/** The Systems Manager services without an interface endpoint CDK can see in the VPC. */
+function missingEndpoints(scope: Construct, vpc: ec2.IVpc): string[] {
+  const present = endpointServices(scope, vpc);
+  return SSM_ENDPOINT_SERVICES.filter((name) => !present.has(name));
+}
+
 /** The Systems Manager services with an interface endpoint CDK can see in the VPC. */
 function endpointServices(scope: Construct, vpc: ec2.IVpc): Set<string> {
   const stack = Stack.of(scope);
@@ -148,8 +154,7 @@ function endpointServices(scope: Construct, vpc: ec2.IVpc): Set<string> {
  */
 function warnIfUnreachable(client: Construct, vpc: ec2.IVpc, subnets: ec2.ISubnet[]): void {
   if (subnets.length === 0 || subnets.some(hasEgressRoute)) return;
-  const present = endpointServices(client, vpc);
-  const missing = SSM_ENDPOINT_SERVICES.filter((name) => !present.has(name));
+  const missing = missingEndpoints(client, vpc);
   if (missing.length === 0) return;
   const names = subnets.map((subnet) => Token.isUnresolved(subnet.subnetId) ? subnet.node.path : subnet.subnetId).join(', ');
   Annotations.of(client).addWarningV2('cdk-cloudhsm:clientCannotReachSystemsManager',
@@ -172,8 +177,7 @@ function summarizeNetwork(client: Construct, vpc: ec2.IVpc, subnets: ec2.ISubnet
     return `The template gives the client what Systems Manager needs: ${role} and a route 0.0.0.0/0 to a NAT gateway `
       + `from its subnet ${subnet}. Check that the NAT gateway is available and that network ACLs allow HTTPS`;
   }
-  const present = endpointServices(client, vpc);
-  const missing = SSM_ENDPOINT_SERVICES.filter((name) => !present.has(name));
+  const missing = missingEndpoints(client, vpc);
   if (missing.length === 0) {
     return `The template gives the client what Systems Manager needs: ${role} and interface endpoints for `
       + `${SSM_ENDPOINT_SERVICES.join(', ')} in its VPC. Check that the endpoints have private DNS enabled and `

@@ -85,7 +85,7 @@ function letClientIn(scope: Construct, kit: WorkflowKit, clientSecurityGroupId: 
   const openPorts = kit.ec2Task(`Let the management client reach ${what}`, {
     action: 'authorizeSecurityGroupIngress',
     // The cluster's group is made by CloudHSM, so its id is known only at run time.
-    iamResources: [Stack.of(scope).formatArn({ service: 'ec2', resource: 'security-group', resourceName: '*' })],
+    iamResources: [securityGroupArn(scope, '*')],
     parameters: sdkParameters({ GroupId: clusterGroup, IpPermissions: hsmPortsTo(clientSecurityGroupId) }),
     resultPath: sfn.JsonPath.DISCARD,
   });
@@ -242,7 +242,7 @@ function deleteFragment(scope: Construct, { kit, clientSecurityGroupId }: Cluste
   const revokeTimeout = Duration.seconds(10);
   const closeIngress = kit.ec2Task('Stop letting the management client in to the HSMs', {
     action: 'revokeSecurityGroupIngress',
-    iamResources: [Stack.of(scope).formatArn({ service: 'ec2', resource: 'security-group', resourceName: '*' })],
+    iamResources: [securityGroupArn(scope, '*')],
     parameters: sdkParameters({ GroupId: clusterGroup, IpPermissions: hsmPortsTo(clientSecurityGroupId) }),
     resultPath: sfn.JsonPath.DISCARD,
   }, revokeTimeout);
