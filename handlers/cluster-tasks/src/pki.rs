@@ -10,10 +10,14 @@
 mod der;
 
 use handler_core::HandlerError;
+use rand_core::OsRng;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, KeyUsagePurpose,
     PKCS_RSA_SHA256, SerialNumber, SigningKey,
 };
+use ring::rand::{SecureRandom, SystemRandom};
+use rsa::pkcs8::EncodePrivateKey;
+use rustls_pki_types::PrivatePkcs8KeyDer;
 use time::{Duration, OffsetDateTime};
 use x509_parser::extensions::ParsedExtension;
 use x509_parser::pem::parse_x509_pem;
@@ -22,6 +26,9 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 /// How long the ephemeral CA and the cluster certificate are valid: the
 /// same ten years as AWS's own example.
 const VALIDITY_DAYS: i64 = 3652;
+
+/// The size of the CA's RSA key.
+const RSA_KEY_BITS: usize = 2048;
 
 /// A certificate pair for `InitializeCluster`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,8 +61,7 @@ pub fn sign_with_ephemeral_ca(
     let now = OffsetDateTime::now_utc();
     let not_before = now - Duration::days(1);
     let not_after = now + Duration::days(VALIDITY_DAYS);
-    let ca_key = KeyPair::generate_for(&PKCS_RSA_SHA256)
-        .map_err(|e| pki_error("CA key generation failed", e))?;
+    let ca_key = rsa_key()?;
     let mut ca_params = CertificateParams::default();
     let mut name = DistinguishedName::new();
     name.push(
@@ -105,11 +111,26 @@ pub fn sign_with_ephemeral_ca(
     })
 }
 
+/// A new RSA 2048 key that signs with SHA-256, the CA key of AWS's own
+/// example. The rsa crate makes it (ring, which signs with it, cannot); it
+/// lives in this process's memory only, and goes with the `KeyPair`.
+pub fn rsa_key() -> Result<KeyPair, HandlerError> {
+    let key = rsa::RsaPrivateKey::new(&mut OsRng, RSA_KEY_BITS)
+        .map_err(|e| pki_error("CA key generation failed", e))?;
+    let pkcs8 = key
+        .to_pkcs8_der()
+        .map_err(|e| pki_error("the CA key cannot be encoded", e))?;
+    let der = PrivatePkcs8KeyDer::from(pkcs8.as_bytes());
+    KeyPair::from_pkcs8_der_and_sign_algo(&der, &PKCS_RSA_SHA256)
+        .map_err(|e| pki_error("the CA key cannot sign", e))
+}
+
 /// 16 random bytes, as the content of a positive DER INTEGER in its
 /// shortest form (the first byte is 0x40 to 0x7f).
 fn random_serial() -> Result<[u8; 16], HandlerError> {
     let mut bytes = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut bytes)
+    SystemRandom::new()
+        .fill(&mut bytes)
         .map_err(|e| pki_error("no randomness for a serial number", e))?;
     bytes[0] = (bytes[0] & 0x3f) | 0x40;
     Ok(bytes)
@@ -169,7 +190,7 @@ impl<'a> CsrParts<'a> {
             .and_then(|(_, key)| der::element(key, der::BIT_STRING))
             .map(|(bits, _)| bits.content.get(1..).unwrap_or_default())
             .unwrap_or_default();
-        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, bits)
+        ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, bits)
             .as_ref()
             .to_vec()
     }
@@ -505,7 +526,7 @@ mod tests {
 
     /// A CSR such as rcgen makes, with its key.
     fn simple_csr() -> (String, KeyPair) {
-        let key = KeyPair::generate_for(&PKCS_RSA_SHA256).unwrap();
+        let key = rsa_key().unwrap();
         let mut params = CertificateParams::default();
         params
             .distinguished_name
@@ -709,13 +730,13 @@ mod tests {
     fn a_certificate_issued_by_an_intermediate_is_refused_with_its_root() {
         // root -> intermediate -> cluster certificate, the root as anchor:
         // CloudHSM wants the anchor to have signed the certificate itself.
-        let root_key = KeyPair::generate_for(&PKCS_RSA_SHA256).unwrap();
+        let root_key = rsa_key().unwrap();
         let mut root = CertificateParams::new(Vec::<String>::new()).unwrap();
         root.distinguished_name.push(DnType::CommonName, "root");
         root.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         let root_cert = root.self_signed(&root_key).unwrap();
         let root_issuer = rcgen::Issuer::new(root, root_key);
-        let sub_key = KeyPair::generate_for(&PKCS_RSA_SHA256).unwrap();
+        let sub_key = rsa_key().unwrap();
         let mut sub = CertificateParams::new(Vec::<String>::new()).unwrap();
         sub.distinguished_name
             .push(DnType::CommonName, "intermediate");
@@ -781,7 +802,7 @@ mod tests {
     /// A root CA with `days` of validity from `start_days` ago, and a
     /// certificate it issues for `csr_key`.
     fn root_and_leaf(csr_key: &KeyPair, start_days: i64, days: i64) -> (String, String) {
-        let root_key = KeyPair::generate_for(&PKCS_RSA_SHA256).unwrap();
+        let root_key = rsa_key().unwrap();
         let mut root = CertificateParams::new(Vec::<String>::new()).unwrap();
         root.distinguished_name.push(DnType::CommonName, "my root");
         root.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);

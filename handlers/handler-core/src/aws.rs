@@ -21,8 +21,9 @@ use aws_smithy_types::config_bag::ConfigBag;
 /// local emulator in tests) and `AWS_MAX_ATTEMPTS` come from the standard
 /// environment, exactly as the AWS CLI reads them.
 ///
-/// The HTTP client is the SDK's default one (rustls with aws-lc, proxies
-/// from the environment) for `https` endpoints, made when the first request
+/// The HTTP client is the SDK's own one (rustls, here on ring rather than
+/// the default aws-lc, with proxies from the environment) for `https`
+/// endpoints, made when the first request
 /// needs it rather than when the configuration and the service clients are
 /// made, and a plain one for `http` endpoints (see [`ByScheme`]).
 pub async fn load_config() -> SdkConfig {
@@ -32,10 +33,11 @@ pub async fn load_config() -> SdkConfig {
         .await
 }
 
-/// The client the SDK makes when none is given (`default-https-client`).
+/// The client the SDK makes when none is given (`default-https-client`), on
+/// ring.
 fn default_https_client() -> SharedHttpClient {
     aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
-        let tls = tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc);
+        let tls = tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring);
         configured(
             ConnectorBuilder::default().tls_provider(tls),
             settings,

@@ -16,7 +16,7 @@ use aws_sdk_cloudhsmv2::types::{Cluster, ClusterMode};
 use aws_sdk_kms::types::{ConnectionErrorCodeType, ConnectionStateType, OriginType};
 use aws_sdk_ssm::types::CommandInvocationStatus;
 use cluster_tasks::pki;
-use rcgen::{CertificateParams, DnType, KeyPair, PKCS_RSA_SHA256};
+use rcgen::{CertificateParams, DnType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const ADMIN_PASSWORD: &str = "admin-pass-1";
@@ -79,7 +79,8 @@ where
 
 impl Lab {
     async fn new() -> Self {
-        let config = aws_config::load_from_env().await;
+        // The handlers' own configuration: the same environment, the same HTTP client.
+        let config = handler_core::aws::load_config().await;
         Self {
             hsm: aws_sdk_cloudhsmv2::Client::new(&config),
             kms: aws_sdk_kms::Client::new(&config),
@@ -389,7 +390,7 @@ async fn initialize_accepts_only_a_certificate_for_the_csr_signed_by_the_trust_a
     };
 
     // A certificate for another key.
-    let key = KeyPair::generate_for(&PKCS_RSA_SHA256).unwrap();
+    let key = pki::rsa_key().unwrap();
     let mut params = CertificateParams::default();
     params
         .distinguished_name

@@ -17,7 +17,7 @@ const PENDING_POLL: Duration = Duration::from_secs(1);
 /// same certificate on a retry, a new CSR (AWS replaced the first HSM) a
 /// new one. AWS Private CA takes at most 36 characters.
 fn idempotency_token(cluster_id: &str, csr: &str) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, csr.as_bytes());
+    let digest = ring::digest::digest(&ring::digest::SHA256, csr.as_bytes());
     let hex = digest
         .as_ref()
         .iter()
