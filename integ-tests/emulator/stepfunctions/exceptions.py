@@ -11,3 +11,20 @@ class StateMachineAlreadyExists(AWSError):
 
     def __init__(self, arn: str):
         super().__init__(f"State Machine Already Exists: '{arn}'")
+
+
+class InvalidToken(AWSError):
+    """A nextToken that was not issued for this request's execution and order."""
+
+    TYPE = "InvalidToken"
+    STATUS = 400
+
+    def __init__(self, token: str):
+        super().__init__(f"Invalid Token: '{token}'")
+
+
+class ValidationException(AWSError):
+    """A parameter outside the range AWS accepts."""
+
+    TYPE = "ValidationException"
+    STATUS = 400

@@ -53,7 +53,8 @@ def failed_attempts(emulator, error: str) -> list[str]:
     found = []
     for machine in sfn.list_state_machines()["stateMachines"]:
         for execution in sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]:
-            events = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)["events"]
+            pages = sfn.get_paginator("get_execution_history").paginate(executionArn=execution["executionArn"])
+            events = [event for page in pages for event in page["events"]]
             entered = {}
             for event in events:
                 if "stateEnteredEventDetails" in event:
