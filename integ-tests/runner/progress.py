@@ -43,34 +43,55 @@ class WorkflowStatus:
     total_states: int
 
 
-def read_history(aws: Aws, execution_arn: str, status: str, total_states: int) -> WorkflowStatus:
-    """Count states entered and Lambda tasks scheduled; the current state is the last entered."""
+@dataclass
+class _HistoryRead:
+    """What the events of an execution read so far say."""
+
+    last_event: int = 0
+    current_state: str = "-"
+    states_entered: int = 0
+    lambda_invocations: int = 0
+
+    def add(self, event: dict[str, Any]) -> None:
+        self.last_event = max(self.last_event, event["id"])
+        if event["type"].endswith("StateEntered"):
+            self.states_entered += 1
+            self.current_state = event["stateEnteredEventDetails"]["name"]
+        elif event["type"] == "LambdaFunctionScheduled" or (
+            event["type"] == "TaskScheduled" and event.get("taskScheduledEventDetails", {}).get("resourceType") == "lambda"
+        ):
+            self.lambda_invocations += 1
+
+
+# Events asked for at a time: a poll finds a few new ones, the first read of a long history more.
+HISTORY_PAGE = 100
+
+
+def events_after(aws: Aws, execution_arn: str, last_event: int) -> list[dict[str, Any]]:
+    """The events of an execution after event `last_event`, oldest first: the history is read
+    newest first, page by page, down to that event, so a poll does not read it all again."""
     sfn = aws.client("stepfunctions")
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+    newest_first: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": execution_arn, "reverseOrder": True, "maxResults": HISTORY_PAGE}
     while True:
         page = sfn.get_execution_history(**kwargs)
-        events += page["events"]
+        for event in page["events"]:
+            if event["id"] <= last_event:
+                return newest_first[::-1]
+            newest_first.append(event)
         if not page.get("nextToken"):
-            break
+            return newest_first[::-1]
         kwargs["nextToken"] = page["nextToken"]
-    entered = [e for e in events if e["type"].endswith("StateEntered")]
-    lambdas = [
-        e
-        for e in events
-        if e["type"] == "LambdaFunctionScheduled"
-        or (e["type"] == "TaskScheduled" and e.get("taskScheduledEventDetails", {}).get("resourceType") == "lambda")
-    ]
-    current = entered[-1]["stateEnteredEventDetails"]["name"] if entered else "-"
-    return WorkflowStatus(execution_arn, status, current, len(entered), len(lambdas), total_states)
 
 
 class WorkflowTracker:
-    """Finds the execution a request started among the stack's state machines."""
+    """Finds the execution a request started among the stack's state machines, and follows its
+    history: states entered, Lambda tasks scheduled, the current state (the last entered)."""
 
     def __init__(self, aws: Aws):
         self.aws = aws
         self.total_states: dict[str, int] = {}
+        self._read: dict[str, _HistoryRead] = {}
 
     def track(self, state_machine_arn: str, definition: str) -> None:
         """Look for executions of this state machine too."""
@@ -81,7 +102,18 @@ class WorkflowTracker:
         for arn, total in self.total_states.items():
             for execution in sfn.list_executions(stateMachineArn=arn)["executions"]:
                 if execution["name"].endswith(request_id):
-                    return read_history(self.aws, execution["executionArn"], execution["status"], total)
+                    execution_arn = execution["executionArn"]
+                    read = self._read.setdefault(execution_arn, _HistoryRead())
+                    for event in events_after(self.aws, execution_arn, read.last_event):
+                        read.add(event)
+                    return WorkflowStatus(
+                        execution_arn,
+                        execution["status"],
+                        read.current_state,
+                        read.states_entered,
+                        read.lambda_invocations,
+                        total,
+                    )
         return None
 
 
