@@ -5,13 +5,15 @@
   policy from moto's bundled copy of AWS's managed policies, instead of failing;
 - creating a role or changing its policies is noted, for the propagation knob;
 - Step Functions' service integrations call as the state machine's role (temporary
-  credentials of that role, instead of moto's fixed key).
+  credentials of that role, instead of moto's fixed key), through a client made once
+  per role session.
 The check itself is `enforce.AUTHORIZER`, called by the WSGI app for every request.
 """
 
 import functools
 import json
 import sys
+import threading
 from typing import Any
 
 from moto.iam.aws_managed_policies import aws_managed_policies_data
@@ -20,7 +22,7 @@ from moto.stepfunctions.parser.asl.utils import boto_client
 
 from ..core.runtime import RUNTIME
 from .enforce import AUTHORIZER
-from .principals import assume_role
+from .principals import Credentials, assume_role
 
 AWS_MANAGED_PREFIX = "arn:aws:iam::aws:policy/"
 
@@ -73,24 +75,41 @@ def _create_role(self: IAMBackend, *args: Any, **kwargs: Any) -> Any:
 _moto_boto_client_for = boto_client.boto_client_for
 
 
+# The clients of Step Functions tasks, by region, service and credentials: boto3 takes tens of
+# milliseconds to make one, and the interpreter asks for one per task. Role sessions last until
+# the emulator is reset, when this is emptied too.
+_TASK_CLIENTS: dict[tuple[str, str, Credentials | None], Any] = {}
+_TASK_CLIENTS_LOCK = threading.Lock()
+
+
 def _boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
     """A client for a Step Functions task, signed as the state machine's role."""
-    client = _moto_boto_client_for(region=region, service=service, state_credentials=state_credentials)
     role_arn = getattr(state_credentials, "role_arn", None)
-    if not role_arn:
-        return client
-    credentials = assume_role(role_arn, "states")
-    import boto3  # noqa: PLC0415 - only the patched path needs it
+    credentials = assume_role(role_arn, "states") if role_arn else None
+    key = (region, service, credentials)
+    with _TASK_CLIENTS_LOCK:
+        client = _TASK_CLIENTS.get(key)
+        if client is None:
+            client = _moto_boto_client_for(region=region, service=service, state_credentials=state_credentials)
+            if credentials is not None:
+                import boto3  # noqa: PLC0415 - only the patched path needs it
 
-    return boto3.client(
-        service_name=service,
-        region_name=region,
-        endpoint_url=client.meta.endpoint_url,
-        aws_access_key_id=credentials.access_key_id,
-        aws_secret_access_key=credentials.secret_access_key,
-        aws_session_token=credentials.session_token,
-        config=client.meta.config,
-    )
+                client = boto3.client(
+                    service_name=service,
+                    region_name=region,
+                    endpoint_url=client.meta.endpoint_url,
+                    aws_access_key_id=credentials.access_key_id,
+                    aws_secret_access_key=credentials.secret_access_key,
+                    aws_session_token=credentials.session_token,
+                    config=client.meta.config,
+                )
+            _TASK_CLIENTS[key] = client
+    return client
+
+
+def _forget_task_clients() -> None:
+    with _TASK_CLIENTS_LOCK:
+        _TASK_CLIENTS.clear()
 
 
 def install() -> None:
@@ -104,3 +123,4 @@ def install() -> None:
         if name.startswith("moto.stepfunctions.parser") and getattr(module, "boto_client_for", None) is _moto_boto_client_for:
             module.boto_client_for = _boto_client_for  # type: ignore[attr-defined]
     RUNTIME.on_reset(AUTHORIZER.reset)
+    RUNTIME.on_reset(_forget_task_clients)
