@@ -35,7 +35,7 @@ def test_outputs_are_truncated_like_aws(lab):
 
 def test_invocation_pending_then_listed(lab, ssm):
     command = ssm.send_command(
-        InstanceIds=[lab.instance_id], DocumentName="AWS-RunShellScript", Parameters={"commands": ["sleep 0.3"]}
+        InstanceIds=[lab.instance_id], DocumentName="AWS-RunShellScript", Parameters={"commands": ["sleep 3"]}
     )["Command"]
     assert command["Status"] == "Pending"
     first = ssm.get_command_invocation(CommandId=command["CommandId"], InstanceId=lab.instance_id)
