@@ -6,7 +6,8 @@ it builds a service app) and installs Lambda forwarding (awslambda/forwarding.py
 SendCommand targeting fix (ssm/models.py), DeleteSecurityGroup's DependencyViolation
 (ec2/security_groups.py), Step Functions' scaled clock and status change
 events (stepfunctions/timing.py) and AWS's names of the errors of Lambda and SDK
-integrations (stepfunctions/lambda_errors.py, stepfunctions/errors.py).
+integrations (stepfunctions/lambda_errors.py, stepfunctions/errors.py), and parses each
+state machine definition once (stepfunctions/parsing.py).
 `EmulatorApp` applies due state changes before every request, answers `/_emulator/*`
 itself, authorizes every signed request as its principal (authz/), injects throttling
 faults, and passes everything else to moto.
@@ -38,6 +39,7 @@ from .ssm import models as ssm_models
 from .ssm import urls as ssm_urls
 from .stepfunctions import errors as stepfunctions_errors
 from .stepfunctions import lambda_errors
+from .stepfunctions import parsing as stepfunctions_parsing
 from .stepfunctions import timing as stepfunctions_timing
 from .stepfunctions import urls as stepfunctions_urls
 
@@ -55,6 +57,7 @@ def install_handlers() -> None:
     stepfunctions_errors.install()
     forwarding.install()
     stepfunctions_timing.install()
+    stepfunctions_parsing.install()
     authz.install()
     lambda_errors.install()
 

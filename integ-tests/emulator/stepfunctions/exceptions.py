@@ -28,3 +28,10 @@ class ValidationException(AWSError):
 
     TYPE = "ValidationException"
     STATUS = 400
+
+
+class InvalidDefinition(AWSError):
+    """A definition that does not parse (moto's own exception reaches the client without its code)."""
+
+    TYPE = "InvalidDefinition"
+    STATUS = 400

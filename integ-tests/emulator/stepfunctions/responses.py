@@ -1,5 +1,8 @@
 """CreateStateMachine and GetExecutionHistory as AWS answers them.
 
+A definition that does not parse is InvalidDefinition (moto's exception reaches the
+client with no error code).
+
 moto answers a second CreateStateMachine of a name with the existing machine, whatever
 the request says. AWS treats it as idempotent only when it describes the same machine:
 its idempotency check covers the definition, type, logging, tracing and encryption
@@ -20,10 +23,11 @@ from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.stepfunctions.exceptions import StateMachineDoesNotExist
+from moto.stepfunctions.parser.api import InvalidDefinition as MotoInvalidDefinition
 from moto.stepfunctions.responses import StepFunctionResponse
 
 from ..core.runtime import RUNTIME
-from .exceptions import InvalidToken, StateMachineAlreadyExists, ValidationException
+from .exceptions import InvalidDefinition, InvalidToken, StateMachineAlreadyExists, ValidationException
 
 HISTORY_PAGE = 100  # GetExecutionHistory's default maxResults
 HISTORY_PAGE_MAX = 1000
@@ -42,7 +46,10 @@ class StepFunctionsWithNamesResponse(StepFunctionResponse):
                 existing = None
             if existing is not None and not self._same_machine(existing):
                 raise StateMachineAlreadyExists(arn)
-            return super().create_state_machine()
+            try:
+                return super().create_state_machine()
+            except MotoInvalidDefinition as e:
+                raise InvalidDefinition(e.message) from e
 
     def get_execution_history(self) -> ActionResult:
         arn = self._get_param("executionArn")
