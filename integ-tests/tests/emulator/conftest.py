@@ -27,6 +27,10 @@ REGION = "us-east-1"
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 ADMIN_PASSWORD = "admin-pass-1"
 HSM_PORTS = {"IpProtocol": "tcp", "FromPort": 2223, "ToPort": 2225}
+# A role's trust policy that lets Step Functions assume it.
+STATES_TRUST = json.dumps(
+    {"Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+)
 
 
 @pytest.fixture(autouse=True)
@@ -49,6 +53,20 @@ def client(emulator) -> Callable[[str], Any]:
         )
 
     return make
+
+
+@pytest.fixture
+def executing(emulator):
+    """Step Functions runs the definitions (as the runner has it), not moto's stand-in."""
+    body = json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode()
+    request = urllib.request.Request(f"{emulator.endpoint}/moto-api/config", data=body, method="POST")
+    urllib.request.urlopen(request).close()
+
+
+@pytest.fixture
+def states_role(client) -> str:
+    """The ARN of `machine`, a role Step Functions may assume, with no policy yet."""
+    return client("iam").create_role(RoleName="machine", AssumeRolePolicyDocument=STATES_TRUST)["Role"]["Arn"]
 
 
 @pytest.fixture

@@ -3,29 +3,21 @@ AWS's error names behaves in the emulator as it would in AWS."""
 
 import json
 import time
-import urllib.request
 from typing import Any
 
 import pytest
 
-TRUST = json.dumps(
-    {"Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-)
+from conftest import STATES_TRUST
+
+pytestmark = pytest.mark.usefixtures("executing")
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:absent"
 
-
-@pytest.fixture(autouse=True)
-def executing(emulator):
-    """Step Functions runs the definitions (as the runner has it), not moto's stand-in."""
-    body = json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode()
-    request = urllib.request.Request(f"{emulator.endpoint}/moto-api/config", data=body, method="POST")
-    urllib.request.urlopen(request).close()
 
 
 def run(client, statements: list[dict[str, Any]], task: dict[str, Any]) -> dict[str, Any]:
     """Runs a one-task state machine as a role with these statements; the task's failure event."""
     iam, sfn = client("iam"), client("stepfunctions")
-    role = iam.create_role(RoleName="machine", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    role = iam.create_role(RoleName="machine", AssumeRolePolicyDocument=STATES_TRUST)["Role"]["Arn"]
     if statements:
         document = json.dumps({"Version": "2012-10-17", "Statement": statements})
         iam.put_role_policy(RoleName="machine", PolicyName="inline", PolicyDocument=document)

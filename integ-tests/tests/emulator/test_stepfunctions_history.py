@@ -2,35 +2,23 @@
 `nextToken` sees only the first `maxResults` events (100 by default)."""
 
 import json
-import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
 
 from conftest import wait_for
 
-TRUST = json.dumps(
-    {"Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-)
+pytestmark = pytest.mark.usefixtures("executing")
 PASSES = 70  # each Pass state adds an entered and an exited event: 142 events in all
 
 
-@pytest.fixture(autouse=True)
-def executing(emulator):
-    """Step Functions runs the definitions, so the history has every state's events."""
-    body = json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode()
-    request = urllib.request.Request(f"{emulator.endpoint}/moto-api/config", data=body, method="POST")
-    urllib.request.urlopen(request).close()
-
-
 @pytest.fixture
-def long_history(client) -> str:
+def long_history(client, states_role) -> str:
     """The ARN of a finished execution of PASSES chained Pass states."""
-    iam, sfn = client("iam"), client("stepfunctions")
-    role = iam.create_role(RoleName="machine", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    sfn = client("stepfunctions")
     states = {f"P{i}": {"Type": "Pass", **({"Next": f"P{i + 1}"} if i + 1 < PASSES else {"End": True})} for i in range(PASSES)}
     definition = json.dumps({"StartAt": "P0", "States": states})
-    machine = sfn.create_state_machine(name="passes", definition=definition, roleArn=role)["stateMachineArn"]
+    machine = sfn.create_state_machine(name="passes", definition=definition, roleArn=states_role)["stateMachineArn"]
     execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
     wait_for(lambda: sfn.describe_execution(executionArn=execution)["status"] == "SUCCEEDED", what="the execution")
     return execution

@@ -2,16 +2,13 @@
 evaluates on its own, and a definition that does not parse is still refused."""
 
 import json
-import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
 
 from conftest import wait_for
 
-TRUST = json.dumps(
-    {"Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-)
+pytestmark = pytest.mark.usefixtures("executing")
 # Each item goes through a Choice and a Pass that reads it: state that a shared evaluation would mix up.
 DEFINITION = {
     "StartAt": "Each",
@@ -37,24 +34,14 @@ DEFINITION = {
 }
 
 
-@pytest.fixture(autouse=True)
-def executing(emulator):
-    body = json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode()
-    request = urllib.request.Request(f"{emulator.endpoint}/moto-api/config", data=body, method="POST")
-    urllib.request.urlopen(request).close()
-
-
-@pytest.fixture
-def role(client) -> str:
-    return client("iam").create_role(RoleName="machine", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
-
-
-def test_executions_of_one_definition_each_evaluate_their_own_input(client, role):
+def test_executions_of_one_definition_each_evaluate_their_own_input(client, states_role):
     sfn = client("stepfunctions")
-    machine = sfn.create_state_machine(name="sizes", definition=json.dumps(DEFINITION), roleArn=role)["stateMachineArn"]
+    machine = sfn.create_state_machine(name="sizes", definition=json.dumps(DEFINITION), roleArn=states_role)["stateMachineArn"]
     inputs = [[1, 20, 3], [50], [7, 8]]
-    executions = [sfn.start_execution(stateMachineArn=machine, name=f"run-{n}", input=json.dumps({"items": i}))["executionArn"]
-        for n, i in enumerate(inputs)]
+    executions = [
+        sfn.start_execution(stateMachineArn=machine, name=f"run-{n}", input=json.dumps({"items": i}))["executionArn"]
+        for n, i in enumerate(inputs)
+    ]
     outputs = []
     for arn in executions:
         wait_for(lambda arn=arn: sfn.describe_execution(executionArn=arn)["status"] == "SUCCEEDED", what="the execution")
@@ -66,10 +53,10 @@ def test_executions_of_one_definition_each_evaluate_their_own_input(client, role
     ]
 
 
-def test_a_definition_that_does_not_parse_is_refused_each_time(client, role):
+def test_a_definition_that_does_not_parse_is_refused_each_time(client, states_role):
     sfn = client("stepfunctions")
     broken = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "Nxt": "B"}}})
     for name in ("first", "second"):
         with pytest.raises(ClientError) as refused:
-            sfn.create_state_machine(name=name, definition=broken, roleArn=role)
+            sfn.create_state_machine(name=name, definition=broken, roleArn=states_role)
         assert refused.value.response["Error"]["Code"] == "InvalidDefinition", refused.value.response
