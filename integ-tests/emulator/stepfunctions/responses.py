@@ -95,18 +95,22 @@ class StepFunctionsWithNamesResponse(StepFunctionResponse):
         return requested == current
 
 
+def _history_of(arn: str, reverse: bool) -> list[Any]:
+    """What a token names besides its offset: the execution (hashed) and the order."""
+    return [hashlib.sha256(arn.encode()).hexdigest()[:16], reverse]
+
+
 def _history_token(arn: str, reverse: bool, offset: int) -> str:
     """An opaque token for the history of `arn` in this order from `offset`."""
-    execution = hashlib.sha256(arn.encode()).hexdigest()[:16]
-    return base64.b64encode(json.dumps([execution, reverse, offset]).encode()).decode()
+    return base64.b64encode(json.dumps([*_history_of(arn, reverse), offset]).encode()).decode()
 
 
 def _token_offset(token: str, arn: str, reverse: bool) -> int:
     """Where a token issued for this execution and order goes on; InvalidToken for any other."""
     try:
-        execution, token_reverse, offset = json.loads(base64.b64decode(token, validate=True))
+        *history, offset = json.loads(base64.b64decode(token, validate=True))
     except (binascii.Error, ValueError, TypeError) as e:
         raise InvalidToken(token) from e
-    if (execution, token_reverse) != (hashlib.sha256(arn.encode()).hexdigest()[:16], reverse) or not isinstance(offset, int):
+    if history != _history_of(arn, reverse) or not isinstance(offset, int):
         raise InvalidToken(token)
     return offset
