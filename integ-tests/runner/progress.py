@@ -44,7 +44,7 @@ class WorkflowStatus:
 
 
 @dataclass
-class _HistoryRead:
+class HistoryRead:
     """What the events of an execution read so far say."""
 
     last_event: int = 0
@@ -91,7 +91,7 @@ class WorkflowTracker:
     def __init__(self, aws: Aws):
         self.aws = aws
         self.total_states: dict[str, int] = {}
-        self._read: dict[str, _HistoryRead] = {}
+        self._read: dict[str, HistoryRead] = {}
 
     def track(self, state_machine_arn: str, definition: str) -> None:
         """Look for executions of this state machine too."""
@@ -103,7 +103,7 @@ class WorkflowTracker:
             for execution in sfn.list_executions(stateMachineArn=arn)["executions"]:
                 if execution["name"].endswith(request_id):
                     execution_arn = execution["executionArn"]
-                    read = self._read.setdefault(execution_arn, _HistoryRead())
+                    read = self._read.setdefault(execution_arn, HistoryRead())
                     for event in events_after(self.aws, execution_arn, read.last_event):
                         read.add(event)
                     return WorkflowStatus(
